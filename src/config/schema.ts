@@ -1,0 +1,156 @@
+/**
+ * The shape of `whd.yaml`: every key a user may write, its default and its bounds.
+ *
+ * Objects are strict, so an unknown key is an error that names it. The parsed config keeps
+ * the file's snake_case keys so that an error path reads exactly like the YAML the user wrote.
+ *
+ * @module
+ */
+import { z } from "zod";
+
+/** Provider types whd knows how to verify. */
+export const PROVIDER_TYPES = ["stripe", "github", "slack", "standard", "hmac"] as const;
+/** One of {@linkcode PROVIDER_TYPES}. */
+export type ProviderType = typeof PROVIDER_TYPES[number];
+
+const positiveInt = z.number().int().positive();
+
+/** `rate_limit:` — a token bucket per webhook (or per provider, as the webhooks' default). */
+export const RateLimitSchema = z.strictObject({
+  requests_per_minute: z.number().positive(),
+  /** Bucket size: how many requests may arrive at once. Default: `requests_per_minute`. */
+  burst_limit: positiveInt.optional(),
+  /** One bucket per client address instead of one per route. */
+  per_ip: z.boolean().default(false),
+});
+/** A validated `rate_limit:` block. */
+export type RateLimitConfig = z.infer<typeof RateLimitSchema>;
+
+/** `ip_allowlist:` entries: addresses, CIDRs, or preset names (`stripe`, `github`). */
+export const IpAllowlistSchema = z.array(z.string().min(1));
+
+/** One webhook route of a provider. Type-specific keys are checked by the loader. */
+export const WebhookSchema = z.strictObject({
+  path: z.string().regex(/^\/[^\s?#]*$/, "must start with / and contain no spaces, ? or #"),
+  /** Env var holding the secret; several secrets may be listed comma-separated (rotation). */
+  signing_secret_env: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, "must be an env var name")
+    .optional(),
+  tolerance_seconds: positiveInt.default(300),
+  /** Event types to process; others are acknowledged and recorded as `ignored`. */
+  events: z.array(z.string().min(1)).min(1).optional(),
+  verify_signature: z.boolean().default(true),
+  allow_unverified: z.boolean().default(false),
+  /** `sync` runs the handler before answering (500 on failure); default `async`. */
+  mode: z.enum(["async", "sync"]).default("async"),
+  description: z.string().optional(),
+  ip_allowlist: IpAllowlistSchema.optional(),
+  rate_limit: RateLimitSchema.optional(),
+  // type: hmac only
+  signature_header: z.string().min(1).optional(),
+  algorithm: z.enum(["sha1", "sha256", "sha512"]).optional(),
+  encoding: z.enum(["hex", "base64"]).optional(),
+  signature_prefix: z.string().optional(),
+  id_header: z.string().min(1).optional(),
+  id_path: z.string().regex(/^\//, "must be a JSON pointer such as /id").optional(),
+  type_header: z.string().min(1).optional(),
+  type_path: z.string().regex(/^\//, "must be a JSON pointer such as /type").optional(),
+});
+/** A validated webhook, before the loader adds its name. */
+export type WebhookInput = z.infer<typeof WebhookSchema>;
+
+/** One provider block under `providers:`. */
+export const ProviderSchema = z.strictObject({
+  /** Defaults to the provider's name when that name is a known type. */
+  type: z.enum(PROVIDER_TYPES).optional(),
+  webhooks: z.record(
+    z.string().regex(/^[A-Za-z0-9_-]+$/, "use letters, digits, _ or -"),
+    WebhookSchema,
+  )
+    .refine((w) => Object.keys(w).length > 0, "needs at least one webhook"),
+  ip_allowlist: IpAllowlistSchema.optional(),
+  rate_limit: RateLimitSchema.optional(),
+  // API access (stripe)
+  api_key_env: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, "must be an env var name").optional(),
+  api_base: z.url().optional(),
+  api_version: z.string().optional(),
+});
+
+/** The whole file. */
+export const ConfigSchema = z.strictObject({
+  server: z.strictObject({
+    host: z.string().default("0.0.0.0"),
+    port: z.number().int().min(0).max(65535).default(8080),
+    max_body_bytes: positiveInt.default(1_048_576),
+    /** CIDRs of reverse proxies whose X-Forwarded-For is believed. */
+    trusted_proxies: z.array(z.string().min(1)).default([]),
+    /** The URL the providers reach whd at, e.g. https://hooks.example.com (for `endpoints`). */
+    public_url: z.url().optional(),
+  }).prefault({}),
+  database: z.strictObject({
+    url: z.string().min(1).default("file:data/whd.db"),
+    auth_token_env: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, "must be an env var name")
+      .optional(),
+  }).prefault({}),
+  handlers: z.strictObject({
+    dir: z.string().min(1).default("handlers"),
+    max_attempts: positiveInt.default(10),
+    timeout_ms: positiveInt.default(30_000),
+    concurrency: positiveInt.max(256).default(4),
+    backoff_base_ms: positiveInt.default(1_000),
+    backoff_max_ms: positiveInt.default(3_600_000),
+    /** How long SIGTERM waits for running handlers before releasing their events. */
+    shutdown_grace_ms: z.number().int().min(0).default(10_000),
+    /** Re-read handler files when they change. */
+    watch: z.boolean().default(true),
+  }).prefault({}),
+  log: z.strictObject({
+    level: z.enum(["debug", "info", "warn", "error"]).default("info"),
+    format: z.enum(["text", "json"]).default("text"),
+  }).prefault({}),
+  ip_allowlist: IpAllowlistSchema.optional(),
+  providers: z.record(
+    z.string().regex(/^[A-Za-z0-9_-]+$/, "use letters, digits, _ or -"),
+    ProviderSchema,
+  )
+    .refine((p) => Object.keys(p).length > 0, "needs at least one provider"),
+});
+/** The file as validated by {@linkcode ConfigSchema}, before normalization. */
+export type ConfigInput = z.infer<typeof ConfigSchema>;
+
+/** A webhook as the rest of whd sees it: named, typed, with its effective guards. */
+export interface WebhookConfig extends WebhookInput {
+  /** Key under `webhooks:`. */
+  name: string;
+  /** Owning provider's name (key under `providers:`). */
+  provider: string;
+  /** Owning provider's type. */
+  type: ProviderType;
+  /** The most specific allowlist present (webhook, provider, top level), or undefined. */
+  effective_ip_allowlist?: string[];
+  /** Webhook's rate limit, else the provider's, else undefined. */
+  effective_rate_limit?: RateLimitConfig;
+}
+
+/** A provider as the rest of whd sees it. */
+export interface ProviderConfig {
+  name: string;
+  type: ProviderType;
+  webhooks: WebhookConfig[];
+  ip_allowlist?: string[];
+  rate_limit?: RateLimitConfig;
+  api_key_env?: string;
+  api_base?: string;
+  api_version?: string;
+}
+
+/** The validated, normalized config. */
+export interface Config {
+  server: ConfigInput["server"];
+  database: ConfigInput["database"];
+  handlers: ConfigInput["handlers"];
+  log: ConfigInput["log"];
+  ip_allowlist?: string[];
+  providers: ProviderConfig[];
+  /** Where it came from: a file path, or `embedded example`. */
+  source: string;
+}

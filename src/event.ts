@@ -1,0 +1,39 @@
+/**
+ * The normalized event: what every way in (delivery, backfill, replay) produces and what
+ * `inbox.accept` stores and handlers receive.
+ *
+ * @module
+ */
+
+/** How an event entered whd. */
+export type EventSource = "delivery" | "backfill" | "replay";
+
+/** A verified event, ready for `inbox.accept`. */
+export interface IncomingEvent {
+  /** Provider's event id (Stripe `evt_…`, GitHub delivery GUID, …); unique per provider. */
+  id: string;
+  /** Provider name from the config (key under `providers:`). */
+  provider: string;
+  /** Webhook name from the config (key under `webhooks:`). */
+  webhook: string;
+  /** Event type, e.g. `payment_intent.succeeded` or `push`. */
+  type: string;
+  /** The raw JSON body exactly as received (or as the API returned it). */
+  payload: string;
+  /** Milliseconds since the epoch. */
+  receivedAt: number;
+  source: EventSource;
+}
+
+/** What a handler receives: the stored event with its payload parsed. */
+export interface Event {
+  id: string;
+  provider: string;
+  webhook: string;
+  type: string;
+  /** The parsed JSON body. */
+  payload: unknown;
+  /** ISO 8601 time whd first stored the event. */
+  received_at: string;
+  source: EventSource;
+}

@@ -1,0 +1,119 @@
+/**
+ * The inbox contract: durable, deduplicated storage of events and their processing state.
+ *
+ * @module
+ */
+import type { EventSource, IncomingEvent } from "../event.ts";
+
+/**
+ * Life of a stored event:
+ * pending → running (leased) → done | failed (retried at next_attempt_at) | dead.
+ * `ignored`: outside the webhook's `events` filter. `unhandled`: no handler file matches.
+ */
+export type EventStatus =
+  | "pending"
+  | "running"
+  | "done"
+  | "failed"
+  | "dead"
+  | "ignored"
+  | "unhandled";
+
+/** All statuses, in life order. */
+export const EVENT_STATUSES: readonly EventStatus[] = [
+  "pending",
+  "running",
+  "done",
+  "failed",
+  "dead",
+  "ignored",
+  "unhandled",
+];
+
+/** Identifies one stored event. */
+export interface EventKey {
+  provider: string;
+  id: string;
+}
+
+/** A row of the inbox. Times are milliseconds since the epoch. */
+export interface StoredEvent {
+  id: string;
+  provider: string;
+  webhook: string;
+  type: string;
+  /** Raw JSON text. */
+  payload: string;
+  received_at: number;
+  source: EventSource;
+  status: EventStatus;
+  /** Handler runs started so far. */
+  attempts: number;
+  next_attempt_at: number | null;
+  lease_owner: string | null;
+  lease_until: number | null;
+  last_error: string | null;
+  updated_at: number;
+  completed_at: number | null;
+}
+
+/** Result of {@linkcode Inbox.accept}. */
+export interface AcceptResult {
+  /** True when a row for (provider, id) already existed; nothing was written. */
+  duplicate: boolean;
+  /** Status of the (new or existing) row. */
+  status: EventStatus;
+}
+
+/** Filter for {@linkcode Inbox.list}. */
+export interface ListFilter {
+  status?: EventStatus;
+  provider?: string;
+  type?: string;
+  /** Default 50. */
+  limit?: number;
+}
+
+/** Durable, deduplicated event store. All writes are committed before their promise resolves. */
+export interface Inbox {
+  /** Stores the event once per (provider, id). Resolves only after the row is durable. */
+  accept(event: IncomingEvent, options?: { status?: "pending" | "ignored" }): Promise<AcceptResult>;
+  /**
+   * Leases up to `limit` runnable events (pending; failed whose next_attempt_at has come;
+   * running whose lease expired), marks them running and counts the attempt.
+   */
+  claim(
+    options: { owner: string; limit: number; leaseMs: number; now: number },
+  ): Promise<StoredEvent[]>;
+  /** Leases one event if it is not done, dead or leased by someone else (sync mode). */
+  claimOne(
+    key: EventKey,
+    options: { owner: string; leaseMs: number; now: number },
+  ): Promise<StoredEvent | null>;
+  /** Marks a leased event done. False when the lease was lost. */
+  complete(key: EventKey, owner: string, now: number): Promise<boolean>;
+  /** Marks a leased event failed, to run again at `retryAt`. */
+  fail(key: EventKey, owner: string, error: string, retryAt: number, now: number): Promise<boolean>;
+  /** Marks a leased event dead (no more retries). */
+  bury(key: EventKey, owner: string, error: string, now: number): Promise<boolean>;
+  /** Marks a leased event unhandled (no handler file matches its type). */
+  markUnhandled(key: EventKey, owner: string, now: number): Promise<boolean>;
+  /** Gives a leased event back as pending without counting the attempt (shutdown, load error). */
+  release(key: EventKey, owner: string, now: number, notBefore?: number): Promise<boolean>;
+  /** Lists newest first. */
+  list(filter?: ListFilter): Promise<StoredEvent[]>;
+  /** Finds by id, optionally narrowed by provider; several rows when ids collide across providers. */
+  find(id: string, provider?: string): Promise<StoredEvent[]>;
+  /** Re-queues failed/dead/unhandled/ignored events as pending now; returns the keys re-queued. */
+  requeue(
+    target: EventKey | { status: EventStatus; provider?: string },
+    now: number,
+  ): Promise<EventKey[]>;
+  /** Runs a done event again: pending, same payload, source `replay`. False if not done. */
+  replay(key: EventKey, now: number): Promise<boolean>;
+  /** Deletes done and ignored rows received before `before`; returns how many. */
+  purge(before: number): Promise<number>;
+  /** Number of rows per status. */
+  counts(): Promise<Record<EventStatus, number>>;
+  close(): void;
+}

@@ -226,7 +226,7 @@ export function describeIssue(
     case "invalid_type": {
       const expected = _TYPE_WORDS[issue.expected ?? ""] ?? issue.expected ?? "another value";
       if (issue.input === undefined) {
-        return [at(`"${key}" is required`, `add "${key}:" with ${expected}`)];
+        return [at(`missing "${key}"`, `add "${key}:" with ${expected}`, path.slice(0, -1))];
       }
       return [at(`expected ${expected}${got}`, "change the value")];
     }

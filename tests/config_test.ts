@@ -424,8 +424,8 @@ Deno.test("an hmac webhook needs signature_header and one of each id and type so
   ));
   assert.deepEqual(problems, [
     'providers.acme.webhooks.default (line 5): missing signature_header (type: hmac): add "signature_header: X-Signature" naming the header that carries the HMAC',
-    "providers.acme.webhooks.default.id_path (line 9): id_header and id_path are both set (type: hmac): keep one: the header carrying the event id, or its JSON pointer in the body",
     'providers.acme.webhooks.default (line 5): missing type_header or type_path (type: hmac): add "type_header: X-Event-Type" or "type_path: /type"',
+    "providers.acme.webhooks.default.id_path (line 9): id_header and id_path are both set (type: hmac): keep one: the header carrying the event id, or its JSON pointer in the body",
   ]);
 });
 

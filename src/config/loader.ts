@@ -23,6 +23,7 @@ import {
   formatProblem,
   type Misplaced,
   type SchemaIssue,
+  sortByLine,
   type YamlPath,
 } from "./problems.ts";
 import {
@@ -101,10 +102,10 @@ export function parseConfig(text: string, source: string): Config {
     }
     // Still check the providers that are valid on their own, so one run reports as much as it can.
     checkConfig({ providers: _validProviders(data) }, report, locate);
-    throw new ConfigError(source, problems);
+    throw new ConfigError(source, sortByLine(problems));
   }
   const types = checkConfig(parsed.data, report, locate);
-  if (problems.length > 0) throw new ConfigError(source, problems);
+  if (problems.length > 0) throw new ConfigError(source, sortByLine(problems));
   return _normalize(parsed.data, types, source);
 }
 

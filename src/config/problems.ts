@@ -77,6 +77,15 @@ export function formatProblem(
   return `${formatPath(path)}${line === undefined ? "" : ` (line ${line})`}: ${what}: ${fix}`;
 }
 
+/** Orders problem lines by their `(line N)`, keeping the order of equal lines; unlined last. */
+export function sortByLine(problems: readonly string[]): string[] {
+  const lineOf = (p: string) =>
+    Number(/ \(line (\d+)(?:, column \d+)?\): /.exec(p)?.[1] ?? Infinity);
+  return problems.map((p, i) => ({ p, i, line: lineOf(p) }))
+    .sort((a, b) => a.line - b.line || a.i - b.i)
+    .map(({ p }) => p);
+}
+
 /** Levenshtein distance between two short strings. */
 export function editDistance(a: string, b: string): number {
   let previous = Array.from({ length: b.length + 1 }, (_, i) => i);
@@ -274,6 +283,8 @@ export function describeIssue(
     }
     case "not_multiple_of":
       return [at(issue.message, "change the number")];
+    case "custom":
+      return [at(issue.message, "see the example config/whd.yaml")];
     default:
       return [at(issue.message, "fix the value")];
   }

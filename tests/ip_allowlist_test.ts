@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import net from "node:net";
 import { parseAllowlist, validateAllowlistEntry } from "../src/http/ip_allowlist.ts";
 import { IP_PRESET_NAMES, IP_PRESETS } from "../src/http/ip_presets.ts";
-import { formatIp, normalizeAddress, parseIp } from "../src/http/ip_address.ts";
+import { formatIp, normalizeAddress, parseIp, parseIpv6 } from "../src/http/ip_address.ts";
 import { UserError } from "../src/errors.ts";
 
 /** [entries, address, expected] */
@@ -311,8 +311,44 @@ Deno.test("what parses as an address agrees with node:net isIP", () => {
       "::1.2.3.4:5",
       "g::1",
       "12345::",
+      "1:2:3:4::5:6:7:8",
+      ":",
+      "1:",
+      "::1:",
+      "1:::2",
+      "1.2.3.4::",
+      "::1.2.3.4.5",
+      "::a.2.3.4",
+      "0000:0:0:0:0:0:0:0",
+      "00000::",
+      "::FFFF:abcd",
+      "a:b:c:d:e:f:0:1",
+      "a:b:c:d:e:f:0:1:",
     ]
   ) {
     assert.equal(parseIp(text) !== null, net.isIP(text) !== 0, text);
+  }
+});
+
+Deno.test("IPv6 round-trips through every spelling, matching WHATWG URL's serialization", () => {
+  let seed = 7;
+  const random = () => (seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
+  for (let n = 0; n < 2000; n++) {
+    // Many zero groups, so compression is exercised at every position.
+    const groups = Array.from(
+      { length: 8 },
+      () => random() < 0.5 ? 0 : Math.floor(random() * 65536),
+    );
+    const full = groups.map((g) => g.toString(16).padStart(4, "0")).join(":");
+    const value = parseIpv6(full);
+    assert.ok(value !== null, full);
+    const canonical = formatIp({ family: 6, value });
+    assert.equal(canonical, new URL(`http://[${full}]/`).hostname.slice(1, -1), full);
+    const v4Tail = `${groups.slice(0, 6).map((g) => g.toString(16)).join(":")}:${groups[6] >> 8}.${
+      groups[6] & 255
+    }.${groups[7] >> 8}.${groups[7] & 255}`;
+    for (const spelling of [canonical, canonical.toUpperCase(), full, v4Tail]) {
+      assert.equal(parseIpv6(spelling), value, spelling);
+    }
   }
 });

@@ -31,8 +31,6 @@ export const MAPPED_V4_BASE: bigint = 0xffffn << 32n;
 /** Last address of `::ffff:0:0/96`. */
 export const MAPPED_V4_LAST: bigint = MAPPED_V4_BASE + 0xffff_ffffn;
 
-const _HEX_GROUP = /^[0-9a-fA-F]{1,4}$/;
-
 /**
  * Parses a dotted-quad IPv4 address strictly (four decimal parts 0–255, no leading zeros).
  *
@@ -81,40 +79,70 @@ export function parseIpv4(text: string): number | null {
  * ```
  */
 export function parseIpv6(text: string): bigint | null {
-  if (text.length < 2 || text.length > 45) return null;
-  const gap = text.indexOf("::");
-  if (gap !== -1 && text.indexOf("::", gap + 1) !== -1) return null;
-  const head = _groups(gap === -1 ? text : text.slice(0, gap), gap === -1);
-  const tail = gap === -1 ? [] : _groups(text.slice(gap + 2), true);
-  if (head === null || tail === null) return null;
-  const count = head.length + tail.length;
-  if (gap === -1 ? count !== 8 : count > 7) return null;
-  let value = 0n;
-  for (const group of head) value = (value << 16n) | BigInt(group);
-  value <<= BigInt(16 * (8 - head.length));
-  let low = 0n;
-  for (const group of tail) low = (low << 16n) | BigInt(group);
-  return value | low;
-}
-
-/** Splits `a:b:c` into 16-bit groups; the last part may be a dotted IPv4 (two groups). */
-function _groups(text: string, mayEndInV4: boolean): number[] | null {
-  if (text === "") return [];
-  const parts = text.split(":");
-  const groups: number[] = [];
-  for (let i = 0; i < parts.length; i++) {
-    const part = parts[i];
-    if (_HEX_GROUP.test(part)) {
-      groups.push(parseInt(part, 16));
-    } else if (mayEndInV4 && i === parts.length - 1 && part.includes(".")) {
-      const v4 = parseIpv4(part);
+  const length = text.length;
+  if (length < 2 || length > 45) return null;
+  // One pass, no regex or split: groups fill `groups` from the front; if there was a "::",
+  // the groups after it are moved to the end when done.
+  const groups = [0, 0, 0, 0, 0, 0, 0, 0];
+  let count = 0; // groups written
+  let gapAt = -1; // index in `groups` where "::" stands
+  let i = 0;
+  if (text.charCodeAt(0) === 58) {
+    if (text.charCodeAt(1) !== 58) return null;
+    gapAt = 0;
+    i = 2;
+  }
+  while (i < length) {
+    // One group: 1–4 hex digits, or a dotted IPv4 tail.
+    const start = i;
+    let group = 0;
+    while (i < length && i - start < 5) {
+      const code = text.charCodeAt(i);
+      const digit = code >= 48 && code <= 57
+        ? code - 48
+        : code >= 97 && code <= 102
+        ? code - 87
+        : code >= 65 && code <= 70
+        ? code - 55
+        : -1;
+      if (digit === -1) break;
+      group = group * 16 + digit;
+      i++;
+    }
+    if (i < length && text.charCodeAt(i) === 46) {
+      // IPv4 tail: must end the text and leave room for two groups.
+      if (count > 6) return null;
+      const v4 = parseIpv4(text.slice(start));
       if (v4 === null) return null;
-      groups.push(Math.floor(v4 / 65536), v4 % 65536);
-    } else {
-      return null;
+      groups[count++] = Math.floor(v4 / 65536);
+      groups[count++] = v4 % 65536;
+      break;
+    }
+    if (i === start || i - start > 4 || count === 8) return null;
+    groups[count++] = group;
+    if (i === length) break;
+    if (text.charCodeAt(i) !== 58) return null;
+    i++;
+    if (i < length && text.charCodeAt(i) === 58) {
+      if (gapAt !== -1) return null;
+      gapAt = count;
+      i++;
+    } else if (i === length) {
+      return null; // trailing single ":"
     }
   }
-  return groups;
+  if (gapAt === -1) {
+    if (count !== 8) return null;
+  } else {
+    if (count > 7) return null;
+    const tail = count - gapAt;
+    for (let k = 0; k < tail; k++) groups[7 - k] = groups[count - 1 - k];
+    for (let k = gapAt; k < 8 - tail; k++) groups[k] = 0;
+  }
+  return (BigInt(groups[0] * 65536 + groups[1]) << 96n) |
+    (BigInt(groups[2] * 65536 + groups[3]) << 64n) |
+    (BigInt(groups[4] * 65536 + groups[5]) << 32n) |
+    BigInt(groups[6] * 65536 + groups[7]);
 }
 
 /**

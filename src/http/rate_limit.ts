@@ -6,8 +6,8 @@
  * seconds until one is there. No timers: buckets are refilled lazily when touched.
  *
  * Memory: buckets are kept in least-recently-used order. A bucket that has refilled to full
- * is indistinguishable from a new one, so each call drops a few such buckets from the idle end
- * at no cost to accuracy; `maxKeys` caps the count outright by dropping the least recently
+ * is indistinguishable from a new one, so each new key drops a few such buckets from the idle
+ * end at no cost to accuracy; `maxKeys` caps the count outright by dropping the least recently
  * used bucket (which, if not yet full, forgets that key's debt — the price of a hard bound).
  *
  * @example
@@ -38,7 +38,7 @@ export interface RateLimiterOptions {
 /** Result of {@linkcode RateLimiter.take}. */
 export type TakeResult = { ok: true } | { ok: false; retryAfterSeconds: number };
 
-/** Buckets dropped from the idle end per call at most (keeps each call O(1)). */
+/** Full buckets dropped from the idle end per new key at most (keeps each call O(1)). */
 const _SWEEP_PER_CALL = 4;
 /** Tolerance for floating-point refill arithmetic. */
 const _EPSILON = 1e-9;
@@ -92,15 +92,16 @@ export class RateLimiter {
     let bucket = buckets.get(key);
     let tokens: number;
     if (bucket === undefined) {
+      // Only a new key grows the map, so that is when room is made.
+      this.#sweep(now);
+      if (buckets.size >= this.maxKeys) buckets.delete(buckets.keys().next().value!);
       tokens = this.burst;
       bucket = { tokens, at: now };
     } else {
       tokens = this.#refill(bucket, now);
-      buckets.delete(key); // re-inserted below: most recently used goes last
+      buckets.delete(key); // re-inserted below: the most recently used goes last
     }
-    this.#sweep(now);
     buckets.set(key, bucket);
-    if (buckets.size > this.maxKeys) buckets.delete(buckets.keys().next().value!);
 
     bucket.at = now;
     if (tokens >= 1 - _EPSILON) {

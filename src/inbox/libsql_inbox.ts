@@ -19,7 +19,13 @@
  * ```
  * @module
  */
-import { type Client, createClient, type InStatement, type Row } from "@libsql/client";
+import {
+  type Client,
+  createClient,
+  type InStatement,
+  type ResultSet,
+  type Row,
+} from "@libsql/client";
 import { dirname } from "node:path";
 import { setImmediate } from "node:timers";
 import type { IncomingEvent } from "../event.ts";
@@ -121,7 +127,7 @@ export async function openInbox(options: OpenInboxOptions): Promise<LibsqlInbox>
       { cause: error },
     );
   }
-  return new _LibsqlInbox(client, options.maxBatch ?? 256, options.log);
+  return new _LibsqlInbox(client, filePath !== undefined, options.maxBatch ?? 256, options.log);
 }
 
 /** The path of a `file:` URL (undefined for remote URLs). */
@@ -181,6 +187,7 @@ const _REQUEUE_SET = `status = 'pending', next_attempt_at = :now, attempts = 0,
 
 class _LibsqlInbox implements LibsqlInbox {
   #client: Client;
+  #isFile: boolean;
   #maxBatch: number;
   #log?: Logger;
   #queue: _Waiting[] = [];
@@ -193,13 +200,44 @@ class _LibsqlInbox implements LibsqlInbox {
     largestBatch: 0,
   };
 
-  constructor(client: Client, maxBatch: number, log?: Logger) {
+  constructor(client: Client, isFile: boolean, maxBatch: number, log?: Logger) {
     if (!Number.isInteger(maxBatch) || maxBatch < 1) {
       throw new RangeError(`maxBatch must be a positive integer, got ${maxBatch}`);
     }
     this.#client = client;
+    this.#isFile = isFile;
     this.#maxBatch = maxBatch;
     this.#log = log;
+  }
+
+  #execute(stmt: InStatement): Promise<ResultSet> {
+    return this.#recovering(() => this.#client.execute(stmt));
+  }
+
+  #batch(stmts: InStatement[]): Promise<ResultSet[]> {
+    return this.#recovering(() => this.#client.batch(stmts, "write"));
+  }
+
+  /**
+   * Runs `op`; when it fails on a local file, replaces the connection before rethrowing. The
+   * sqlite3 driver (libsql 0.5) does not reset a statement that failed with SQLITE_BUSY, and that
+   * statement keeps the connection's locks: without a fresh connection every later write fails
+   * ("SQL statements in progress") and other processes stay locked out.
+   */
+  async #recovering<T>(op: () => Promise<T>): Promise<T> {
+    try {
+      return await op();
+    } catch (error) {
+      if (this.#isFile && !this.#closed) {
+        try {
+          await this.#client.reconnect();
+          await this.#client.execute("PRAGMA synchronous = FULL");
+        } catch (reconnectError) {
+          this.#log?.error("inbox reconnect failed", { error: reconnectError });
+        }
+      }
+      throw error;
+    }
   }
 
   stats(): InboxStats {
@@ -258,7 +296,7 @@ class _LibsqlInbox implements LibsqlInbox {
     }));
     let inserted: boolean[];
     try {
-      const results = await this.#client.batch(statements, "write");
+      const results = await this.#batch(statements);
       inserted = results.map((r) => r.rowsAffected > 0);
     } catch (error) {
       this.#stats.failedTransactions++;
@@ -294,7 +332,7 @@ class _LibsqlInbox implements LibsqlInbox {
       const statuses = new Map<string, EventStatus>();
       for (let i = 0; i < keys.length; i += 200) {
         const chunk = keys.slice(i, i + 200);
-        const rs = await this.#client.execute({
+        const rs = await this.#execute({
           sql: `SELECT provider, id, status FROM events WHERE (provider, id) IN (VALUES ${
             chunk.map(() => "(?, ?)").join(", ")
           })`,
@@ -325,7 +363,7 @@ class _LibsqlInbox implements LibsqlInbox {
     options: { owner: string; limit: number; leaseMs: number; now: number },
   ): Promise<StoredEvent[]> {
     if (options.limit <= 0) return [];
-    const [rs] = await this.#client.batch([{
+    const [rs] = await this.#batch([{
       sql: _CLAIM,
       args: {
         owner: options.owner,
@@ -333,7 +371,7 @@ class _LibsqlInbox implements LibsqlInbox {
         now: options.now,
         limit: options.limit,
       },
-    }], "write");
+    }]);
     // RETURNING has no defined order: put the leases back in claim order.
     const rows = [...rs.rows].sort((a, b) =>
       Number(a.received_at) - Number(b.received_at) || Number(a._rowid) - Number(b._rowid)
@@ -345,7 +383,7 @@ class _LibsqlInbox implements LibsqlInbox {
     key: EventKey,
     options: { owner: string; leaseMs: number; now: number },
   ): Promise<StoredEvent | null> {
-    const [rs] = await this.#client.batch([{
+    const [rs] = await this.#batch([{
       sql: _CLAIM_ONE,
       args: {
         provider: key.provider,
@@ -354,7 +392,7 @@ class _LibsqlInbox implements LibsqlInbox {
         until: options.now + options.leaseMs,
         now: options.now,
       },
-    }], "write");
+    }]);
     return rs.rows.length === 0 ? null : _toStored(rs.rows[0]);
   }
 
@@ -411,7 +449,7 @@ class _LibsqlInbox implements LibsqlInbox {
     owner: string,
     args: Record<string, string | number | null>,
   ): Promise<boolean> {
-    const rs = await this.#client.execute({
+    const rs = await this.#execute({
       sql: `UPDATE events SET ${set}, lease_owner = NULL, lease_until = NULL, updated_at = :now
         WHERE ${_LEASED}`,
       args: { ...args, provider: key.provider, id: key.id, owner },
@@ -434,7 +472,7 @@ class _LibsqlInbox implements LibsqlInbox {
       where.push("type = :type");
       args.type = filter.type;
     }
-    const rs = await this.#client.execute({
+    const rs = await this.#execute({
       sql: `SELECT * FROM events ${where.length ? `WHERE ${where.join(" AND ")}` : ""}
         ORDER BY received_at DESC, rowid DESC LIMIT :limit`,
       args,
@@ -443,7 +481,7 @@ class _LibsqlInbox implements LibsqlInbox {
   }
 
   async find(id: string, provider?: string): Promise<StoredEvent[]> {
-    const rs = await this.#client.execute(
+    const rs = await this.#execute(
       provider === undefined
         ? { sql: "SELECT * FROM events WHERE id = ? ORDER BY provider", args: [id] }
         : { sql: "SELECT * FROM events WHERE id = ? AND provider = ?", args: [id, provider] },
@@ -477,14 +515,14 @@ class _LibsqlInbox implements LibsqlInbox {
       args.status = target.status;
       if (target.provider !== undefined) args.provider = target.provider;
     }
-    const rs = await this.#client.execute({ sql: `${sql} RETURNING provider, id`, args });
+    const rs = await this.#execute({ sql: `${sql} RETURNING provider, id`, args });
     return rs.rows
       .map((r) => ({ provider: String(r.provider), id: String(r.id) }))
       .sort((a, b) => a.provider.localeCompare(b.provider) || a.id.localeCompare(b.id));
   }
 
   async replay(key: EventKey, now: number): Promise<boolean> {
-    const rs = await this.#client.execute({
+    const rs = await this.#execute({
       sql: `UPDATE events SET status = 'pending', source = 'replay', attempts = 0,
           next_attempt_at = :now, completed_at = NULL, last_error = NULL,
           lease_owner = NULL, lease_until = NULL, updated_at = :now
@@ -495,7 +533,7 @@ class _LibsqlInbox implements LibsqlInbox {
   }
 
   async purge(before: number): Promise<number> {
-    const rs = await this.#client.execute({
+    const rs = await this.#execute({
       sql: "DELETE FROM events WHERE status IN ('done', 'ignored') AND received_at < ?",
       args: [before],
     });
@@ -503,7 +541,7 @@ class _LibsqlInbox implements LibsqlInbox {
   }
 
   async counts(): Promise<Record<EventStatus, number>> {
-    const rs = await this.#client.execute(
+    const rs = await this.#execute(
       "SELECT status, COUNT(*) AS n FROM events GROUP BY status",
     );
     const counts = Object.fromEntries(EVENT_STATUSES.map((s) => [s, 0])) as Record<

@@ -644,3 +644,26 @@ Deno.test("a file that is not a database is refused with a UserError naming it",
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("an in-memory inbox works for tests and dry runs", async () => {
+  const inbox = await openInbox({ url: "file::memory:" });
+  try {
+    await Promise.all([inbox.accept(ev("m1")), inbox.accept(ev("m2")), inbox.accept(ev("m1"))]);
+    assert.equal((await inbox.counts()).pending, 2);
+    assert.equal((await inbox.claim({ ...lease, limit: 5 })).length, 2);
+  } finally {
+    inbox.close();
+  }
+});
+
+Deno.test("a URL with an unsupported scheme is a UserError that does not echo credentials", async () => {
+  await assert.rejects(
+    openInbox({ url: "postgres://user:hunter2secret@db.example/whd" }),
+    (e: unknown) => {
+      assert.ok(e instanceof UserError, String(e));
+      assert.match(e.message, /database\.url/);
+      assert.doesNotMatch(e.message, /hunter2secret/);
+      return true;
+    },
+  );
+});

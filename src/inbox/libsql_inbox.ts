@@ -83,7 +83,8 @@ export interface LibsqlInbox extends Inbox {
  */
 export async function openInbox(options: OpenInboxOptions): Promise<LibsqlInbox> {
   const filePath = _filePath(options.url);
-  if (filePath !== undefined && filePath !== ":memory:" && !filePath.startsWith(":memory:?")) {
+  const inMemory = filePath !== undefined && /^:memory:($|\?)/.test(filePath);
+  if (filePath !== undefined && !inMemory) {
     await Deno.mkdir(dirname(filePath), { recursive: true }).catch((error) => {
       throw new UserError(
         `cannot create the directory for the inbox database ${filePath}: ${error.message}. ` +
@@ -127,7 +128,9 @@ export async function openInbox(options: OpenInboxOptions): Promise<LibsqlInbox>
       { cause: error },
     );
   }
-  return new _LibsqlInbox(client, filePath !== undefined, options.maxBatch ?? 256, options.log);
+  // Reconnecting would lose an in-memory database, so only real files recover that way.
+  const recoverByReconnect = filePath !== undefined && !inMemory;
+  return new _LibsqlInbox(client, recoverByReconnect, options.maxBatch ?? 256, options.log);
 }
 
 /** The path of a `file:` URL (undefined for remote URLs). */

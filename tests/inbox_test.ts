@@ -210,6 +210,22 @@ Deno.test("accept rejects every event of a batch the store cannot write, and sto
   }, { busyTimeoutMs: 50 });
 });
 
+Deno.test("a batch that fails rejects every accept in it and stores none of them", async () => {
+  await withInbox(async (inbox) => {
+    const bad = ev("evt_bad", { payload: null as unknown as string }); // violates NOT NULL
+    const settled = await Promise.allSettled([
+      inbox.accept(ev("evt_a")),
+      inbox.accept(bad),
+      inbox.accept(ev("evt_b")),
+    ]);
+    assert.deepEqual(settled.map((s) => s.status), ["rejected", "rejected", "rejected"]);
+    assert.deepEqual(await inbox.list(), []);
+    assert.equal(inbox.stats().failedTransactions, 1);
+    // The next batch is unaffected.
+    assert.equal((await inbox.accept(ev("evt_a"))).duplicate, false);
+  });
+});
+
 Deno.test("accept rejects once the inbox is closed", async () => {
   const dir = await Deno.makeTempDir({ prefix: "whd_inbox_" });
   try {
@@ -296,6 +312,7 @@ Deno.test("two processes claiming from one file at once never get the same event
     const worker = (owner: string) =>
       `import { openInbox } from ${JSON.stringify(INBOX_MODULE)};
        const inbox = await openInbox({ url: ${JSON.stringify(url)} });
+       await Deno.writeTextFile(${JSON.stringify(dir)} + "/ready_" + ${JSON.stringify(owner)}, "");
        // Barrier: start claiming when the parent creates the go file.
        while (true) { try { await Deno.stat(${JSON.stringify(`${dir}/go`)}); break; }
          catch { await new Promise((r) => setTimeout(r, 5)); } }
@@ -310,8 +327,18 @@ Deno.test("two processes claiming from one file at once never get the same event
        inbox.close();
        console.log(JSON.stringify(ids));`;
     const children = [runChild(dir, worker("p1")), runChild(dir, worker("p2"))];
-    // Give both children time to start before opening the barrier.
-    await new Promise((r) => setTimeout(r, 1500));
+    // Open the barrier once both children have opened the inbox.
+    const ready = async (owner: string) => {
+      for (;;) {
+        try {
+          return await Deno.stat(`${dir}/ready_${owner}`);
+        } catch {
+          await new Promise((r) => setTimeout(r, 10));
+        }
+      }
+    };
+    // (A child that dies before it is ready fails the test instead of hanging it.)
+    await Promise.race([Promise.all([ready("p1"), ready("p2")]), Promise.all(children)]);
     await Deno.writeTextFile(`${dir}/go`, "");
     const [one, two] = (await Promise.all(children)).map((o) => JSON.parse(o) as string[]);
     const all = [...one, ...two];

@@ -190,7 +190,7 @@ const _REQUEUE_SET = `status = 'pending', next_attempt_at = :now, attempts = 0,
 
 class _LibsqlInbox implements LibsqlInbox {
   #client: Client;
-  #isFile: boolean;
+  #recoverByReconnect: boolean;
   #maxBatch: number;
   #log?: Logger;
   #queue: _Waiting[] = [];
@@ -203,12 +203,12 @@ class _LibsqlInbox implements LibsqlInbox {
     largestBatch: 0,
   };
 
-  constructor(client: Client, isFile: boolean, maxBatch: number, log?: Logger) {
+  constructor(client: Client, recoverByReconnect: boolean, maxBatch: number, log?: Logger) {
     if (!Number.isInteger(maxBatch) || maxBatch < 1) {
       throw new RangeError(`maxBatch must be a positive integer, got ${maxBatch}`);
     }
     this.#client = client;
-    this.#isFile = isFile;
+    this.#recoverByReconnect = recoverByReconnect;
     this.#maxBatch = maxBatch;
     this.#log = log;
   }
@@ -231,7 +231,7 @@ class _LibsqlInbox implements LibsqlInbox {
     try {
       return await op();
     } catch (error) {
-      if (this.#isFile && !this.#closed) {
+      if (this.#recoverByReconnect && !this.#closed) {
         try {
           await this.#client.reconnect();
           await this.#client.execute("PRAGMA synchronous = FULL");
@@ -272,7 +272,13 @@ class _LibsqlInbox implements LibsqlInbox {
       await new Promise((r) => setImmediate(r));
       while (this.#queue.length > 0) {
         const batch = this.#queue.splice(0, this.#maxBatch);
-        await this.#writeBatch(batch);
+        try {
+          await this.#writeBatch(batch);
+        } catch (error) {
+          // A bug or a malformed event: settle every caller rather than leave them hanging.
+          // (Rejecting an already resolved promise does nothing.)
+          for (const w of batch) w.reject(error);
+        }
       }
     } finally {
       this.#writing = false;
@@ -293,8 +299,7 @@ class _LibsqlInbox implements LibsqlInbox {
         e.receivedAt,
         e.source,
         status,
-        e
-          .receivedAt,
+        e.receivedAt,
       ],
     }));
     let inserted: boolean[];

@@ -12,8 +12,8 @@
 
 import net from "node:net";
 import { systemClock } from "../src/clock.ts";
-import { IP_PRESETS, type IpPresetName } from "../src/http/ip_presets.ts";
-import { parseAllowlist } from "../src/http/ip_allowlist.ts";
+import { IP_PRESETS, type IpPresetName } from "../src/net/ip_presets.ts";
+import { parseAllowlist } from "../src/net/ip_allowlist.ts";
 import { RateLimiter } from "../src/http/rate_limit.ts";
 
 /** Runs `fn` over `inputs` repeatedly for ~`ms` and returns nanoseconds per call. */

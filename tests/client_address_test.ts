@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { clientAddress } from "../src/http/client_address.ts";
-import { parseAllowlist } from "../src/http/ip_allowlist.ts";
+import { parseAllowlist } from "../src/net/ip_allowlist.ts";
 
 const proxies = parseAllowlist(["10.0.0.0/8", "fd00::/8"]);
 

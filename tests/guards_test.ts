@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { ManualClock } from "../src/clock.ts";
 import { type Guard, ipGuard, rateLimitGuard } from "../src/http/guards.ts";
-import { parseAllowlist } from "../src/http/ip_allowlist.ts";
+import { parseAllowlist } from "../src/net/ip_allowlist.ts";
 
 /** Serves `guard` in front of a 200 "ok" on loopback, runs `body`, then shuts the server down. */
 async function withServer(

@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
 import net from "node:net";
-import { parseAllowlist, validateAllowlistEntry } from "../src/http/ip_allowlist.ts";
-import { IP_PRESET_NAMES, IP_PRESETS } from "../src/http/ip_presets.ts";
-import { formatIp, normalizeAddress, parseIp, parseIpv6 } from "../src/http/ip_address.ts";
+import { parseAllowlist, validateAllowlistEntry } from "../src/net/ip_allowlist.ts";
+import { IP_PRESET_NAMES, IP_PRESETS } from "../src/net/ip_presets.ts";
+import { formatIp, normalizeAddress, parseIp, parseIpv6 } from "../src/net/ip_address.ts";
 import { UserError } from "../src/errors.ts";
 
 /** [entries, address, expected] */

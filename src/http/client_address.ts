@@ -9,7 +9,7 @@
  * @example
  * ```ts
  * import { clientAddress } from "./client_address.ts";
- * import { parseAllowlist } from "./ip_allowlist.ts";
+ * import { parseAllowlist } from "../net/ip_allowlist.ts";
  * const proxies = parseAllowlist(["10.0.0.0/8"]);
  * // The client sent "X-Forwarded-For: 6.6.6.6" itself; the proxy at 10.0.0.2 appended its peer.
  * clientAddress("10.0.0.2", ["6.6.6.6, 203.0.113.7"], proxies); // "203.0.113.7"
@@ -18,8 +18,8 @@
  * @module
  */
 
-import { normalizeAddress } from "./ip_address.ts";
-import type { IpAllowlist } from "./ip_allowlist.ts";
+import { normalizeAddress } from "../net/ip_address.ts";
+import type { IpAllowlist } from "../net/ip_allowlist.ts";
 
 /**
  * The client's address, normalized (no brackets or port, lowercase compressed IPv6,

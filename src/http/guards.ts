@@ -6,7 +6,7 @@
  * @example
  * ```ts
  * import { ipGuard, rateLimitGuard, type Guard } from "./guards.ts";
- * import { parseAllowlist } from "./ip_allowlist.ts";
+ * import { parseAllowlist } from "../net/ip_allowlist.ts";
  * import { systemClock } from "../clock.ts";
  * const guards: Guard[] = [
  *   ipGuard(parseAllowlist(["github"]), (client) => console.warn("denied", client)),
@@ -25,7 +25,7 @@
 
 import type { Clock } from "../clock.ts";
 import type { RateLimitConfig } from "../config/schema.ts";
-import type { IpAllowlist } from "./ip_allowlist.ts";
+import type { IpAllowlist } from "../net/ip_allowlist.ts";
 import { RateLimiter } from "./rate_limit.ts";
 
 /**
@@ -48,7 +48,7 @@ function _json(status: number, body: unknown, headers: Record<string, string> = 
  * @example
  * ```ts
  * import { ipGuard } from "./guards.ts";
- * import { parseAllowlist } from "./ip_allowlist.ts";
+ * import { parseAllowlist } from "../net/ip_allowlist.ts";
  * const guard = ipGuard(parseAllowlist(["10.0.0.0/8"]), () => {});
  * guard(new Request("http://x/"), "192.0.2.1")?.status; // 403
  * ```

@@ -226,3 +226,19 @@ Deno.test("stripe: sample is a payment_intent.succeeded event with fresh ids tha
   assert.equal(other.type, "customer.subscription.deleted");
   assert.equal(other.data.object.object, "customer.subscription");
 });
+
+Deno.test("stripe: a body with a genuine U+FFFD character is valid; invalid UTF-8 is invalid_json", async () => {
+  const verifier = stripe.createVerifier(webhookConfig("stripe", { verify_signature: false }), []);
+  const withReplacementChar = JSON.stringify({ id: "evt_\uFFFD", type: "a.b" });
+  assert.equal(
+    assertVerified(await verifier.verify(request({}, withReplacementChar))).id,
+    "evt_\uFFFD",
+  );
+  const invalid = new Uint8Array([
+    ...new TextEncoder().encode('{"id":"evt_'),
+    0xc3,
+    0x28,
+    ...new TextEncoder().encode('","type":"a"}'),
+  ]);
+  assertRejected(await verifier.verify(request({}, invalid)), "invalid_json");
+});

@@ -1,0 +1,159 @@
+/**
+ * Steps every verifier shares: rejections, body decoding, JSON parsing, timestamp tolerance,
+ * secret checks, JSON pointers. Messages tell the sender what is wrong and how to fix it and
+ * never contain a secret or a signature.
+ *
+ * @example
+ * ```ts
+ * import { checkTimestamp } from "./_shared.ts";
+ * checkTimestamp("1700000000", 1_700_000_100_000, 300, "webhook-timestamp"); // undefined: fresh
+ * ```
+ * @module
+ */
+import type { WebhookConfig } from "../config/schema.ts";
+import { UserError } from "../errors.ts";
+import type { Rejected, RejectionCode } from "./provider.ts";
+
+/** A rejection with `code` and a secret-free `message`. */
+export function reject(code: RejectionCode, message: string): Rejected {
+  return { ok: false, code, message };
+}
+
+/** The usual "signature does not match" rejection. */
+export function badSignature(what: string): Rejected {
+  return reject(
+    "bad_signature",
+    `${what} does not match the body with any configured signing secret: check that the ` +
+      `webhook's signing_secret_env holds this endpoint's secret and that nothing rewrites ` +
+      `the body on the way`,
+  );
+}
+
+const _lenient = new TextDecoder("utf-8", { ignoreBOM: true });
+const _strict = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
+
+/**
+ * The body as text (decoded once), or a rejection when it is not UTF-8. The lenient decoder is
+ * about 5× faster than the fatal one; only a body that decodes to U+FFFD (a replaced invalid
+ * sequence, or a genuine U+FFFD) is decoded again strictly.
+ */
+export function decodeBody(body: Uint8Array): string | Rejected {
+  const text = _lenient.decode(body);
+  if (!text.includes("\uFFFD")) return text;
+  try {
+    return _strict.decode(body);
+  } catch {
+    return reject("invalid_json", "body is not valid UTF-8: send a UTF-8 encoded JSON body");
+  }
+}
+
+/** `text` parsed as JSON, or an `invalid_json` rejection. */
+export function parseJson(text: string, what = "body"): { value: unknown } | Rejected {
+  try {
+    return { value: JSON.parse(text) };
+  } catch {
+    return reject(
+      "invalid_json",
+      `${what} is not valid JSON: send the event as JSON with content-type application/json`,
+    );
+  }
+}
+
+/** Whether `x` is a {@linkcode Rejected}. */
+export function isRejected(x: unknown): x is Rejected {
+  return typeof x === "object" && x !== null && (x as { ok?: unknown }).ok === false;
+}
+
+const _SECONDS = /^\d{1,12}$/;
+/**
+ * Checks a seconds-since-epoch timestamp against `now` (ms): rejects a malformed value, one
+ * older than `tolerance` seconds (replay) and one more than `tolerance` seconds ahead.
+ * Returns undefined when fresh.
+ */
+export function checkTimestamp(
+  value: string,
+  now: number,
+  tolerance: number,
+  what: string,
+): Rejected | undefined {
+  if (!_SECONDS.test(value)) {
+    return reject(
+      "stale_timestamp",
+      `${what} must be whole seconds since the Unix epoch, e.g. ${Math.floor(now / 1000)}`,
+    );
+  }
+  const skew = Math.floor(now / 1000) - Number(value);
+  if (skew > tolerance) {
+    return reject(
+      "stale_timestamp",
+      `${what} is ${skew} s old, more than tolerance_seconds (${tolerance}): this looks like a ` +
+        `replay; re-send a freshly signed delivery, check the sender's clock, or raise ` +
+        `tolerance_seconds`,
+    );
+  }
+  if (-skew > tolerance) {
+    return reject(
+      "stale_timestamp",
+      `${what} is ${-skew} s in the future, more than tolerance_seconds (${tolerance}): ` +
+        `check the sender's clock`,
+    );
+  }
+  return undefined;
+}
+
+/**
+ * Throws a {@linkcode UserError} when signatures are to be checked but no secret is set, so a
+ * misconfigured webhook fails at startup rather than rejecting every delivery.
+ */
+export function requireSecrets(webhook: WebhookConfig, secrets: readonly string[]): void {
+  if (!webhook.verify_signature) return;
+  if (secrets.length === 0 || secrets.some((s) => s.length === 0)) {
+    throw new UserError(
+      `webhook ${webhook.provider}.${webhook.name} verifies signatures but has no signing ` +
+        `secret (or an empty one in its list): set signing_secret_env to an env var holding ` +
+        `the secret (comma-separated for rotation), or set verify_signature: false`,
+    );
+  }
+}
+
+/** `obj[key]` when `obj` is an object and the value is a non-empty string. */
+export function stringField(obj: unknown, key: string): string | undefined {
+  if (typeof obj !== "object" || obj === null || Array.isArray(obj)) return undefined;
+  const v = (obj as Record<string, unknown>)[key];
+  return typeof v === "string" && v.length > 0 ? v : undefined;
+}
+
+/** Whether the request declares an `application/x-www-form-urlencoded` body. */
+export function isFormBody(headers: Headers): boolean {
+  return (headers.get("content-type") ?? "").toLowerCase().includes(
+    "application/x-www-form-urlencoded",
+  );
+}
+
+/**
+ * Resolves an RFC 6901 JSON pointer (`/data/object/id`; `~1` is `/`, `~0` is `~`) against a
+ * parsed JSON value; undefined when a step is missing. Array steps take decimal indices.
+ *
+ * @example
+ * ```ts
+ * import { resolvePointer } from "./_shared.ts";
+ * resolvePointer({ "a/b": { "~c": 1 } }, "/a~1b/~0c"); // 1
+ * ```
+ */
+export function resolvePointer(value: unknown, pointer: string): unknown {
+  if (pointer === "") return value;
+  if (!pointer.startsWith("/")) return undefined;
+  let current = value;
+  for (const raw of pointer.slice(1).split("/")) {
+    const step = raw.replaceAll("~1", "/").replaceAll("~0", "~");
+    if (Array.isArray(current)) {
+      if (!/^(0|[1-9]\d*)$/.test(step)) return undefined;
+      current = current[Number(step)];
+    } else if (typeof current === "object" && current !== null && Object.hasOwn(current, step)) {
+      current = (current as Record<string, unknown>)[step];
+    } else {
+      return undefined;
+    }
+  }
+  return current;
+}

@@ -1,0 +1,171 @@
+/**
+ * Standard Webhooks (the Svix scheme): headers `webhook-id`, `webhook-timestamp` (seconds,
+ * within `tolerance_seconds`) and `webhook-signature`, a space-separated list of
+ * `v1,<base64>` entries (other versions are ignored). Each is an HMAC-SHA256 over
+ * `${id}.${timestamp}.${rawBody}` keyed with the base64 bytes after the secret's `whsec_`
+ * prefix (a secret without the prefix is base64-decoded whole).
+ *
+ * Svix itself sends the same scheme under `svix-id`, `svix-timestamp` and `svix-signature`;
+ * those are read when the `webhook-*` headers are absent.
+ *
+ * id is `webhook-id` (missing → `missing_id`, even before the signature, since it is part of
+ * the signed content); type is the payload's `type` (missing → `missing_type`).
+ *
+ * @example
+ * ```ts
+ * import { standard } from "./standard.ts";
+ * const { body } = standard.sample(); // {"type":"invoice.paid",…}
+ * ```
+ * @module
+ */
+import type { WebhookConfig } from "../config/schema.ts";
+import { UserError } from "../errors.ts";
+import { computeHmac, decodeBase64, hmacDigests, matchesAny, randomId } from "./_crypto.ts";
+import {
+  badSignature,
+  checkTimestamp,
+  decodeBody,
+  isRejected,
+  parseJson,
+  reject,
+  requireSecrets,
+  stringField,
+} from "./_shared.ts";
+import type { ProviderKind, Verifier, VerifyRequest, VerifyResult } from "./provider.ts";
+
+const _SECRET_PREFIX = "whsec_";
+
+/** The key bytes of a Standard Webhooks secret, or undefined when it is not base64. */
+function _secretKey(secret: string): Uint8Array | undefined {
+  return decodeBase64(
+    secret.startsWith(_SECRET_PREFIX) ? secret.slice(_SECRET_PREFIX.length) : secret,
+  );
+}
+
+function _header(headers: Headers, name: string): string | null {
+  return headers.get(`webhook-${name}`) ?? headers.get(`svix-${name}`);
+}
+
+function _createVerifier(webhook: WebhookConfig, secrets: string[]): Verifier {
+  requireSecrets(webhook, secrets);
+  const keys = !webhook.verify_signature ? [] : secrets.map((secret, i) => {
+    const key = _secretKey(secret);
+    if (!key) {
+      throw new UserError(
+        `secret #${i + 1} of webhook ${webhook.provider}.${webhook.name} is not a Standard ` +
+          `Webhooks secret (whsec_ followed by base64): copy it exactly from the sender`,
+      );
+    }
+    return key;
+  });
+  const verifySignature = webhook.verify_signature;
+  const tolerance = webhook.tolerance_seconds;
+
+  return {
+    // deno-lint-ignore require-await
+    async verify({ headers, body, now }: VerifyRequest): Promise<VerifyResult> {
+      const id = _header(headers, "id");
+      if (!id) {
+        return reject(
+          "missing_id",
+          "missing webhook-id header: Standard Webhooks deliveries carry webhook-id, " +
+            "webhook-timestamp and webhook-signature",
+        );
+      }
+      if (verifySignature) {
+        const timestamp = _header(headers, "timestamp");
+        const header = _header(headers, "signature");
+        if (!header || !timestamp) {
+          return reject(
+            "missing_signature",
+            `missing ${header ? "webhook-timestamp" : "webhook-signature"} header: ` +
+              "Standard Webhooks deliveries carry webhook-id, webhook-timestamp and " +
+              "webhook-signature",
+          );
+        }
+        const stale = checkTimestamp(timestamp, now, tolerance, "webhook-timestamp");
+        if (stale) return stale;
+        const candidates: Uint8Array[] = [];
+        for (const entry of header.split(" ")) {
+          const comma = entry.indexOf(",");
+          if (comma < 0 || entry.slice(0, comma) !== "v1") continue;
+          candidates.push(decodeBase64(entry.slice(comma + 1)) ?? new Uint8Array(0));
+        }
+        if (candidates.length === 0) {
+          return reject(
+            "missing_signature",
+            "webhook-signature has no v1,<base64> entry: sign with the v1 (HMAC-SHA256) scheme",
+          );
+        }
+        const digests = hmacDigests(keys, "sha256", `${id}.${timestamp}.`, body);
+        if (!matchesAny(digests, candidates)) return badSignature("webhook-signature");
+      }
+
+      const text = decodeBody(body);
+      if (isRejected(text)) return text;
+      const json = parseJson(text);
+      if (isRejected(json)) return json;
+      const type = stringField(json.value, "type");
+      if (!type) {
+        return reject(
+          "missing_type",
+          'payload has no string `type`: Standard Webhooks payloads look like {"type": ' +
+            '"invoice.paid", "timestamp": …, "data": {…}}',
+        );
+      }
+      return { ok: true, id, type, payload: text };
+    },
+  };
+}
+
+/** A `{ type, timestamp, data }` payload of `type` (default `invoice.paid`). */
+function _sample(type = "invoice.paid"): { type: string; body: string } {
+  const payload = {
+    type,
+    timestamp: new Date().toISOString(),
+    data: {
+      id: randomId("inv_", 20),
+      object: type.split(".")[0],
+      customer_id: randomId("cust_", 16),
+      amount: 4200,
+      currency: "EUR",
+      status: type.split(".").at(-1),
+    },
+  };
+  return { type, body: JSON.stringify(payload, null, 2) };
+}
+
+/**
+ * The Standard Webhooks provider. `sign` uses `options.id` (default a fresh `msg_` id) as
+ * `webhook-id`.
+ *
+ * @example
+ * ```ts
+ * import { standard } from "./standard.ts";
+ * // const headers = await standard.sign(webhook, body, { secret: "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw" });
+ * ```
+ */
+export const standard: ProviderKind = {
+  type: "standard",
+  createVerifier: _createVerifier,
+  // deno-lint-ignore require-await
+  async sign(webhook, body, { secret, timestamp, id }) {
+    const key = _secretKey(secret);
+    if (!key) {
+      throw new UserError(
+        `the secret for ${webhook.provider}.${webhook.name} is not a Standard Webhooks secret ` +
+          `(whsec_ followed by base64): copy it exactly from the sender`,
+      );
+    }
+    const t = timestamp ?? Math.floor(Date.now() / 1000);
+    const msgId = id ?? randomId("msg_", 27);
+    const signature = computeHmac("sha256", key, `${msgId}.${t}.${body}`).toString("base64");
+    return {
+      "content-type": "application/json",
+      "webhook-id": msgId,
+      "webhook-timestamp": String(t),
+      "webhook-signature": `v1,${signature}`,
+    };
+  },
+  sample: _sample,
+};

@@ -1,0 +1,175 @@
+/**
+ * Stripe webhooks: `Stripe-Signature: t=<seconds>,v1=<hex>[,v1=<hex>…][,v0=…]`, an
+ * HMAC-SHA256 (hex) over `${t}.${rawBody}` keyed with the whole signing secret (`whsec_…` as
+ * is). Several `v1` entries are allowed (Stripe sends one per active secret during a roll);
+ * other schemes (`v0`, test schemes) are ignored. id and type are the payload's `id` and
+ * `type`.
+ *
+ * @example
+ * ```ts
+ * import { stripe } from "./stripe.ts";
+ * const { body } = stripe.sample();
+ * // const headers = await stripe.sign(webhook, body, { secret: "whsec_…" });
+ * ```
+ * @module
+ */
+import type { WebhookConfig } from "../config/schema.ts";
+import {
+  computeHmac,
+  decodeHex,
+  hmacDigests,
+  matchesAny,
+  prepareKeys,
+  randomId,
+} from "./_crypto.ts";
+import {
+  badSignature,
+  checkTimestamp,
+  decodeBody,
+  isRejected,
+  parseJson,
+  reject,
+  requireSecrets,
+  stringField,
+} from "./_shared.ts";
+import type { ProviderKind, Verifier, VerifyRequest, VerifyResult } from "./provider.ts";
+
+const _HEADER = "stripe-signature";
+
+/** What a `Stripe-Signature` header holds that we use. */
+interface _Parsed {
+  timestamp?: string;
+  v1: Uint8Array[];
+}
+
+function _parseHeader(header: string): _Parsed {
+  const out: _Parsed = { v1: [] };
+  for (const part of header.split(",")) {
+    const eq = part.indexOf("=");
+    if (eq < 0) continue;
+    const key = part.slice(0, eq).trim();
+    const value = part.slice(eq + 1).trim();
+    if (key === "t") out.timestamp = value;
+    else if (key === "v1") {
+      const bytes = decodeHex(value);
+      // A v1 that is not hex can never match: keep an empty placeholder so the delivery is
+      // rejected as bad_signature rather than missing_signature.
+      out.v1.push(bytes ?? new Uint8Array(0));
+    }
+  }
+  return out;
+}
+
+function _createVerifier(webhook: WebhookConfig, secrets: string[]): Verifier {
+  requireSecrets(webhook, secrets);
+  const keys = prepareKeys(secrets);
+  const verifySignature = webhook.verify_signature;
+  const tolerance = webhook.tolerance_seconds;
+
+  return {
+    // deno-lint-ignore require-await
+    async verify({ headers, body, now }: VerifyRequest): Promise<VerifyResult> {
+      if (verifySignature) {
+        const header = headers.get(_HEADER);
+        if (!header) {
+          return reject(
+            "missing_signature",
+            "missing Stripe-Signature header: point a Stripe webhook endpoint at this URL, or " +
+              "sign test deliveries with `whd send` or the Stripe CLI",
+          );
+        }
+        const parsed = _parseHeader(header);
+        if (parsed.timestamp === undefined || parsed.v1.length === 0) {
+          return reject(
+            "missing_signature",
+            "Stripe-Signature header needs a t=<timestamp> and at least one v1=<signature> " +
+              "entry: send the header exactly as Stripe produced it",
+          );
+        }
+        const stale = checkTimestamp(parsed.timestamp, now, tolerance, "Stripe-Signature t=");
+        if (stale) return stale;
+        const digests = hmacDigests(keys, "sha256", `${parsed.timestamp}.`, body);
+        if (!matchesAny(digests, parsed.v1)) return badSignature("Stripe-Signature v1");
+      }
+
+      const text = decodeBody(body);
+      if (isRejected(text)) return text;
+      const json = parseJson(text);
+      if (isRejected(json)) return json;
+      const id = stringField(json.value, "id");
+      if (!id) {
+        return reject("missing_id", "Stripe event has no string `id`: send a Stripe event object");
+      }
+      const type = stringField(json.value, "type");
+      if (!type) {
+        return reject(
+          "missing_type",
+          "Stripe event has no string `type`: send a Stripe event object",
+        );
+      }
+      return { ok: true, id, type, payload: text };
+    },
+  };
+}
+
+/** A Stripe event envelope of `type` with a fresh `evt_` id and `created` of now. */
+function _sample(type = "payment_intent.succeeded"): { type: string; body: string } {
+  const created = Math.floor(Date.now() / 1000);
+  const object = type.startsWith("payment_intent.")
+    ? {
+      id: randomId("pi_", 24),
+      object: "payment_intent",
+      amount: 2000,
+      amount_received: type === "payment_intent.succeeded" ? 2000 : 0,
+      currency: "usd",
+      customer: randomId("cus_", 14),
+      description: "whd sample payment",
+      livemode: false,
+      metadata: { order_id: randomId("", 8) },
+      payment_method: randomId("pm_", 24),
+      payment_method_types: ["card"],
+      status: type === "payment_intent.succeeded" ? "succeeded" : "requires_payment_method",
+      created,
+    }
+    : {
+      id: randomId(`${type.split(".")[0].slice(0, 3)}_`, 24),
+      object: type.split(".").slice(0, -1).join(".") || type,
+      livemode: false,
+      metadata: {},
+      created,
+    };
+  const event = {
+    id: randomId("evt_", 24),
+    object: "event",
+    api_version: "2024-06-20",
+    created,
+    data: { object },
+    livemode: false,
+    pending_webhooks: 1,
+    request: { id: randomId("req_", 14), idempotency_key: crypto.randomUUID() },
+    type,
+  };
+  return { type, body: JSON.stringify(event, null, 2) };
+}
+
+/**
+ * The Stripe provider.
+ *
+ * @example
+ * ```ts
+ * import { stripe } from "./stripe.ts";
+ * // const verifier = stripe.createVerifier(webhook, ["whsec_old", "whsec_new"]);
+ * // const result = await verifier.verify({ headers, body, now: Date.now() });
+ * ```
+ */
+export const stripe: ProviderKind = {
+  type: "stripe",
+  createVerifier: _createVerifier,
+  // deno-lint-ignore require-await
+  async sign(_webhook, body, { secret, timestamp }) {
+    const t = timestamp ?? Math.floor(Date.now() / 1000);
+    const v1 = computeHmac("sha256", secret, `${t}.${body}`).toString("hex");
+    return { "content-type": "application/json", "stripe-signature": `t=${t},v1=${v1}` };
+  },
+  sample: _sample,
+};

@@ -169,13 +169,13 @@ function _randomToken(length: number): string {
   return Array.from(bytes, (b) => alphabet[b % alphabet.length]).join("");
 }
 
-/** A response whose body fails mid-stream, so the client sees a dropped connection. */
+/** A response cut short of its Content-Length, so the client sees a dropped connection. */
 function _drop(): Response {
   return new Response(
     new ReadableStream({
       start(controller) {
         controller.enqueue(new TextEncoder().encode('{"object":"li'));
-        controller.error(new Error("connection dropped by fake"));
+        controller.close();
       },
     }),
     { status: 200, headers: { "content-type": "application/json", "content-length": "4096" } },

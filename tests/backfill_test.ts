@@ -1,0 +1,293 @@
+import assert from "node:assert/strict";
+import { ManualClock } from "../src/clock.ts";
+import { UserError } from "../src/errors.ts";
+import type { Inbox } from "../src/inbox/types.ts";
+import { backfill, type BackfillOptions } from "../src/jobs/backfill.ts";
+import { createStripeClient } from "../src/providers/stripe_api.ts";
+import { type FakeStripe, startFakeStripe } from "./fakes/stripe_api.ts";
+import { memoryInbox } from "./fakes/memory_inbox.ts";
+import { stripeProvider, stripeWebhook } from "./fakes/stripe_config.ts";
+
+const KEY = "sk_test_backfill_0123456789";
+const NOW = 1_750_000_000_000;
+const DAY = 86_400_000;
+const nowSec = NOW / 1000;
+
+/** `n` events spread over the last `hours`, oldest first, cycling through `types`. */
+function seed(fake: FakeStripe, n: number, hours = 23, types = ["invoice.paid"]) {
+  const span = hours * 3600;
+  return Array.from({ length: n }, (_, i) =>
+    fake.addEvent({
+      type: types[i % types.length],
+      created: nowSec - span + Math.floor((i * span) / n),
+    }));
+}
+
+async function setup(fakeOptions = {}) {
+  const fake = await startFakeStripe({ keys: [KEY], ...fakeOptions });
+  const provider = stripeProvider(fake.url);
+  const client = createStripeClient(provider, () => KEY, { maxNetworkRetries: 1 });
+  const inbox = memoryInbox();
+  const clock = new ManualClock(NOW);
+  const run = (extra: Partial<BackfillOptions> = {}) =>
+    backfill({
+      inbox,
+      client,
+      provider,
+      webhook: provider.webhooks[0],
+      since: NOW - DAY,
+      clock,
+      ...extra,
+    });
+  return { fake, provider, client, inbox, clock, run, [Symbol.asyncDispose]: () => fake.close() };
+}
+
+function eventRequests(fake: FakeStripe) {
+  return fake.state.requests.filter((r) => r.path === "/v1/events");
+}
+
+async function accept(inbox: Inbox, id: string, type = "invoice.paid") {
+  await inbox.accept({
+    id,
+    provider: "stripe",
+    webhook: "default",
+    type,
+    payload: "{}",
+    receivedAt: NOW - 1000,
+    source: "delivery",
+  });
+}
+
+Deno.test("backfill of 24h follows created[gte], limit 100 and starting_after through every page", async () => {
+  await using t = await setup();
+  const inWindow = seed(t.fake, 250);
+  t.fake.addEvent({ type: "invoice.paid", created: nowSec - 25 * 3600 }); // older than the window
+  const pages: number[] = [];
+  const report = await t.run({ onProgress: (p) => pages.push(p.page) });
+
+  assert.equal(report.found, 250);
+  assert.equal(report.new, 250);
+  assert.equal(report.alreadyStored, 0);
+  assert.equal(report.pages, 3);
+  assert.equal(report.complete, true);
+  assert.deepEqual(pages, [1, 2, 3]);
+
+  const requests = eventRequests(t.fake);
+  assert.equal(requests.length, 3);
+  for (const r of requests) {
+    assert.equal(r.query.get("created[gte]"), String(nowSec - 86_400));
+    assert.equal(r.query.get("limit"), "100");
+    assert.equal(r.authorization, `Bearer ${KEY}`);
+    assert.equal(r.stripeVersion, "2024-06-20");
+  }
+  // Newest first: page 2 starts after the 100th newest, page 3 after the 200th.
+  const newest = [...inWindow].reverse();
+  assert.equal(requests[0].query.get("starting_after"), null);
+  assert.equal(requests[1].query.get("starting_after"), newest[99].id);
+  assert.equal(requests[2].query.get("starting_after"), newest[199].id);
+
+  assert.equal(t.inbox.rows.size, 250);
+  const sample = inWindow[17];
+  const [row] = await t.inbox.find(sample.id, "stripe");
+  assert.equal(row.source, "backfill");
+  assert.equal(row.webhook, "default");
+  assert.equal(row.type, "invoice.paid");
+  assert.equal(row.received_at, NOW);
+  assert.deepEqual(JSON.parse(row.payload), sample);
+});
+
+Deno.test("backfill stores only events not yet received and counts the rest as already stored", async () => {
+  await using t = await setup();
+  const events = seed(t.fake, 120);
+  for (const e of events.slice(30, 70)) await accept(t.inbox, e.id);
+
+  const report = await t.run();
+  assert.equal(report.found, 120);
+  assert.equal(report.new, 80);
+  assert.equal(report.alreadyStored, 40);
+  assert.equal(t.inbox.rows.size, 120);
+  const [kept] = await t.inbox.find(events[30].id, "stripe");
+  assert.equal(kept.source, "delivery", "an event already received is left as it was");
+});
+
+Deno.test("backfill keeps only the types the webhook's events allowlist accepts", async () => {
+  const types = ["invoice.paid", "customer.subscription.created", "charge.succeeded"];
+  await using t = await setup();
+  seed(t.fake, 30, 23, types);
+  const webhook = stripeWebhook({ events: ["invoice.paid", "customer.subscription.*"] });
+  const report = await t.run({ webhook });
+  assert.equal(report.found, 30);
+  assert.equal(report.skipped, 10);
+  assert.equal(report.new, 20);
+  const stored = new Set([...t.inbox.rows.values()].map((r) => r.type));
+  assert.deepEqual([...stored].sort(), ["customer.subscription.created", "invoice.paid"]);
+  // A family cannot be sent as types[]: the filter ran on whd's side.
+  assert.equal(eventRequests(t.fake)[0].query.get("types[0]"), null);
+});
+
+Deno.test("backfill --types narrows further and exact types are sent to the API as types[]", async () => {
+  await using t = await setup();
+  seed(t.fake, 30, 23, ["invoice.paid", "customer.subscription.created", "charge.succeeded"]);
+  const report = await t.run({ types: ["charge.succeeded"] });
+  assert.equal(report.new, 10);
+  assert.equal(report.skipped, 0, "the API did the filtering");
+  assert.equal(eventRequests(t.fake)[0].query.get("types[0]"), "charge.succeeded");
+  assert.deepEqual([...new Set([...t.inbox.rows.values()].map((r) => r.type))], [
+    "charge.succeeded",
+  ]);
+});
+
+Deno.test("backfill --dry-run reports what would happen and writes nothing", async () => {
+  await using t = await setup();
+  const events = seed(t.fake, 150);
+  for (const e of events.slice(0, 25)) await accept(t.inbox, e.id);
+  const before = structuredClone([...t.inbox.rows.values()]);
+  const callsBefore = t.inbox.acceptCalls;
+
+  const report = await t.run({ dryRun: true });
+  assert.equal(report.dryRun, true);
+  assert.equal(report.found, 150);
+  assert.equal(report.new, 125);
+  assert.equal(report.alreadyStored, 25);
+  assert.equal(t.inbox.acceptCalls, callsBefore);
+  assert.deepEqual([...t.inbox.rows.values()], before);
+});
+
+Deno.test("an interrupted backfill reports the failure, and running it again completes without duplicates", async () => {
+  await using t = await setup();
+  seed(t.fake, 250);
+  t.fake.state.faults.dropEventsAfterPage = 2;
+
+  const first = await t.run();
+  assert.equal(first.complete, false);
+  assert.equal(first.found, 200);
+  assert.equal(first.new, 200);
+  assert.equal(first.errors.length, 1);
+  assert.match(first.errors[0].message, /cannot reach the Stripe API at http:\/\/127\.0\.0\.1:\d+/);
+  assert.equal(t.inbox.rows.size, 200);
+
+  t.fake.state.faults.dropEventsAfterPage = undefined;
+  const second = await t.run();
+  assert.equal(second.complete, true);
+  assert.equal(second.errors.length, 0);
+  assert.equal(second.found, 250);
+  assert.equal(second.new, 50);
+  assert.equal(second.alreadyStored, 200);
+  assert.equal(t.inbox.rows.size, 250);
+});
+
+Deno.test("a 429 is retried after the Retry-After the API sent, then the backfill succeeds", async () => {
+  await using t = await setup();
+  seed(t.fake, 120);
+  t.fake.state.faults.rateLimit = { count: 2, retryAfter: "7" };
+  const waits: number[] = [];
+  const report = await t.run({ sleep: (ms) => (waits.push(ms), Promise.resolve()) });
+  assert.deepEqual(waits, [7000, 7000]);
+  assert.equal(report.complete, true);
+  assert.equal(report.new, 120);
+  const statuses = eventRequests(t.fake).map((r) => r.status);
+  assert.deepEqual(statuses, [429, 429, 200, 200]);
+});
+
+Deno.test("a 429 without Retry-After backs off exponentially", async () => {
+  await using t = await setup();
+  seed(t.fake, 3);
+  t.fake.state.faults.rateLimit = { count: 3 };
+  const waits: number[] = [];
+  const report = await t.run({ sleep: (ms) => (waits.push(ms), Promise.resolve()) });
+  assert.deepEqual(waits, [1000, 2000, 4000]);
+  assert.equal(report.new, 3);
+});
+
+Deno.test("a 500 is retried by the SDK and the backfill succeeds", async () => {
+  await using t = await setup();
+  seed(t.fake, 5);
+  t.fake.state.faults.serverError = { count: 1 };
+  const report = await t.run();
+  assert.equal(report.new, 5);
+  assert.deepEqual(eventRequests(t.fake).map((r) => r.status), [500, 200]);
+});
+
+Deno.test("a rejected key fails with one line naming the env var and never the key", async () => {
+  await using t = await setup();
+  seed(t.fake, 5);
+  const wrong = "sk_test_wrong_key_987654321";
+  const client = createStripeClient(t.provider, () => wrong, { maxNetworkRetries: 0 });
+  const error = await t.run({ client }).then(() => null, (e) => e);
+  assert.ok(error instanceof UserError);
+  assert.match(error.message, /^STRIPE_SECRET_KEY was rejected by Stripe \(401\)/);
+  assert.equal(error.message.includes("\n"), false);
+  for (const fragment of [wrong, wrong.slice(0, 12), wrong.slice(-4)]) {
+    assert.equal(error.message.includes(fragment), false, `message contains ${fragment}`);
+  }
+  assert.equal(t.inbox.rows.size, 0);
+});
+
+Deno.test("a missing API key env var is a one-line error saying which variable to set", () => {
+  const provider = stripeProvider("http://127.0.0.1:9");
+  assert.throws(
+    () => createStripeClient(provider, () => undefined),
+    (e: unknown) =>
+      e instanceof UserError &&
+      /^set STRIPE_SECRET_KEY to your Stripe secret key/.test(e.message) &&
+      !e.message.includes("\n"),
+  );
+  assert.throws(
+    () => createStripeClient({ ...provider, api_key_env: undefined }, () => KEY),
+    (e: unknown) => e instanceof UserError && /has no api_key_env/.test(e.message),
+  );
+});
+
+Deno.test("an unreachable API is a one-line error naming the address", async () => {
+  const closed = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = (closed.addr as Deno.NetAddr).port;
+  closed.close();
+  const provider = stripeProvider(`http://127.0.0.1:${port}`);
+  const client = createStripeClient(provider, () => KEY, { maxNetworkRetries: 0 });
+  const error = await backfill({
+    inbox: memoryInbox(),
+    client,
+    provider,
+    webhook: provider.webhooks[0],
+    since: NOW - DAY,
+    clock: new ManualClock(NOW),
+  }).then(() => null, (e) => e);
+  assert.ok(error instanceof UserError);
+  assert.match(
+    error.message,
+    new RegExp(`^cannot reach the Stripe API at http://127\\.0\\.0\\.1:${port}`),
+  );
+  assert.equal(error.message.includes("\n"), false);
+});
+
+Deno.test("events stuck in failed or dead are reported, and re-queued only with retryFailed", async () => {
+  await using t = await setup();
+  const events = seed(t.fake, 6);
+  for (const e of events.slice(0, 3)) await accept(t.inbox, e.id);
+  const claimed = await t.inbox.claim({ owner: "w", limit: 3, leaseMs: 60_000, now: NOW });
+  await t.inbox.fail(claimed[0], "w", "boom", NOW + 60_000, NOW);
+  await t.inbox.bury(claimed[1], "w", "boom", NOW);
+  await t.inbox.complete(claimed[2], "w", NOW);
+
+  const first = await t.run();
+  assert.equal(first.alreadyStored, 3);
+  assert.equal(first.new, 3);
+  assert.deepEqual(
+    first.stuck.map((s) => [s.id, s.status]).sort(),
+    [[claimed[0].id, "failed"], [claimed[1].id, "dead"]].sort(),
+  );
+  assert.equal(first.requeued, 0);
+  assert.equal((await t.inbox.find(claimed[1].id))[0].status, "dead");
+
+  const dry = await t.run({ retryFailed: true, dryRun: true });
+  assert.equal(dry.requeued, 2);
+  assert.equal((await t.inbox.find(claimed[1].id))[0].status, "dead");
+
+  const second = await t.run({ retryFailed: true });
+  assert.equal(second.requeued, 2);
+  assert.equal(second.new, 0);
+  for (const c of claimed.slice(0, 2)) {
+    assert.equal((await t.inbox.find(c.id))[0].status, "pending");
+  }
+  assert.equal((await t.inbox.find(claimed[2].id))[0].status, "done");
+});

@@ -6,7 +6,9 @@ import { backfill, type BackfillOptions } from "../src/jobs/backfill.ts";
 import { createStripeClient } from "../src/providers/stripe_api.ts";
 import { type FakeStripe, startFakeStripe } from "./fakes/stripe_api.ts";
 import { memoryInbox } from "./fakes/memory_inbox.ts";
-import { stripeProvider, stripeWebhook } from "./fakes/stripe_config.ts";
+import { stripeProvider, stripeWebhook, testConfig } from "./fakes/stripe_config.ts";
+import { register as registerBackfill } from "../src/cli/backfill.ts";
+import { runCli } from "./fakes/cli_harness.ts";
 
 const KEY = "sk_test_backfill_0123456789";
 const NOW = 1_750_000_000_000;
@@ -290,4 +292,90 @@ Deno.test("events stuck in failed or dead are reported, and re-queued only with 
     assert.equal((await t.inbox.find(c.id))[0].status, "pending");
   }
   assert.equal((await t.inbox.find(claimed[2].id))[0].status, "done");
+});
+
+// ---- the `whd backfill` command ----
+
+async function cliSetup() {
+  const t = await setup();
+  const config = testConfig([t.provider]);
+  const run = (args: string[], options: { isTty?: boolean; env?: Record<string, string> } = {}) =>
+    runCli(registerBackfill, ["backfill", ...args], {
+      config,
+      env: options.env ?? { STRIPE_SECRET_KEY: KEY },
+      inbox: () => Promise.resolve(t.inbox),
+      isTty: options.isTty,
+      clock: t.clock,
+    });
+  return { ...t, run };
+}
+
+Deno.test("whd backfill prints a line per page and a summary when not on a terminal", async () => {
+  await using t = await cliSetup();
+  seed(t.fake, 150);
+  const run = await t.run(["--hours", "24"]);
+  assert.equal(run.error, undefined);
+  const lines = run.out.trimEnd().split("\n");
+  assert.deepEqual(lines.slice(0, 2), [
+    "page 1: 100 found, 100 new, 0 already stored",
+    "page 2: 150 found, 150 new, 0 already stored",
+  ]);
+  assert.match(
+    run.out,
+    /found 150, new 150, already stored 0, skipped by filter 0, re-queued 0, errors 0/,
+  );
+  assert.equal(run.out.includes("\r"), false);
+  assert.equal(run.logs.join("\n").includes(KEY), false);
+});
+
+Deno.test("whd backfill draws a progress bar on a terminal", async () => {
+  await using t = await cliSetup();
+  seed(t.fake, 150);
+  const run = await t.run([], { isTty: true });
+  assert.equal(run.error, undefined);
+  assert.match(run.out, /\r\[#{30}\] 100% 150 found, 150 new, 0 already stored\n/);
+});
+
+Deno.test("whd backfill --json prints the report, and exits non-zero when a page failed", async () => {
+  await using t = await cliSetup();
+  seed(t.fake, 250);
+  t.fake.state.faults.dropEventsAfterPage = 1;
+  const run = await t.run(["--json"]);
+  assert.ok(run.error instanceof UserError, "an incomplete backfill is an error");
+  assert.match(run.error.message, /^backfill incomplete: 1 error\(s\).*run the same command again/);
+  const report = JSON.parse(run.out);
+  assert.equal(report.complete, false);
+  assert.equal(report.found, 100);
+  assert.equal(report.new, 100);
+
+  t.fake.state.faults.dropEventsAfterPage = undefined;
+  const again = await t.run(["--json"]);
+  assert.equal(again.error, undefined);
+  assert.deepEqual(
+    (({ found, new: n, alreadyStored, complete }) => ({ found, n, alreadyStored, complete }))(
+      JSON.parse(again.out),
+    ),
+    { found: 250, n: 150, alreadyStored: 100, complete: true },
+  );
+});
+
+Deno.test("whd backfill --dry-run says so and leaves the inbox alone", async () => {
+  await using t = await cliSetup();
+  seed(t.fake, 20);
+  const run = await t.run(["--dry-run"]);
+  assert.equal(run.error, undefined);
+  assert.match(run.out, /^dry run: backfill stripe\/default, last 24h/m);
+  assert.match(run.out, /dry run: nothing was changed\n$/);
+  assert.equal(t.inbox.rows.size, 0);
+});
+
+Deno.test("whd backfill rejects a bad --hours and a missing key env var with one line each", async () => {
+  await using t = await cliSetup();
+  const hours = await t.run(["--hours", "0"]);
+  assert.ok(hours.error instanceof UserError);
+  assert.match(hours.error.message, /^--hours must be a number of hours above 0 and at most 720/);
+  const env = await t.run([], { env: {} });
+  assert.ok(env.error instanceof UserError);
+  assert.match(env.error.message, /^set STRIPE_SECRET_KEY/);
+  assert.equal(t.fake.state.requests.length, 0);
 });

@@ -182,11 +182,9 @@ export function toStripeUserError(
     );
   }
   if (error instanceof Stripe.errors.StripeConnectionError) {
-    const detail = error.detail instanceof Error ? error.detail.message : error.message;
+    const detail = _networkDetail(error);
     return new UserError(
-      `cannot reach the Stripe API at ${base} while ${action} (${
-        _scrub(detail).split("\n")[0]
-      }): ` +
+      `cannot reach the Stripe API at ${base} while ${action} (${detail}): ` +
         `check the network, or providers.${provider.name}.api_base`,
       { cause: error },
     );
@@ -207,6 +205,17 @@ export function toStripeUserError(
     `Stripe refused ${action} (${status ?? "error"}): ${_scrub(error.message).split("\n")[0]}`,
     { cause: error },
   );
+}
+
+/** The most specific reason in an error's cause chain, e.g. "Connection refused (os error 111)". */
+function _networkDetail(error: Stripe.errors.StripeError): string {
+  let deepest: unknown = error.detail ?? error;
+  for (let i = 0; i < 5 && deepest instanceof Error && deepest.cause instanceof Error; i++) {
+    deepest = deepest.cause;
+  }
+  const text = deepest instanceof Error ? deepest.message : String(deepest);
+  const parts = _scrub(text).split("\n")[0].split(": ");
+  return parts.slice(-2).join(": ");
 }
 
 async function _call<T>(

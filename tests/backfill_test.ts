@@ -257,7 +257,9 @@ Deno.test("an unreachable API is a one-line error naming the address", async () 
   assert.ok(error instanceof UserError);
   assert.match(
     error.message,
-    new RegExp(`^cannot reach the Stripe API at http://127\\.0\\.0\\.1:${port} .*Connection refused`),
+    new RegExp(
+      `^cannot reach the Stripe API at http://127\\.0\\.0\\.1:${port} .*Connection refused`,
+    ),
   );
   assert.equal(error.message.includes("\n"), false);
 });
@@ -378,4 +380,17 @@ Deno.test("whd backfill rejects a bad --hours and a missing key env var with one
   assert.ok(env.error instanceof UserError);
   assert.match(env.error.message, /^set STRIPE_SECRET_KEY/);
   assert.equal(t.fake.state.requests.length, 0);
+});
+
+Deno.test("a 429 that never ends gives up with a one-line error after bounded retries", async () => {
+  await using t = await setup();
+  seed(t.fake, 3);
+  t.fake.state.faults.rateLimit = { count: 100, retryAfter: "1" };
+  const waits: number[] = [];
+  const error = await t.run({ sleep: (ms) => (waits.push(ms), Promise.resolve()) })
+    .then(() => null, (e) => e);
+  assert.ok(error instanceof UserError);
+  assert.match(error.message, /^Stripe kept rate limiting requests \(429\) while listing events/);
+  assert.equal(waits.length, 6);
+  assert.equal(eventRequests(t.fake).length, 7);
 });

@@ -311,3 +311,22 @@ Deno.test("sync matches an endpoint by url when it has no whd metadata", () => {
   assert.equal(plan.warnings.length, 1);
   assert.match(plan.warnings[0], /API version 2023-10-16, config pins 2024-06-20/);
 });
+
+Deno.test("endpoints sync --show-secret prints new secrets after the summary, and --json keeps them out unless asked", async () => {
+  await using t = await setup();
+  const plain = await t.run("sync", "--yes", "--json", "--secret-file", join(t.dir, "s.env"));
+  assert.equal(plain.error, undefined);
+  const [ep] = t.fake.state.endpoints;
+  assert.equal(plain.out.includes(ep.secret), false);
+  assert.equal(JSON.parse(plain.out).result.created[0].secretEnv, "STRIPE_WEBHOOK_SECRET");
+
+  await t.run("delete", ep.id, "--yes");
+  const shown = await t.run("sync", "--yes", "--show-secret");
+  assert.equal(shown.error, undefined);
+  const [again] = t.fake.state.endpoints;
+  assert.match(
+    shown.out,
+    new RegExp(`applied: 1 created.*\\nSTRIPE_WEBHOOK_SECRET=${again.secret}\\n$`),
+  );
+  assert.equal(shown.logs.join("\n").includes(again.secret), false);
+});

@@ -273,6 +273,7 @@ export async function runSync(
         result.created.map((c) => ({ desired: { secretEnv: c.secretEnv }, id: c.id })),
       ),
     );
+    for (const [name, value] of Object.entries(shown)) ctx.out(`${name}=${value}\n`);
   }
 }
 

@@ -846,3 +846,34 @@ Deno.test("secret values never appear in any error message", async () => {
     assert.ok(!error.message.includes(secret));
   });
 });
+
+Deno.test("ip_allowlist and trusted_proxies entries are validated with their path, line and fix", () => {
+  const yaml = `server:
+  trusted_proxies: [10.0.0.0/8, stripe]
+ip_allowlist: [10.0.0.1/8]
+providers:
+  stripe:
+    ip_allowlist: [stripe, "2001:db8::/129"]
+    webhooks:
+      default:
+        path: /webhooks/stripe
+        signing_secret_env: S
+        ip_allowlist: [not-an-address]
+`;
+  let error: unknown;
+  try {
+    parseConfig(yaml, "t.yaml");
+  } catch (e) {
+    error = e;
+  }
+  assert.ok(error instanceof ConfigError);
+  const text = error.problems.join("\n");
+  assert.match(text, /server\.trusted_proxies\[1\] \(line 2\): "stripe" is a sender preset/);
+  assert.match(text, /ip_allowlist\[0\] \(line 3\): invalid entry: .*10\.0\.0\.0\/8/);
+  assert.match(text, /providers\.stripe\.ip_allowlist\[1\] \(line 6\): invalid entry: .*\/129/);
+  assert.match(
+    text,
+    /providers\.stripe\.webhooks\.default\.ip_allowlist\[0\] \(line 11\): invalid entry/,
+  );
+  assert.equal(error.problems.length, 4);
+});

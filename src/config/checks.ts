@@ -18,6 +18,8 @@
  * ```
  * @module
  */
+import { validateAllowlistEntry } from "../net/ip_allowlist.ts";
+import { IP_PRESET_NAMES } from "../net/ip_presets.ts";
 import { formatPath, type Locator, type YamlPath } from "./problems.ts";
 import { type ConfigInput, PROVIDER_TYPES, type ProviderType, WebhookSchema } from "./schema.ts";
 
@@ -56,6 +58,7 @@ function _looksLikeSecret(name: string): boolean {
 
 /** The part of the validated config the checks read. */
 export interface CheckInput {
+  server?: { trusted_proxies?: string[] };
   ip_allowlist?: string[];
   providers: Record<string, ProviderInput>;
 }
@@ -253,11 +256,8 @@ function _checkRoutes(
 }
 
 /**
- * Checks every `ip_allowlist` entry (top level, provider, webhook) beyond the schema.
- *
- * WIRING POINT (guards): the single call site for `validateAllowlistEntry(entry): string | null`
- * from src/http/ip_allowlist.ts. Until it is wired, entries are only checked by the schema
- * (non-empty strings).
+ * Checks every `ip_allowlist` entry (top level, provider, webhook) and every
+ * `server.trusted_proxies` entry (addresses and CIDRs only: presets name senders, not proxies).
  */
 function _checkAllowlists(input: CheckInput, report: Report): void {
   const lists: { at: YamlPath; entries: string[] | undefined }[] = [
@@ -274,15 +274,23 @@ function _checkAllowlists(input: CheckInput, report: Report): void {
   }
   for (const { at, entries } of lists) {
     entries?.forEach((entry, i) => {
-      const why = _validateAllowlistEntry(entry);
-      if (why) report([...at, i], `invalid entry ${JSON.stringify(entry)}`, why);
+      const why = validateAllowlistEntry(entry);
+      if (why) report([...at, i], "invalid entry", why);
     });
   }
-}
-
-/** Placeholder for guards' `validateAllowlistEntry`: accepts everything the schema accepted. */
-function _validateAllowlistEntry(_entry: string): string | null {
-  return null;
+  input.server?.trusted_proxies?.forEach((entry, i) => {
+    const at = ["server", "trusted_proxies", i];
+    if ((IP_PRESET_NAMES as readonly string[]).includes(entry)) {
+      report(
+        at,
+        `"${entry}" is a sender preset, not a proxy`,
+        "list the addresses or CIDRs of your own reverse proxies",
+      );
+    } else {
+      const why = validateAllowlistEntry(entry);
+      if (why) report(at, "invalid entry", why);
+    }
+  });
 }
 
 /** Keys a webhook accepts: used to say "this belongs under webhooks.<name>". */

@@ -5,7 +5,7 @@ import type { Inbox } from "../src/inbox/types.ts";
 import { backfill, type BackfillOptions } from "../src/jobs/backfill.ts";
 import { createStripeClient } from "../src/providers/stripe_api.ts";
 import { type FakeStripe, startFakeStripe } from "./fakes/stripe_api.ts";
-import { memoryInbox } from "./fakes/memory_inbox.ts";
+import { openInbox } from "../src/inbox/libsql_inbox.ts";
 import { stripeProvider, stripeWebhook, testConfig } from "./fakes/stripe_config.ts";
 import { register as registerBackfill } from "../src/cli/backfill.ts";
 import { runCli } from "./fakes/cli_harness.ts";
@@ -25,11 +25,22 @@ function seed(fake: FakeStripe, n: number, hours = 23, types = ["invoice.paid"])
     }));
 }
 
+/** Every stored row (the inbox lists newest first; a large limit gets them all). */
+function allRows(inbox: Inbox) {
+  return inbox.list({ provider: "stripe", limit: 100_000 });
+}
+
+async function rowCount(inbox: Inbox) {
+  return (await allRows(inbox)).length;
+}
+
 async function setup(fakeOptions = {}) {
   const fake = await startFakeStripe({ keys: [KEY], ...fakeOptions });
+  const dir = await Deno.makeTempDir({ prefix: "whd_backfill_" });
   const provider = stripeProvider(fake.url);
   const client = createStripeClient(provider, () => KEY, { maxNetworkRetries: 1 });
-  const inbox = memoryInbox();
+  const dbUrl = `file:${dir}/whd.db`;
+  const inbox = await openInbox({ url: dbUrl });
   const clock = new ManualClock(NOW);
   const run = (extra: Partial<BackfillOptions> = {}) =>
     backfill({
@@ -41,7 +52,20 @@ async function setup(fakeOptions = {}) {
       clock,
       ...extra,
     });
-  return { fake, provider, client, inbox, clock, run, [Symbol.asyncDispose]: () => fake.close() };
+  return {
+    fake,
+    dbUrl,
+    provider,
+    client,
+    inbox,
+    clock,
+    run,
+    async [Symbol.asyncDispose]() {
+      inbox.close();
+      await fake.close();
+      await Deno.remove(dir, { recursive: true });
+    },
+  };
 }
 
 function eventRequests(fake: FakeStripe) {
@@ -88,7 +112,7 @@ Deno.test("backfill of 24h follows created[gte], limit 100 and starting_after th
   assert.equal(requests[1].query.get("starting_after"), newest[99].id);
   assert.equal(requests[2].query.get("starting_after"), newest[199].id);
 
-  assert.equal(t.inbox.rows.size, 250);
+  assert.equal(await rowCount(t.inbox), 250);
   const sample = inWindow[17];
   const [row] = await t.inbox.find(sample.id, "stripe");
   assert.equal(row.source, "backfill");
@@ -107,7 +131,7 @@ Deno.test("backfill stores only events not yet received and counts the rest as a
   assert.equal(report.found, 120);
   assert.equal(report.new, 80);
   assert.equal(report.alreadyStored, 40);
-  assert.equal(t.inbox.rows.size, 120);
+  assert.equal(await rowCount(t.inbox), 120);
   const [kept] = await t.inbox.find(events[30].id, "stripe");
   assert.equal(kept.source, "delivery", "an event already received is left as it was");
 });
@@ -121,7 +145,7 @@ Deno.test("backfill keeps only the types the webhook's events allowlist accepts"
   assert.equal(report.found, 30);
   assert.equal(report.skipped, 10);
   assert.equal(report.new, 20);
-  const stored = new Set([...t.inbox.rows.values()].map((r) => r.type));
+  const stored = new Set((await allRows(t.inbox)).map((r) => r.type));
   assert.deepEqual([...stored].sort(), ["customer.subscription.created", "invoice.paid"]);
   // A family cannot be sent as types[]: the filter ran on whd's side.
   assert.equal(eventRequests(t.fake)[0].query.get("types[0]"), null);
@@ -134,7 +158,7 @@ Deno.test("backfill --types narrows further and exact types are sent to the API 
   assert.equal(report.new, 10);
   assert.equal(report.skipped, 0, "the API did the filtering");
   assert.equal(eventRequests(t.fake)[0].query.get("types[0]"), "charge.succeeded");
-  assert.deepEqual([...new Set([...t.inbox.rows.values()].map((r) => r.type))], [
+  assert.deepEqual([...new Set((await allRows(t.inbox)).map((r) => r.type))], [
     "charge.succeeded",
   ]);
 });
@@ -143,16 +167,16 @@ Deno.test("backfill --dry-run reports what would happen and writes nothing", asy
   await using t = await setup();
   const events = seed(t.fake, 150);
   for (const e of events.slice(0, 25)) await accept(t.inbox, e.id);
-  const before = structuredClone([...t.inbox.rows.values()]);
-  const callsBefore = t.inbox.acceptCalls;
+  const before = await allRows(t.inbox);
+  const acceptsBefore = t.inbox.stats().accepts;
 
   const report = await t.run({ dryRun: true });
   assert.equal(report.dryRun, true);
   assert.equal(report.found, 150);
   assert.equal(report.new, 125);
   assert.equal(report.alreadyStored, 25);
-  assert.equal(t.inbox.acceptCalls, callsBefore);
-  assert.deepEqual([...t.inbox.rows.values()], before);
+  assert.equal(t.inbox.stats().accepts, acceptsBefore);
+  assert.deepEqual(await allRows(t.inbox), before);
 });
 
 Deno.test("an interrupted backfill reports the failure, and running it again completes without duplicates", async () => {
@@ -166,7 +190,7 @@ Deno.test("an interrupted backfill reports the failure, and running it again com
   assert.equal(first.new, 200);
   assert.equal(first.errors.length, 1);
   assert.match(first.errors[0].message, /cannot reach the Stripe API at http:\/\/127\.0\.0\.1:\d+/);
-  assert.equal(t.inbox.rows.size, 200);
+  assert.equal(await rowCount(t.inbox), 200);
 
   t.fake.state.faults.dropEventsAfterPage = undefined;
   const second = await t.run();
@@ -175,7 +199,7 @@ Deno.test("an interrupted backfill reports the failure, and running it again com
   assert.equal(second.found, 250);
   assert.equal(second.new, 50);
   assert.equal(second.alreadyStored, 200);
-  assert.equal(t.inbox.rows.size, 250);
+  assert.equal(await rowCount(t.inbox), 250);
 });
 
 Deno.test("a 429 is retried after the Retry-After the API sent, then the backfill succeeds", async () => {
@@ -222,7 +246,7 @@ Deno.test("a rejected key fails with one line naming the env var and never the k
   for (const fragment of [wrong, wrong.slice(0, 12), wrong.slice(-4)]) {
     assert.equal(error.message.includes(fragment), false, `message contains ${fragment}`);
   }
-  assert.equal(t.inbox.rows.size, 0);
+  assert.equal(await rowCount(t.inbox), 0);
 });
 
 Deno.test("a missing API key env var is a one-line error saying which variable to set", () => {
@@ -241,19 +265,13 @@ Deno.test("a missing API key env var is a one-line error saying which variable t
 });
 
 Deno.test("an unreachable API is a one-line error naming the address", async () => {
+  await using t = await setup();
   const closed = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   const port = (closed.addr as Deno.NetAddr).port;
   closed.close();
   const provider = stripeProvider(`http://127.0.0.1:${port}`);
   const client = createStripeClient(provider, () => KEY, { maxNetworkRetries: 0 });
-  const error = await backfill({
-    inbox: memoryInbox(),
-    client,
-    provider,
-    webhook: provider.webhooks[0],
-    since: NOW - DAY,
-    clock: new ManualClock(NOW),
-  }).then(() => null, (e) => e);
+  const error = await t.run({ client, provider }).then(() => null, (e) => e);
   assert.ok(error instanceof UserError);
   assert.match(
     error.message,
@@ -305,7 +323,8 @@ async function cliSetup() {
     runCli(registerBackfill, ["backfill", ...args], {
       config,
       env: options.env ?? { STRIPE_SECRET_KEY: KEY },
-      inbox: () => Promise.resolve(t.inbox),
+      // The command closes the inbox it opens, as in real use.
+      inbox: () => openInbox({ url: t.dbUrl }),
       isTty: options.isTty,
       clock: t.clock,
     });
@@ -368,7 +387,7 @@ Deno.test("whd backfill --dry-run says so and leaves the inbox alone", async () 
   assert.equal(run.error, undefined);
   assert.match(run.out, /^dry run: backfill stripe\/default, last 24h/m);
   assert.match(run.out, /dry run: nothing was changed\n$/);
-  assert.equal(t.inbox.rows.size, 0);
+  assert.equal(await rowCount(t.inbox), 0);
 });
 
 Deno.test("whd backfill rejects a bad --hours and a missing key env var with one line each", async () => {

@@ -1,0 +1,281 @@
+/**
+ * Endpoint sync: compare the Stripe webhooks in the config with the account's webhook
+ * endpoints, make a plan (create missing, update drifted url/`enabled_events`, list extras,
+ * delete them with `prune`) and apply it.
+ *
+ * An endpoint belongs to a configured webhook when its metadata says so (`whd_webhook:
+ * <provider>/<webhook>`, set on every endpoint whd creates) or, failing that, when its url is
+ * the webhook's url.
+ *
+ * @example
+ * ```ts
+ * import { applySync, desiredEndpoints, planSync } from "./endpoint_sync.ts";
+ * const plan = planSync(provider, desiredEndpoints(config, provider), await listEndpoints(stripe, provider));
+ * await applySync(plan, { client: stripe, provider, onSecret: (d, secret) => save(d.secretEnv, secret) });
+ * ```
+ * @module
+ */
+import type Stripe from "stripe";
+import type { Config, ProviderConfig, WebhookConfig } from "../config/schema.ts";
+import { UserError } from "../errors.ts";
+import {
+  createEndpoint,
+  deleteEndpoint,
+  type StripeCallOptions,
+  type StripeEndpoint,
+  toEnabledEvents,
+  updateEndpoint,
+} from "../providers/stripe_api.ts";
+
+/** Metadata key whd puts on the endpoints it creates. */
+export const WHD_METADATA_KEY = "whd_webhook";
+
+/** What the account should have for one configured webhook. */
+export interface DesiredEndpoint {
+  /** Webhook name (key under `webhooks:`). */
+  webhook: string;
+  url: string;
+  /** Stripe-valid `enabled_events`, sorted (see `toEnabledEvents`). */
+  enabledEvents: string[];
+  description: string;
+  /** Env var the signing secret goes into. */
+  secretEnv: string;
+  /** Value of the `whd_webhook` metadata. */
+  tag: string;
+}
+
+/** One step of a plan. */
+export type SyncAction =
+  | { kind: "create"; desired: DesiredEndpoint }
+  | {
+    kind: "update";
+    desired: DesiredEndpoint;
+    id: string;
+    url?: { from: string; to: string };
+    enabledEvents?: { from: string[]; to: string[] };
+  }
+  | { kind: "in_sync"; desired: DesiredEndpoint; id: string }
+  | { kind: "extra"; id: string; url: string; enabledEvents: string[]; delete: boolean };
+
+/** A sync plan for one provider. */
+export interface SyncPlan {
+  provider: string;
+  actions: SyncAction[];
+  /** Things sync cannot fix (pinned api_version differs, endpoint disabled). */
+  warnings: string[];
+}
+
+/** Env var a webhook's signing secret is written to: `signing_secret_env`, else derived. */
+export function secretEnvName(webhook: WebhookConfig): string {
+  return webhook.signing_secret_env ??
+    `${webhook.provider}_${webhook.name}_SIGNING_SECRET`.toUpperCase().replace(/[^A-Z0-9_]/g, "_");
+}
+
+/** The public url of a webhook: `server.public_url` joined with its path. */
+export function webhookUrl(config: Config, webhook: WebhookConfig): string {
+  const base = config.server.public_url;
+  if (!base) {
+    throw new UserError(
+      "set server.public_url in the config (the URL Stripe reaches whd at, e.g. https://hooks.example.com), or pass --url",
+    );
+  }
+  return base.replace(/\/+$/, "") + webhook.path;
+}
+
+/**
+ * What the account should hold for `provider`'s webhooks (or only `only`, with its url
+ * replaced by `url` when given). Throws a UserError for an `events` entry Stripe cannot take.
+ */
+export function desiredEndpoints(
+  config: Config,
+  provider: ProviderConfig,
+  options: { only?: string; url?: string } = {},
+): DesiredEndpoint[] {
+  const webhooks = options.only
+    ? provider.webhooks.filter((w) => w.name === options.only)
+    : provider.webhooks;
+  if (options.only && webhooks.length === 0) {
+    throw new UserError(
+      `provider "${provider.name}" has no webhook "${options.only}"; it has: ${
+        provider.webhooks.map((w) => w.name).join(", ")
+      }`,
+    );
+  }
+  return webhooks.map((w) => ({
+    webhook: w.name,
+    url: options.url ?? webhookUrl(config, w),
+    enabledEvents: toEnabledEvents(
+      w.events,
+      `providers.${provider.name}.webhooks.${w.name}.events`,
+    ),
+    description: w.description ?? `whd ${provider.name}/${w.name}`,
+    secretEnv: secretEnvName(w),
+    tag: `${provider.name}/${w.name}`,
+  }));
+}
+
+function _sameSet(a: readonly string[], b: readonly string[]): boolean {
+  const sa = new Set(a);
+  return sa.size === new Set(b).size && b.every((x) => sa.has(x));
+}
+
+/** Compares `desired` with the account's `existing` endpoints. Pure: nothing is changed. */
+export function planSync(
+  provider: ProviderConfig,
+  desired: readonly DesiredEndpoint[],
+  existing: readonly StripeEndpoint[],
+  options: { prune?: boolean } = {},
+): SyncPlan {
+  const unused = [...existing];
+  const take = (match: (e: StripeEndpoint) => boolean) => {
+    const i = unused.findIndex(match);
+    return i < 0 ? undefined : unused.splice(i, 1)[0];
+  };
+  const actions: SyncAction[] = [];
+  const warnings: string[] = [];
+  for (const d of desired) {
+    const found = take((e) => e.metadata?.[WHD_METADATA_KEY] === d.tag) ??
+      take((e) => e.url === d.url);
+    if (!found) {
+      actions.push({ kind: "create", desired: d });
+      continue;
+    }
+    const urlDrift = found.url !== d.url;
+    const eventsDrift = !_sameSet(found.enabled_events, d.enabledEvents);
+    if (urlDrift || eventsDrift) {
+      actions.push({
+        kind: "update",
+        desired: d,
+        id: found.id,
+        ...(urlDrift ? { url: { from: found.url, to: d.url } } : {}),
+        ...(eventsDrift
+          ? { enabledEvents: { from: [...found.enabled_events].sort(), to: d.enabledEvents } }
+          : {}),
+      });
+    } else {
+      actions.push({ kind: "in_sync", desired: d, id: found.id });
+    }
+    if (provider.api_version && found.api_version && found.api_version !== provider.api_version) {
+      warnings.push(
+        `${found.id} (${d.webhook}) renders events with API version ${found.api_version}, config pins ${provider.api_version}; ` +
+          `Stripe cannot change it: delete the endpoint and sync again (it gets a new signing secret)`,
+      );
+    }
+    if (found.status === "disabled") {
+      warnings.push(
+        `${found.id} (${d.webhook}) is disabled: enable it with \`whd endpoints update ${found.id} --enable\``,
+      );
+    }
+  }
+  for (const e of unused) {
+    actions.push({
+      kind: "extra",
+      id: e.id,
+      url: e.url,
+      enabledEvents: [...e.enabled_events],
+      delete: !!options.prune,
+    });
+  }
+  return { provider: provider.name, actions, warnings };
+}
+
+/** True when applying the plan would change the account. */
+export function planChanges(plan: SyncPlan): boolean {
+  return plan.actions.some((a) =>
+    a.kind === "create" || a.kind === "update" || (a.kind === "extra" && a.delete)
+  );
+}
+
+function _events(events: readonly string[]): string {
+  return events.length <= 6
+    ? events.join(", ")
+    : `${events.slice(0, 6).join(", ")} … (${events.length})`;
+}
+
+/** The plan as lines for people. */
+export function formatPlan(plan: SyncPlan): string[] {
+  const lines: string[] = [];
+  for (const a of plan.actions) {
+    if (a.kind === "create") {
+      lines.push(
+        `+ create  ${a.desired.webhook}: ${a.desired.url} [${_events(a.desired.enabledEvents)}]`,
+      );
+    } else if (a.kind === "update") {
+      lines.push(`~ update  ${a.desired.webhook}: ${a.id}`);
+      if (a.url) lines.push(`    url: ${a.url.from} → ${a.url.to}`);
+      if (a.enabledEvents) {
+        const from = new Set(a.enabledEvents.from), to = new Set(a.enabledEvents.to);
+        const added = a.enabledEvents.to.filter((e) => !from.has(e));
+        const removed = a.enabledEvents.from.filter((e) => !to.has(e));
+        if (added.length) lines.push(`    events +: ${_events(added)}`);
+        if (removed.length) lines.push(`    events -: ${_events(removed)}`);
+      }
+    } else if (a.kind === "in_sync") {
+      lines.push(`= in sync ${a.desired.webhook}: ${a.id} ${a.desired.url}`);
+    } else {
+      lines.push(
+        a.delete
+          ? `- delete  ${a.id} ${a.url} (not in config)`
+          : `? extra   ${a.id} ${a.url} (not in config; --prune deletes it)`,
+      );
+    }
+  }
+  for (const w of plan.warnings) lines.push(`! ${w}`);
+  return lines;
+}
+
+/** Options for {@linkcode applySync}. */
+export interface ApplyOptions extends StripeCallOptions {
+  client: Stripe;
+  provider: ProviderConfig;
+  /**
+   * Receives each new endpoint's signing secret, which Stripe returns only once; called right
+   * after the endpoint is created, before the next step.
+   */
+  onSecret: (desired: DesiredEndpoint, secret: string, endpoint: StripeEndpoint) => Promise<void>;
+}
+
+/** What applying did. */
+export interface ApplyResult {
+  created: { webhook: string; id: string; url: string; secretEnv: string }[];
+  updated: { webhook: string; id: string }[];
+  deleted: string[];
+}
+
+/** Applies a plan, in order; stops at the first error (a UserError) after what was done. */
+export async function applySync(plan: SyncPlan, options: ApplyOptions): Promise<ApplyResult> {
+  const { client, provider } = options;
+  const result: ApplyResult = { created: [], updated: [], deleted: [] };
+  for (const a of plan.actions) {
+    if (a.kind === "create") {
+      const endpoint = await createEndpoint(client, provider, {
+        url: a.desired.url,
+        enabledEvents: a.desired.enabledEvents,
+        description: a.desired.description,
+        apiVersion: provider.api_version,
+        metadata: { [WHD_METADATA_KEY]: a.desired.tag },
+      }, options);
+      if (!endpoint.secret) {
+        throw new UserError(`Stripe created ${endpoint.id} but returned no signing secret`);
+      }
+      await options.onSecret(a.desired, endpoint.secret, endpoint);
+      result.created.push({
+        webhook: a.desired.webhook,
+        id: endpoint.id,
+        url: endpoint.url,
+        secretEnv: a.desired.secretEnv,
+      });
+    } else if (a.kind === "update") {
+      await updateEndpoint(client, provider, a.id, {
+        ...(a.url ? { url: a.url.to } : {}),
+        ...(a.enabledEvents ? { enabledEvents: a.enabledEvents.to } : {}),
+        metadata: { [WHD_METADATA_KEY]: a.desired.tag },
+      }, options);
+      result.updated.push({ webhook: a.desired.webhook, id: a.id });
+    } else if (a.kind === "extra" && a.delete) {
+      await deleteEndpoint(client, provider, a.id, options);
+      result.deleted.push(a.id);
+    }
+  }
+  return result;
+}

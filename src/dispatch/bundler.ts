@@ -69,11 +69,12 @@ function _display(path: string): string {
 
 /** Creates a bundler; esbuild is initialized on first use (about 150 ms). */
 export function createBundler(): Bundler {
-  const plugin: esbuild.Plugin = {
+  // The entry is virtual: esbuild would read a `*` in a real entry path as a glob.
+  const plugin = (entry: string): esbuild.Plugin => ({
     name: "whd-handler-files",
     setup(build) {
       build.onResolve({ filter: /.*/ }, async (args) => {
-        if (args.kind === "entry-point") return { path: resolve(args.path), namespace: "file" };
+        if (args.kind === "entry-point") return { path: resolve(entry), namespace: "file" };
         if (args.path.startsWith("node:")) return { path: args.path, external: true };
         const relativeImport = args.path.startsWith("./") || args.path.startsWith("../") ||
           isAbsolute(args.path);
@@ -105,7 +106,7 @@ export function createBundler(): Bundler {
         };
       });
     },
-  };
+  });
 
   return {
     async bundle(path: string): Promise<BundleResult> {
@@ -113,7 +114,7 @@ export function createBundler(): Bundler {
       let result: esbuild.BuildResult<{ write: false; metafile: true }>;
       try {
         result = await esbuild.build({
-          entryPoints: [path],
+          entryPoints: ["whd-handler-entry"],
           bundle: true,
           write: false,
           metafile: true,
@@ -121,7 +122,7 @@ export function createBundler(): Bundler {
           platform: "neutral",
           target: "esnext",
           logLevel: "silent",
-          plugins: [plugin],
+          plugins: [plugin(path)],
         });
       } catch (error) {
         const failure = error as esbuild.BuildFailure;

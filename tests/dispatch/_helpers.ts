@@ -70,11 +70,11 @@ export async function waitFor<T>(
   check: () => T | Promise<T>,
   ms = 10_000,
   what = "condition",
-): Promise<T> {
+): Promise<NonNullable<Exclude<T, false | 0 | "">>> {
   const deadline = Date.now() + ms;
   while (true) {
     const value = await check();
-    if (value) return value;
+    if (value) return value as NonNullable<Exclude<T, false | 0 | "">>;
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 20));
   }

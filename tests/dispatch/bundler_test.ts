@@ -69,3 +69,13 @@ Deno.test("bundler: a syntax error and a missing default export are load errors"
   assert.equal(named.ok, false);
   if (!named.ok) assert.match(named.error, /named\.ts has no default export/);
 });
+
+Deno.test("bundler: a wildcard file name (customer.subscription.*.ts) is not read as a glob", async () => {
+  const dir = await handlersDir({
+    "stripe/customer.subscription.*.ts": `export default () => "sub";`,
+    "stripe/customer.subscription.created.ts": `export default () => "exact";`,
+  });
+  const result = await bundler.bundle(join(dir, "stripe/customer.subscription.*.ts"));
+  assert.equal(result.ok, true, result.ok ? "" : result.error);
+  if (result.ok) assert.equal((await import(toDataUrl(result.code))).default(), "sub");
+});

@@ -5,13 +5,15 @@ import { createDispatcher, type DispatcherOptions } from "../../src/dispatch/dis
 import type { Inbox } from "../../src/inbox/types.ts";
 import { memoryLogger } from "../../src/ops/log.ts";
 import { Metrics } from "../../src/ops/metrics.ts";
-import { memoryInbox } from "../fakes/memory_inbox.ts";
+import { openInbox } from "../../src/inbox/libsql_inbox.ts";
 import { handlersDir, incoming, testConfig, waitFor, writeFile } from "./_helpers.ts";
 
 type Setup = Partial<DispatcherOptions> & { handlers?: Record<string, unknown> };
 
-function setup(dir: string, options: Setup = {}) {
-  const inbox = options.inbox ?? memoryInbox();
+/** A dispatcher over a real libSQL inbox file in a temp dir. */
+async function setup(dir: string, options: Setup = {}) {
+  const inbox = options.inbox ??
+    await openInbox({ url: `file:${await Deno.makeTempDir({ prefix: "whd_inbox_" })}/whd.db` });
   const log = memoryLogger();
   const metrics = new Metrics();
   const { handlers, ...rest } = options;
@@ -58,12 +60,13 @@ Deno.test("dispatcher: a TS handler with a relative import runs once and the eve
     "stripe/invoice.paid.ts": APPEND(out),
     "stripe/_append.ts": APPEND_HELPER,
   });
-  const { dispatcher, inbox, metrics } = setup(dir);
+  const { dispatcher, inbox, metrics } = await setup(dir);
   await dispatcher.start();
   await inbox.accept(incoming("evt_1", "invoice.paid"));
   dispatcher.notify();
   await waitFor(async () => (await status(inbox, "evt_1")).status === "done", 10_000, "done");
   await dispatcher.stop(1000);
+  inbox.close();
   assert.deepEqual(await lines(out), ["evt_1 1"]);
   assert.equal(metrics.get("whd_handler_runs_total", { provider: "stripe", result: "done" }), 1);
 });
@@ -78,7 +81,7 @@ Deno.test("dispatcher: a throwing handler is retried with backoff, then dead aft
       };`,
   });
   const clock = new ManualClock();
-  const { dispatcher, inbox } = setup(dir, {
+  const { dispatcher, inbox } = await setup(dir, {
     clock,
     random: () => 0,
     handlers: { max_attempts: 3, backoff_base_ms: 1000, backoff_max_ms: 60_000 },
@@ -116,6 +119,7 @@ Deno.test("dispatcher: a throwing handler is retried with backoff, then dead aft
     return r.status === "dead" && r;
   });
   await dispatcher.stop(1000);
+  inbox.close();
   assert.equal(row.attempts, 3);
   assert.match(row.last_error!, /boom 3/);
   assert.deepEqual(await lines(out), ["1", "2", "3"]);
@@ -127,7 +131,10 @@ Deno.test("dispatcher: a handler that fails to load keeps its events waiting, an
     "stripe/invoice.paid.ts": `import x from "left-pad";\nexport default () => x;`,
     "stripe/_append.ts": APPEND_HELPER,
   });
-  const { dispatcher, inbox, log } = setup(dir, { loadRetryMs: 100, handlers: { watch: true } });
+  const { dispatcher, inbox, log } = await setup(dir, {
+    loadRetryMs: 100,
+    handlers: { watch: true },
+  });
   await dispatcher.start();
   assert.equal(dispatcher.registry.errors.length, 1);
   assert.ok(
@@ -147,6 +154,7 @@ Deno.test("dispatcher: a handler that fails to load keeps its events waiting, an
     return r.status === "done" && r;
   });
   await dispatcher.stop(1000);
+  inbox.close();
   assert.deepEqual(await lines(out), ["evt_3 1"]);
 });
 
@@ -157,7 +165,7 @@ Deno.test("dispatcher: hot reload — new deliveries use the edited file", async
       JSON.stringify(out)
     }, "${tag} " + e.id + "\\n", { append: true }); };`;
   const dir = await handlersDir({ "github/push.ts": handler("v1") });
-  const { dispatcher, inbox } = setup(dir, { handlers: { watch: true } });
+  const { dispatcher, inbox } = await setup(dir, { handlers: { watch: true } });
   await dispatcher.start();
   await inbox.accept(incoming("d1", "push", "github"));
   dispatcher.notify();
@@ -169,6 +177,7 @@ Deno.test("dispatcher: hot reload — new deliveries use the edited file", async
   dispatcher.notify();
   await waitFor(async () => (await status(inbox, "d2", "github")).status === "done");
   await dispatcher.stop(1000);
+  inbox.close();
   assert.deepEqual(await lines(out), ["v1 d1", "v2 d2"]);
 });
 
@@ -179,7 +188,7 @@ Deno.test("dispatcher: an executable handler runs and its exit code decides the 
       mode: 0o755,
     },
   });
-  const { dispatcher, inbox } = setup(dir, { handlers: { max_attempts: 1 } });
+  const { dispatcher, inbox } = await setup(dir, { handlers: { max_attempts: 1 } });
   await dispatcher.start();
   await inbox.accept(incoming("ok", "push", "github"));
   await inbox.accept(incoming("bad", "push", "github"));
@@ -190,12 +199,13 @@ Deno.test("dispatcher: an executable handler runs and its exit code decides the 
     return r.status === "dead" && r;
   });
   await dispatcher.stop(1000);
+  inbox.close();
   assert.equal(bad.last_error, "exit code 1");
 });
 
 Deno.test("dispatcher: an event type with no handler is marked unhandled, not retried", async () => {
   const dir = await handlersDir({ "stripe/invoice.paid.ts": "export default () => {};" });
-  const { dispatcher, inbox } = setup(dir);
+  const { dispatcher, inbox } = await setup(dir);
   await dispatcher.start();
   await inbox.accept(incoming("evt_u", "charge.refunded"));
   await inbox.accept(incoming("d_u", "push", "github"));
@@ -204,13 +214,14 @@ Deno.test("dispatcher: an event type with no handler is marked unhandled, not re
   await waitFor(async () => (await status(inbox, "d_u", "github")).status === "unhandled");
   await dispatcher.stop(1000);
   assert.equal((await status(inbox, "evt_u")).attempts, 1);
+  inbox.close();
 });
 
 Deno.test("dispatcher: a spinning handler times out and the event is retried later", async () => {
   const dir = await handlersDir({
     "stripe/_default.ts": "export default () => { while (true) {} };",
   });
-  const { dispatcher, inbox } = setup(dir, { handlers: { timeout_ms: 300 } });
+  const { dispatcher, inbox } = await setup(dir, { handlers: { timeout_ms: 300 } });
   await dispatcher.start();
   await inbox.accept(incoming("evt_spin", "x"));
   dispatcher.notify();
@@ -219,6 +230,7 @@ Deno.test("dispatcher: a spinning handler times out and the event is retried lat
     return r.status === "failed" && r;
   });
   await dispatcher.stop(1000);
+  inbox.close();
   assert.match(row.last_error!, /timed out after 300 ms/);
 });
 
@@ -238,7 +250,7 @@ Deno.test("dispatcher: never more than handlers.concurrency handlers at once", a
     "stripe/_default.ts":
       `export default async (e, ctx) => { await (await fetch(ctx.env.GATE)).text(); };`,
   });
-  const { dispatcher, inbox } = setup(dir, {
+  const { dispatcher, inbox } = await setup(dir, {
     handlers: { concurrency: 2 },
     env: () => ({ GATE: `http://127.0.0.1:${server.addr.port}/` }),
   });
@@ -255,6 +267,7 @@ Deno.test("dispatcher: never more than handlers.concurrency handlers at once", a
   release();
   await waitFor(async () => (await inbox.counts()).done === 5, 15_000, "all done");
   await dispatcher.stop(1000);
+  inbox.close();
   await server.shutdown();
   assert.equal(maxInflight, 2);
 });
@@ -264,7 +277,7 @@ Deno.test("dispatcher: shutdown lets quick handlers finish and releases the rest
     "stripe/quick.ts": "export default () => new Promise((r) => setTimeout(r, 50));",
     "stripe/forever.ts": "export default () => new Promise(() => {});",
   });
-  const { dispatcher, inbox } = setup(dir);
+  const { dispatcher, inbox } = await setup(dir);
   await inbox.accept(incoming("evt_q", "quick"));
   await inbox.accept(incoming("evt_f", "forever"));
   await dispatcher.start();
@@ -275,6 +288,7 @@ Deno.test("dispatcher: shutdown lets quick handlers finish and releases the rest
   assert.equal(forever.status, "pending", "released for the next start");
   assert.equal(forever.attempts, 0, "the interrupted attempt does not count");
   assert.equal(forever.lease_owner, null);
+  inbox.close();
 });
 
 Deno.test("dispatcher: runNow (sync mode) runs before returning, reports failure, keeps dedupe", async () => {
@@ -285,7 +299,7 @@ Deno.test("dispatcher: runNow (sync mode) runs before returning, reports failure
     "stripe/invoice.payment_failed.ts": `export default () => { throw new Error("nope"); };`,
   });
   // Not started: no poller competes, runNow alone runs events.
-  const { dispatcher, inbox } = setup(dir);
+  const { dispatcher, inbox } = await setup(dir);
   await dispatcher.reload();
   await inbox.accept(incoming("evt_s", "invoice.paid"));
   assert.deepEqual(await dispatcher.runNow({ provider: "stripe", id: "evt_s" }), {
@@ -311,11 +325,12 @@ Deno.test("dispatcher: runNow (sync mode) runs before returning, reports failure
     "missing",
   );
   await dispatcher.stop(1000);
+  inbox.close();
 });
 
 Deno.test("dispatcher: a reload that adds a handler re-queues the unhandled events it matches", async () => {
   const dir = await handlersDir({ "stripe/invoice.paid.ts": "export default () => {};" });
-  const { dispatcher, inbox } = setup(dir);
+  const { dispatcher, inbox } = await setup(dir);
   await dispatcher.start();
   await inbox.accept(incoming("evt_late", "customer.created"));
   dispatcher.notify();
@@ -324,4 +339,39 @@ Deno.test("dispatcher: a reload that adds a handler re-queues the unhandled even
   await dispatcher.reload();
   await waitFor(async () => (await status(inbox, "evt_late")).status === "done");
   await dispatcher.stop(1000);
+  inbox.close();
+});
+
+Deno.test("dispatcher: an event leased by a process that died runs again once the lease expires", async () => {
+  const out = join(await Deno.makeTempDir(), "runs.txt");
+  const dir = await handlersDir({
+    "stripe/invoice.paid.ts": APPEND(out),
+    "stripe/_append.ts": APPEND_HELPER,
+  });
+  const clock = new ManualClock();
+  const { dispatcher, inbox } = await setup(dir, { clock });
+  await inbox.accept(incoming("evt_crash", "invoice.paid"));
+  // A previous whd leased it and was killed mid-handler.
+  const [leased] = await inbox.claim({
+    owner: "dead",
+    limit: 1,
+    leaseMs: 60_000,
+    now: clock.now(),
+  });
+  assert.equal(leased.id, "evt_crash");
+  await dispatcher.start();
+  dispatcher.notify();
+  await new Promise((r) => setTimeout(r, 150));
+  assert.equal((await status(inbox, "evt_crash")).status, "running", "not while leased");
+  assert.deepEqual(await lines(out), []);
+  clock.advance(60_001);
+  dispatcher.notify();
+  const row = await waitFor(async () => {
+    const r = await status(inbox, "evt_crash");
+    return r.status === "done" && r;
+  });
+  await dispatcher.stop(1000);
+  inbox.close();
+  assert.equal(row.attempts, 2);
+  assert.deepEqual(await lines(out), ["evt_crash 2"]);
 });

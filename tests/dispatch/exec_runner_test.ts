@@ -29,7 +29,7 @@ echo "warning here" >&2
 `);
   const log = memoryLogger();
   const result = await runExecutable({ path, event, attempt: 2, timeoutMs: 10_000, log });
-  assert.equal(result.ok, true, result.error);
+  assert.equal(result.ok, true, result.error ?? "");
   assert.equal(result.exitCode, 0);
   const [envLine, body] = result.stdout.trim().split("\n");
   assert.equal(envLine, "github|repo|d-1|push|2");

@@ -60,6 +60,8 @@ export interface DispatcherOptions {
   loadRetryMs?: number;
   /** How long a handler has to honour its aborted signal before it is killed. Default 1000 ms. */
   abortGraceMs?: number;
+  /** Lease = `timeout_ms + abortGraceMs + leaseMarginMs`. Default 10 000 ms. */
+  leaseMarginMs?: number;
   /** Watch debounce. Default 150 ms. */
   debounceMs?: number;
   bundler?: Bundler;
@@ -144,7 +146,7 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
   const loadRetryMs = options.loadRetryMs ?? 5000;
   const abortGraceMs = options.abortGraceMs ?? 1000;
   const debounceMs = options.debounceMs ?? 150;
-  const leaseMs = settings.timeout_ms + abortGraceMs + 10_000;
+  const leaseMs = settings.timeout_ms + abortGraceMs + (options.leaseMarginMs ?? 10_000);
   const bundler = options.bundler ?? createBundler();
   const pool = createWorkerPool({ abortGraceMs, maxIdle: settings.concurrency });
   const active = new Map<string, _Active>();

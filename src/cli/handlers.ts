@@ -1,0 +1,130 @@
+/**
+ * `whd handlers [--json]`: per provider, each handler file, the event types it covers, and
+ * load errors. Exits 1 when any handler fails to load.
+ *
+ * @example
+ * ```sh
+ * whd handlers
+ * whd handlers --json | jq '.errors'
+ * ```
+ * @module
+ */
+import { relative } from "node:path";
+import type { Config } from "../config/schema.ts";
+import { type HandlerRegistry, loadRegistry } from "../dispatch/registry.ts";
+import type { Register } from "./context.ts";
+
+/** One handler file in the report. */
+export interface HandlerReportFile {
+  file: string;
+  kind: "module" | "exec";
+  /** Exact type, `*` pattern, or `_default` (every type no other file handles). */
+  covers: string;
+  error?: string;
+}
+
+/** One provider in the report. */
+export interface HandlerReportProvider {
+  name: string;
+  /** False when `handlers/<name>` exists but no such provider is configured. */
+  configured: boolean;
+  files: HandlerReportFile[];
+  /** Types listed in the provider's webhooks' `events:` filters → the file that handles them (null: unhandled). */
+  types: Record<string, string | null>;
+}
+
+/** What `whd handlers --json` prints. */
+export interface HandlerReport {
+  dir: string;
+  exists: boolean;
+  providers: HandlerReportProvider[];
+  errors: { file: string; message: string }[];
+}
+
+function _display(path: string): string {
+  const rel = relative(Deno.cwd(), path);
+  return rel.startsWith("..") ? path : rel;
+}
+
+/** Builds the report from the config and a loaded registry. */
+export function handlerReport(
+  config: Pick<Config, "providers">,
+  registry: HandlerRegistry,
+): HandlerReport {
+  const names = new Set([
+    ...config.providers.map((p) => p.name),
+    ...registry.handlers.map((h) => h.provider),
+  ]);
+  const providers = [...names].sort().map((name): HandlerReportProvider => {
+    const provider = config.providers.find((p) => p.name === name);
+    const types: Record<string, string | null> = {};
+    for (const webhook of provider?.webhooks ?? []) {
+      for (const type of webhook.events ?? []) {
+        const handler = registry.resolve(name, type);
+        types[type] = handler ? _display(handler.path) : null;
+      }
+    }
+    return {
+      name,
+      configured: provider !== undefined,
+      files: registry.handlers.filter((h) => h.provider === name).map((h) => ({
+        file: _display(h.path),
+        kind: h.kind,
+        covers: h.pattern,
+        ...(h.error ? { error: h.error } : {}),
+      })),
+      types,
+    };
+  });
+  return {
+    dir: registry.dir,
+    exists: registry.exists,
+    providers,
+    errors: registry.errors.map((e) => ({ file: _display(e.path), message: e.message })),
+  };
+}
+
+/** Renders the report as text. */
+export function formatHandlerReport(report: HandlerReport): string {
+  const out: string[] = [];
+  if (!report.exists) {
+    out.push(`handlers directory ${report.dir} does not exist: every event will be unhandled`);
+  }
+  for (const p of report.providers) {
+    out.push(`${p.name}${p.configured ? "" : "  (not a configured provider: never used)"}`);
+    if (p.files.length === 0) out.push("  (no handlers: events are marked unhandled)");
+    const width = Math.max(0, ...p.files.map((f) => f.covers.length)) + 2;
+    for (const f of p.files) {
+      const covers = f.covers === "_default" ? "(any other type)" : f.covers;
+      const kind = f.kind === "exec" ? "  [executable]" : "";
+      out.push(
+        `  ${covers.padEnd(Math.max(width, 18))}${f.file}${kind}${f.error ? "  LOAD ERROR" : ""}`,
+      );
+    }
+    const types = Object.entries(p.types);
+    if (types.length > 0) {
+      out.push("  configured event types:");
+      for (const [type, file] of types) out.push(`    ${type} → ${file ?? "unhandled"}`);
+    }
+  }
+  if (report.errors.length > 0) {
+    out.push("", "load errors (their events wait until fixed):");
+    for (const e of report.errors) out.push(`  ${e.file}: ${e.message}`);
+  }
+  return out.join("\n") + "\n";
+}
+
+/** Registers `whd handlers`. */
+export const register: Register = (program, context) => {
+  program
+    .command("handlers")
+    .description("list handler files, the event types each covers, and load errors")
+    .option("--json", "print JSON")
+    .action(async (options: { json?: boolean }, command) => {
+      const ctx = await context(command.optsWithGlobals());
+      const registry = await loadRegistry(ctx.config.handlers.dir);
+      const report = handlerReport(ctx.config, registry);
+      ctx.out(options.json ? JSON.stringify(report, null, 2) + "\n" : formatHandlerReport(report));
+      if (report.errors.length > 0) Deno.exitCode = 1;
+    });
+};

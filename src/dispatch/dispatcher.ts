@@ -1,0 +1,467 @@
+/**
+ * The dispatcher: leases stored events from the inbox, runs the handler each resolves to,
+ * and records the outcome — done, failed (retried with backoff at `next_attempt_at`), dead
+ * after `handlers.max_attempts`, or unhandled when no file matches.
+ *
+ * - At most `handlers.concurrency` events run at once (sync-mode {@linkcode Dispatcher.runNow}
+ *   runs come on top). Module handlers run in Workers, executables as child processes, so
+ *   a handler that spins or blocks never stalls the HTTP server.
+ * - The lease is `timeout_ms + abortGraceMs + 10 s`: a run that died with the process (kill
+ *   -9) is claimed again once the lease has expired. A completed event never runs again
+ *   unless replayed.
+ * - An event whose handler file fails to load is released to wait `loadRetryMs`, not failed.
+ * - The handlers directory is watched (`handlers.watch`); a change rebuilds the registry, and
+ *   new runs use the new code. Unhandled events that a new file now matches are re-queued.
+ * - `stop(graceMs)` takes no new work, lets running handlers finish within `graceMs`, then
+ *   stops them and releases their events (pending again, the attempt not counted).
+ *
+ * @example
+ * ```ts ignore
+ * const dispatcher = createDispatcher({ config, inbox, log, metrics, clock: systemClock });
+ * await dispatcher.start();
+ * // after each inbox.accept of an async webhook:
+ * dispatcher.notify();
+ * // sync-mode webhook: run before answering
+ * const { ok } = await dispatcher.runNow({ provider: "stripe", id: "evt_1" });
+ * await dispatcher.stop(config.handlers.shutdown_grace_ms);
+ * ```
+ * @module
+ */
+import { relative } from "node:path";
+import { type Clock, systemClock } from "../clock.ts";
+import type { Config } from "../config/schema.ts";
+import type { Event } from "../event.ts";
+import type { EventKey, EventStatus, Inbox, StoredEvent } from "../inbox/types.ts";
+import type { Logger } from "../ops/log.ts";
+import type { Metrics } from "../ops/metrics.ts";
+import { type Bundler, createBundler } from "./bundler.ts";
+import { runExecutable } from "./exec_runner.ts";
+import { createWorkerPool, type RunResult } from "./module_runner.ts";
+import { type HandlerRegistry, type LoadedHandler, loadRegistry } from "./registry.ts";
+import { backoffDelay } from "./retry.ts";
+import type { StripeOptions } from "./worker_protocol.ts";
+
+/** Dependencies and knobs of {@linkcode createDispatcher}. */
+export interface DispatcherOptions {
+  config: Pick<Config, "handlers" | "providers">;
+  inbox: Inbox;
+  log: Logger;
+  metrics: Metrics;
+  clock?: Clock;
+  /** Lease owner name; default `<hostname>:<pid>:<random>`. */
+  owner?: string;
+  /** Jitter source for backoff; default `Math.random`. */
+  random?: () => number;
+  /** `ctx.env` and the source of API keys; default `Deno.env.toObject()` at each run. */
+  env?: () => Record<string, string>;
+  /** How often the inbox is polled when not notified. Default 1000 ms. */
+  pollMs?: number;
+  /** How long an event whose handler fails to load waits before it is looked at again. Default 5000 ms. */
+  loadRetryMs?: number;
+  /** How long a handler has to honour its aborted signal before it is killed. Default 1000 ms. */
+  abortGraceMs?: number;
+  /** Lease = `timeout_ms + abortGraceMs + leaseMarginMs`. Default 10 000 ms. */
+  leaseMarginMs?: number;
+  /** Watch debounce. Default 150 ms. */
+  debounceMs?: number;
+  bundler?: Bundler;
+}
+
+/** Outcome of {@linkcode Dispatcher.runNow}. */
+export interface RunNowResult {
+  /** True when the event is done (or needs no handler: unhandled, ignored). */
+  ok: boolean;
+  /** Status after the call; `missing` when no such event is stored. */
+  status: EventStatus | "missing";
+  error?: string;
+}
+
+/** A running dispatcher. */
+export interface Dispatcher {
+  /** Loads the handlers (logging load errors), starts watching and polling. */
+  start(): Promise<void>;
+  /** Stops taking work; waits up to `graceMs` (default `handlers.shutdown_grace_ms`), then releases. */
+  stop(graceMs?: number): Promise<void>;
+  /** Wakes the poller now (call after accepting an event). */
+  notify(): void;
+  /** Sync mode: leases this event and runs its handler now, waiting for the result. */
+  runNow(key: EventKey): Promise<RunNowResult>;
+  /** Rebuilds the registry from disk. */
+  reload(): Promise<HandlerRegistry>;
+  /** The current handlers (empty until `start` or `reload`). */
+  readonly registry: HandlerRegistry;
+  /** Events running now. */
+  readonly running: number;
+}
+
+interface _Active {
+  promise: Promise<RunNowResult>;
+  cancel: AbortController;
+}
+
+const _EMPTY: HandlerRegistry = {
+  dir: "",
+  exists: false,
+  handlers: [],
+  errors: [],
+  resolve: () => undefined,
+};
+
+function _keyString(key: EventKey): string {
+  return `${key.provider}\u0000${key.id}`;
+}
+
+function _toEvent(stored: StoredEvent): Event {
+  let payload: unknown;
+  try {
+    payload = JSON.parse(stored.payload);
+  } catch {
+    payload = stored.payload;
+  }
+  return {
+    id: stored.id,
+    provider: stored.provider,
+    webhook: stored.webhook,
+    type: stored.type,
+    payload,
+    received_at: new Date(stored.received_at).toISOString(),
+    source: stored.source,
+  };
+}
+
+function _errorText(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
+
+/** Creates a dispatcher; nothing runs until `start()`. */
+export function createDispatcher(options: DispatcherOptions): Dispatcher {
+  const { config, inbox, metrics } = options;
+  const settings = config.handlers;
+  const clock = options.clock ?? systemClock;
+  const log = options.log.child({ component: "dispatch" });
+  const owner = options.owner ??
+    `${Deno.hostname()}:${Deno.pid}:${crypto.randomUUID().slice(0, 8)}`;
+  const env = options.env ?? (() => Deno.env.toObject());
+  const pollMs = options.pollMs ?? 1000;
+  const loadRetryMs = options.loadRetryMs ?? 5000;
+  const abortGraceMs = options.abortGraceMs ?? 1000;
+  const debounceMs = options.debounceMs ?? 150;
+  const leaseMs = settings.timeout_ms + abortGraceMs + (options.leaseMarginMs ?? 10_000);
+  const bundler = options.bundler ?? createBundler();
+  const pool = createWorkerPool({ abortGraceMs, maxIdle: settings.concurrency });
+  const active = new Map<string, _Active>();
+
+  let registry = _EMPTY;
+  let started = false;
+  let stopping = false;
+  let loop: Promise<void> | undefined;
+  let watcher: Deno.FsWatcher | undefined;
+  let reloading: Promise<HandlerRegistry> | undefined;
+  let reloadAgain = false;
+  let wake: (() => void) | undefined;
+  let woken = false;
+
+  metrics.describe("whd_handler_runs_total", "Handler runs by provider and result.");
+  metrics.describe("whd_handlers_running", "Handler runs in progress.");
+
+  const notify = () => {
+    woken = true;
+    wake?.();
+  };
+
+  const sleep = (ms: number) =>
+    new Promise<void>((resolve) => {
+      if (woken) {
+        woken = false;
+        return resolve();
+      }
+      const done = () => {
+        clearTimeout(timer);
+        wake = undefined;
+        woken = false;
+        resolve();
+      };
+      const timer = setTimeout(done, ms);
+      wake = done;
+    });
+
+  const display = (handler: LoadedHandler) => {
+    const rel = relative(Deno.cwd(), handler.path);
+    return rel.startsWith("..") ? handler.path : rel;
+  };
+
+  const stripeFor = (provider: string, vars: Record<string, string>): StripeOptions | undefined => {
+    const p = config.providers.find((c) => c.name === provider);
+    if (!p || p.type !== "stripe" || !p.api_key_env) return undefined;
+    const apiKey = vars[p.api_key_env];
+    if (!apiKey) return undefined;
+    return { apiKey, apiBase: p.api_base, apiVersion: p.api_version };
+  };
+
+  const count = (provider: string, result: string) =>
+    metrics.inc("whd_handler_runs_total", { provider, result });
+
+  /** Runs one leased event to its next state. Never throws. */
+  const runEvent = async (stored: StoredEvent, cancel: AbortSignal): Promise<RunNowResult> => {
+    const key = { provider: stored.provider, id: stored.id };
+    const handler = registry.resolve(stored.provider, stored.type);
+    const fields = {
+      provider: stored.provider,
+      event_id: stored.id,
+      event_type: stored.type,
+      attempt: stored.attempts,
+    };
+    try {
+      if (!handler) {
+        await inbox.markUnhandled(key, owner, clock.now());
+        count(stored.provider, "unhandled");
+        log.info("no handler for event type; marked unhandled", fields);
+        return { ok: true, status: "unhandled" };
+      }
+      if (handler.error) {
+        await inbox.release(key, owner, clock.now(), clock.now() + loadRetryMs);
+        count(stored.provider, "load_error");
+        log.warn("handler failed to load; event waits", {
+          ...fields,
+          handler: display(handler),
+          error: handler.error,
+        });
+        return { ok: false, status: "pending", error: handler.error };
+      }
+      const runLog = options.log.child({ ...fields, handler: display(handler) });
+      const event = _toEvent(stored);
+      const vars = env();
+      const startedAt = performance.now();
+      metrics.set("whd_handlers_running", {}, active.size);
+      const result: RunResult = handler.kind === "exec"
+        ? await runExecutable({
+          path: handler.path,
+          event,
+          attempt: stored.attempts,
+          timeoutMs: settings.timeout_ms,
+          log: runLog,
+          signal: cancel,
+          abortGraceMs,
+        })
+        : await pool.run({
+          code: handler.code!,
+          event,
+          attempt: stored.attempts,
+          env: vars,
+          stripe: stripeFor(stored.provider, vars),
+          timeoutMs: settings.timeout_ms,
+          log: runLog,
+          signal: cancel,
+        });
+      const ms = Math.round(performance.now() - startedAt);
+      const now = clock.now();
+      if (result.cancelled) {
+        await inbox.release(key, owner, now);
+        count(stored.provider, "released");
+        log.warn("handler stopped by shutdown; event released", fields);
+        return { ok: false, status: "pending", error: "stopped by shutdown" };
+      }
+      if (result.ok) {
+        await inbox.complete(key, owner, now);
+        count(stored.provider, "done");
+        runLog.info("handler done", { ms });
+        return { ok: true, status: "done" };
+      }
+      const error = result.error ?? "handler failed";
+      if (stored.attempts >= settings.max_attempts) {
+        await inbox.bury(key, owner, error, now);
+        count(stored.provider, "dead");
+        runLog.error("handler failed; no attempts left, event is dead", { ms, error });
+        return { ok: false, status: "dead", error };
+      }
+      const delay = backoffDelay(stored.attempts, {
+        baseMs: settings.backoff_base_ms,
+        maxMs: settings.backoff_max_ms,
+        random: options.random,
+      });
+      await inbox.fail(key, owner, error, now + delay, now);
+      count(stored.provider, "failed");
+      runLog.warn("handler failed; will retry", { ms, error, retry_in_ms: delay });
+      return { ok: false, status: "failed", error };
+    } catch (error) {
+      // The inbox write failed: the lease expires and the event runs again.
+      log.error("could not record handler outcome", { ...fields, error: _errorText(error) });
+      return { ok: false, status: "running", error: _errorText(error) };
+    }
+  };
+
+  const track = (stored: StoredEvent): _Active => {
+    const k = _keyString(stored);
+    const cancel = new AbortController();
+    const entry: _Active = {
+      cancel,
+      promise: runEvent(stored, cancel.signal).finally(() => {
+        active.delete(k);
+        metrics.set("whd_handlers_running", {}, active.size);
+        notify();
+      }),
+    };
+    active.set(k, entry);
+    return entry;
+  };
+
+  const pollLoop = async () => {
+    while (!stopping) {
+      const free = settings.concurrency - active.size;
+      let claimed: StoredEvent[] = [];
+      if (free > 0) {
+        try {
+          claimed = await inbox.claim({ owner, limit: free, leaseMs, now: clock.now() });
+        } catch (error) {
+          log.error("inbox claim failed", { error: _errorText(error) });
+        }
+        for (const stored of claimed) {
+          if (stopping || active.has(_keyString(stored))) {
+            await inbox.release(stored, owner, clock.now()).catch(() => false);
+          } else {
+            track(stored);
+          }
+        }
+        if (claimed.length > 0 && claimed.length === free) continue;
+      }
+      await sleep(pollMs);
+    }
+  };
+
+  const requeueNewlyHandled = async (next: HandlerRegistry) => {
+    const unhandled = await inbox.list({ status: "unhandled", limit: 1000 });
+    for (const row of unhandled) {
+      const handler = next.resolve(row.provider, row.type);
+      if (handler && !handler.error) await inbox.requeue(row, clock.now());
+    }
+  };
+
+  const reload = (): Promise<HandlerRegistry> => {
+    if (reloading) {
+      reloadAgain = true;
+      return reloading;
+    }
+    reloading = (async () => {
+      let next: HandlerRegistry;
+      do {
+        reloadAgain = false;
+        const before = registry;
+        next = await loadRegistry(settings.dir, bundler);
+        registry = next;
+        const known = new Set(before.errors.map((e) => `${e.path}\n${e.message}`));
+        for (const e of next.errors) {
+          if (!known.has(`${e.path}\n${e.message}`)) {
+            log.error("handler failed to load", { path: e.path, error: e.message });
+          }
+        }
+        if (started) {
+          log.info("handlers reloaded", {
+            handlers: next.handlers.length,
+            errors: next.errors.length,
+          });
+          await requeueNewlyHandled(next).catch((error) =>
+            log.warn("could not re-queue unhandled events", { error: _errorText(error) })
+          );
+        }
+      } while (reloadAgain);
+      reloading = undefined;
+      notify();
+      return next;
+    })();
+    return reloading;
+  };
+
+  const watch = () => {
+    try {
+      watcher = Deno.watchFs(settings.dir, { recursive: true });
+    } catch (error) {
+      log.warn("cannot watch handlers directory; changes need a restart", {
+        dir: settings.dir,
+        error: _errorText(error),
+      });
+      return;
+    }
+    (async () => {
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      try {
+        for await (const change of watcher!) {
+          if (change.kind === "access") continue;
+          clearTimeout(timer);
+          timer = setTimeout(() => {
+            if (!stopping) void reload();
+          }, debounceMs);
+        }
+      } catch { /* closed */ }
+      clearTimeout(timer);
+    })();
+  };
+
+  return {
+    get registry() {
+      return registry;
+    },
+    get running() {
+      return active.size;
+    },
+    notify,
+    reload,
+    async start() {
+      if (started) return;
+      await reload();
+      if (!registry.exists) {
+        log.warn("handlers directory does not exist; every event will be marked unhandled", {
+          dir: settings.dir,
+        });
+      }
+      started = true;
+      if (settings.watch && registry.exists) watch();
+      loop = pollLoop();
+    },
+    async stop(graceMs = settings.shutdown_grace_ms) {
+      stopping = true;
+      watcher?.close();
+      notify();
+      await loop;
+      await reloading;
+      const running = [...active.values()];
+      if (running.length > 0) {
+        let timer: ReturnType<typeof setTimeout> | undefined;
+        await Promise.race([
+          Promise.allSettled(running.map((a) => a.promise)),
+          new Promise((r) => timer = setTimeout(r, graceMs)),
+        ]);
+        clearTimeout(timer);
+        for (const a of active.values()) a.cancel.abort();
+        await Promise.allSettled([...active.values()].map((a) => a.promise));
+      }
+      pool.close();
+    },
+    async runNow(key: EventKey): Promise<RunNowResult> {
+      const deadline = Date.now() + leaseMs;
+      while (true) {
+        if (stopping) return { ok: false, status: "pending", error: "whd is shutting down" };
+        const mine = active.get(_keyString(key));
+        if (mine) return await mine.promise;
+        const [row] = await inbox.find(key.id, key.provider);
+        if (!row) return { ok: false, status: "missing", error: "no such event" };
+        switch (row.status) {
+          case "done":
+          case "unhandled":
+          case "ignored":
+            return { ok: true, status: row.status };
+          case "dead":
+            return { ok: false, status: "dead", error: row.last_error ?? "dead" };
+        }
+        if (!active.has(_keyString(key))) {
+          const stored = await inbox.claimOne(key, { owner, leaseMs, now: clock.now() });
+          if (stored) return await track(stored).promise;
+        }
+        if (Date.now() > deadline) {
+          return { ok: false, status: row.status, error: "event is being processed elsewhere" };
+        }
+        // Leased by another process: wait for it to settle.
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    },
+  };
+}

@@ -1,0 +1,55 @@
+/**
+ * The public types of a handler file: what `handlers/<provider>/<type>.ts` default-exports.
+ *
+ * Import them type-only; the import is erased when whd loads the handler, so the path need
+ * not exist at run time.
+ *
+ * @example
+ * ```ts ignore
+ * // handlers/stripe/payment_intent.succeeded.ts
+ * import type { Handler } from "../../src/dispatch/handler_types.ts";
+ *
+ * const handler: Handler = async (event, ctx) => {
+ *   ctx.log.info("paid", { id: event.id, attempt: ctx.attempt });
+ * };
+ * export default handler;
+ * ```
+ * @module
+ */
+import type Stripe from "stripe";
+import type { Event } from "../event.ts";
+
+export type { Event };
+
+/** Extra key/values on a handler's log line (plain JSON values). */
+export type HandlerLogFields = Record<string, unknown>;
+
+/** A logger bound to the event: every line carries its provider, id, type and attempt. */
+export interface HandlerLogger {
+  debug(message: string, fields?: HandlerLogFields): void;
+  info(message: string, fields?: HandlerLogFields): void;
+  warn(message: string, fields?: HandlerLogFields): void;
+  error(message: string, fields?: HandlerLogFields): void;
+}
+
+/** The second argument of a handler. */
+export interface HandlerContext {
+  /** Logs into whd's log, bound to the event. */
+  log: HandlerLogger;
+  /** 1 on the first run, 2 on the first retry, … */
+  attempt: number;
+  /** Aborted when the handler reaches `handlers.timeout_ms`; pass it to `fetch`. */
+  signal: AbortSignal;
+  /** whd's environment variables (a copy of `Deno.env.toObject()`). */
+  env: Record<string, string>;
+  /**
+   * A ready Stripe client when the event's provider has `api_key_env` set (and the variable
+   * is present); honours the provider's `api_base` and `api_version`.
+   */
+  stripe?: Stripe;
+}
+
+/**
+ * A handler: resolve to succeed, throw (or reject) to fail and be retried with backoff.
+ */
+export type Handler = (event: Event, ctx: HandlerContext) => Promise<void> | void;

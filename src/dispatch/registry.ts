@@ -1,0 +1,88 @@
+/**
+ * The handler registry: every handler file found under `handlers.dir`, module handlers
+ * bundled and ready to run, and every load error. Rebuilt as a whole on reload.
+ *
+ * @example
+ * ```ts ignore
+ * const registry = await loadRegistry("handlers", createBundler());
+ * for (const e of registry.errors) console.error(`${e.path}: ${e.message}`);
+ * registry.resolve("stripe", "invoice.paid")?.name; // "invoice.paid.ts"
+ * ```
+ * @module
+ */
+import { type Bundler, createBundler } from "./bundler.ts";
+import {
+  discoverHandlers,
+  type DiscoveryProblem,
+  type HandlerFile,
+  resolveHandler,
+} from "./discovery.ts";
+
+/** A handler file as loaded: module handlers carry their bundled code or their load error. */
+export interface LoadedHandler extends HandlerFile {
+  /** Bundled JavaScript (module handlers that loaded). */
+  code?: string;
+  /** Why the file cannot be run; its events wait until it is fixed. */
+  error?: string;
+}
+
+/** A file that cannot be used, and why. */
+export interface HandlerLoadError {
+  path: string;
+  message: string;
+}
+
+/** A snapshot of the handlers directory. */
+export interface HandlerRegistry {
+  dir: string;
+  /** False when `dir` does not exist (every event is then unhandled). */
+  exists: boolean;
+  handlers: LoadedHandler[];
+  /** Load errors and layout problems, one per file. */
+  errors: HandlerLoadError[];
+  /** The handler for an event, by the resolution rule in `discovery.ts`. */
+  resolve(provider: string, type: string): LoadedHandler | undefined;
+}
+
+/** Scans `dir` and bundles every module handler. */
+export async function loadRegistry(
+  dir: string,
+  bundler: Bundler = createBundler(),
+): Promise<HandlerRegistry> {
+  const found = await discoverHandlers(dir);
+  const handlers: LoadedHandler[] = [];
+  for (const file of found.files) {
+    if (file.kind === "exec") {
+      handlers.push(file);
+      continue;
+    }
+    const result = await bundler.bundle(file.path);
+    handlers.push(result.ok ? { ...file, code: result.code } : { ...file, error: result.error });
+  }
+  const errors: HandlerLoadError[] = [
+    ...found.problems.map((p: DiscoveryProblem) => ({ path: p.path, message: p.message })),
+    ...handlers.filter((h) => h.error).map((h) => ({ path: h.path, message: h.error! })),
+  ];
+  return {
+    dir,
+    exists: found.exists,
+    handlers,
+    errors,
+    resolve: (provider, type) => resolveHandler(handlers, provider, type),
+  };
+}
+
+/**
+ * Load errors of the handlers in `dir`, for `whd check`: empty when every handler loads.
+ *
+ * @example
+ * ```ts ignore
+ * const errors = await checkHandlers(config.handlers.dir);
+ * ```
+ */
+export async function checkHandlers(
+  dir: string,
+  bundler?: Bundler,
+): Promise<HandlerLoadError[]> {
+  return (await loadRegistry(dir, bundler)).errors;
+}

@@ -1,0 +1,71 @@
+import assert from "node:assert/strict";
+import { createWorkerPool } from "../../src/dispatch/module_runner.ts";
+import { runExecutable } from "../../src/dispatch/exec_runner.ts";
+import { loadRegistry } from "../../src/dispatch/registry.ts";
+import { memoryLogger } from "../../src/ops/log.ts";
+
+const HANDLERS = new URL("../../handlers", import.meta.url).pathname;
+
+Deno.test("examples: every shipped handler loads and logs what it received", async () => {
+  const registry = await loadRegistry(HANDLERS);
+  assert.deepEqual(registry.errors, []);
+  const types = [
+    "payment_intent.succeeded",
+    "payment_intent.payment_failed",
+    "checkout.session.completed",
+    "customer.subscription.updated",
+    "invoice.paid",
+    "invoice.payment_failed",
+  ];
+  const pool = createWorkerPool();
+  for (const type of types) {
+    const handler = registry.resolve("stripe", type);
+    assert.ok(handler?.code, `a handler for ${type}`);
+    const log = memoryLogger();
+    const event = {
+      id: `evt_${type}`,
+      provider: "stripe",
+      webhook: "main",
+      type,
+      payload: { id: `evt_${type}`, type, data: { object: { id: "obj_1", customer: "cus_1" } } },
+      received_at: new Date(0).toISOString(),
+      source: "delivery" as const,
+    };
+    const result = await pool.run({
+      code: handler.code,
+      event,
+      attempt: 1,
+      env: {},
+      timeoutMs: 5000,
+      log,
+    });
+    assert.deepEqual(result, { ok: true }, type);
+    const line = JSON.parse(log.lines[0]);
+    assert.equal(line.event_id, `evt_${type}`);
+    assert.equal(line.type, type);
+  }
+  pool.close();
+
+  const push = registry.resolve("github", "push");
+  assert.equal(push?.kind, "exec");
+  const result = await runExecutable({
+    path: push!.path,
+    event: {
+      id: "d-1",
+      provider: "github",
+      webhook: "repo",
+      type: "push",
+      payload: { ref: "refs/heads/main" },
+      received_at: new Date(0).toISOString(),
+      source: "delivery",
+    },
+    attempt: 1,
+    timeoutMs: 5000,
+    log: memoryLogger(),
+  });
+  assert.equal(result.ok, true);
+  assert.match(
+    result.stdout,
+    /^push d-1 to refs\/heads\/main \(attempt 1, webhook repo, \d+ bytes\)/,
+  );
+});

@@ -1,0 +1,45 @@
+/**
+ * Builds a {@linkcode CliContext} from the global options: loads the config, makes the logger,
+ * and opens the inbox on demand.
+ *
+ * @module
+ */
+import { systemClock } from "../clock.ts";
+import { loadConfig } from "../config/loader.ts";
+import { UserError } from "../errors.ts";
+import { openInbox } from "../inbox/libsql_inbox.ts";
+import { createLogger } from "../ops/log.ts";
+import type { CliContext, GlobalOptions } from "./context.ts";
+
+const encoder = new TextEncoder();
+
+/** Loads the config named by `--config`, `WHD_CONFIG` or the default and wires the context. */
+export async function loadContext(options: GlobalOptions): Promise<CliContext> {
+  const env = (name: string) => Deno.env.get(name);
+  const config = await loadConfig({ path: options.config, env });
+  const secrets = new Set<string>();
+  const log = createLogger({ level: config.log.level, format: config.log.format, secrets });
+  return {
+    config,
+    log,
+    secrets,
+    env,
+    clock: systemClock,
+    isTty: Deno.stdout.isTerminal(),
+    out: (text) => {
+      Deno.stdout.writeSync(encoder.encode(text));
+    },
+    openInbox: () => {
+      const tokenEnv = config.database.auth_token_env;
+      const authToken = tokenEnv ? env(tokenEnv) : undefined;
+      if (tokenEnv && !authToken) {
+        throw new UserError(
+          `database.auth_token_env: environment variable ${tokenEnv} is not set: export the libSQL auth token`,
+          { exitCode: 2 },
+        );
+      }
+      if (authToken) secrets.add(authToken);
+      return openInbox({ url: config.database.url, authToken, log });
+    },
+  };
+}

@@ -1,0 +1,127 @@
+/**
+ * `whd send`: sign a delivery with a webhook's own secret and POST it to a running whd —
+ * the quickest way to see the whole path work, and a tool for testing handlers.
+ *
+ * @module
+ */
+import type { Command } from "commander";
+import type { WebhookConfig } from "../config/schema.ts";
+import { UserError } from "../errors.ts";
+import { PROVIDERS } from "../providers/mod.ts";
+import type { CliContext, Register } from "./context.ts";
+
+/** Options of `whd send`. */
+export interface SendOptions {
+  provider: string;
+  webhook?: string;
+  type?: string;
+  data?: string;
+  file?: string;
+  url?: string;
+  id?: string;
+}
+
+/** Registers `whd send`. */
+export const register: Register = (program, context) => {
+  program.command("send")
+    .description("sign a delivery with the webhook's secret and POST it to a running whd")
+    .requiredOption("--provider <name>", "provider to send as")
+    .option("--webhook <name>", "webhook of the provider (default: its only or `default` one)")
+    .option("--type <type>", "event type of the sample body")
+    .option("--data <json>", "body to send (default: a realistic sample)")
+    .option("--file <path>", "read the body from a file")
+    .option("--sample", "send a sample body (the default)")
+    .option("--id <id>", "delivery id, for schemes that carry one in a header")
+    .option("--url <url>", "where to POST (default: this config's server and the webhook's path)")
+    .action(async (options: SendOptions, command: Command) => {
+      const ok = await send(await context(command.optsWithGlobals()), options);
+      if (!ok) Deno.exitCode = 1;
+    });
+};
+
+function pickWebhook(ctx: CliContext, options: SendOptions): WebhookConfig {
+  const provider = ctx.config.providers.find((p) => p.name === options.provider);
+  if (!provider) {
+    throw new UserError(
+      `--provider ${options.provider} is not in ${ctx.config.source}: use one of ${
+        ctx.config.providers.map((p) => p.name).join(", ")
+      }`,
+      { exitCode: 2 },
+    );
+  }
+  const name = options.webhook ??
+    (provider.webhooks.length === 1 ? provider.webhooks[0].name : "default");
+  const webhook = provider.webhooks.find((w) => w.name === name);
+  if (!webhook) {
+    throw new UserError(
+      `provider ${provider.name} has no webhook "${name}": use --webhook with one of ${
+        provider.webhooks.map((w) => w.name).join(", ")
+      }`,
+      { exitCode: 2 },
+    );
+  }
+  return webhook;
+}
+
+/** Signs and sends one delivery; prints the answer; resolves true on a 2xx. */
+export async function send(ctx: CliContext, options: SendOptions): Promise<boolean> {
+  const webhook = pickWebhook(ctx, options);
+  const kind = PROVIDERS[webhook.type];
+  let body: string;
+  let type = options.type;
+  if (options.data !== undefined) body = options.data;
+  else if (options.file !== undefined) {
+    try {
+      body = await Deno.readTextFile(options.file);
+    } catch (error) {
+      throw new UserError(`--file ${options.file}: ${(error as Error).message}`, { exitCode: 2 });
+    }
+  } else {
+    const sample = kind.sample(options.type);
+    body = sample.body;
+    type = sample.type;
+  }
+
+  let secret = "";
+  if (webhook.verify_signature) {
+    const envName = webhook.signing_secret_env!;
+    secret = (ctx.env(envName) ?? "").split(",").map((s) => s.trim()).find((s) => s) ?? "";
+    if (!secret) {
+      throw new UserError(
+        `environment variable ${envName} is not set: export the signing secret of ${webhook.provider}/${webhook.name}` +
+          " (the demo: deno task demo:send)",
+        { exitCode: 2 },
+      );
+    }
+    ctx.secrets.add(secret);
+  }
+  const headers = await kind.sign(webhook, body, {
+    secret,
+    id: options.id ?? crypto.randomUUID(),
+    type,
+    timestamp: Math.floor(ctx.clock.now() / 1000),
+  });
+
+  const host = ["0.0.0.0", "::", ""].includes(ctx.config.server.host)
+    ? "127.0.0.1"
+    : ctx.config.server.host;
+  const url = options.url ??
+    `http://${host.includes(":") ? `[${host}]` : host}:${ctx.config.server.port}${webhook.path}`;
+  let response: Response;
+  try {
+    response = await fetch(url, { method: "POST", headers, body });
+  } catch (error) {
+    throw new UserError(
+      `cannot reach whd at ${url} (${
+        (error as Error).message
+      }): is \`whd serve\` (deno task start) running?`,
+    );
+  }
+  const text = await response.text();
+  ctx.out(
+    `POST ${url} (${webhook.provider}/${webhook.name}${
+      type ? `, ${type}` : ""
+    }) → ${response.status} ${text}\n`,
+  );
+  return response.ok;
+}

@@ -1,0 +1,107 @@
+/**
+ * `whd serve`: serve the webhook routes and run the handlers until SIGTERM or SIGINT.
+ *
+ * @module
+ */
+import type { Command } from "commander";
+import { resolveSecrets, secretsFor } from "../config/loader.ts";
+import { createDispatcher } from "../dispatch/dispatcher.ts";
+import { createRequestHandler } from "../http/server.ts";
+import { Metrics } from "../ops/metrics.ts";
+import type { CliContext, Register } from "./context.ts";
+import { parseInteger } from "./format.ts";
+
+/** Options of `whd serve`. */
+export interface ServeOptions {
+  port?: string;
+  host?: string;
+  /** False with `--no-handlers`: only ingest. */
+  handlers?: boolean;
+}
+
+/** Registers `whd serve`. */
+export const register: Register = (program, context) => {
+  program.command("serve")
+    .description("serve the webhook routes and run the handlers (the daemon)")
+    .option("--host <host>", "address to listen on (default: server.host)")
+    .option("--port <port>", "port to listen on (default: $WHD_PORT, else server.port)")
+    .option("--no-handlers", "only verify and store events; do not run handlers")
+    .action(async (options: ServeOptions, command: Command) => {
+      await serve(await context(command.optsWithGlobals()), options);
+    });
+};
+
+/** Runs the daemon until a termination signal, then shuts down gracefully. */
+export async function serve(ctx: CliContext, options: ServeOptions = {}): Promise<void> {
+  const { config, log, clock } = ctx;
+  const resolved = resolveSecrets(config, ctx.env, { secrets: ctx.secrets });
+  if (config.source.startsWith("embedded")) {
+    log.warn("serving the embedded example config (demo only)", { source: config.source });
+  }
+  for (const provider of config.providers) {
+    for (const webhook of provider.webhooks) {
+      if (!webhook.verify_signature) {
+        log.warn("signature verification is OFF for this webhook (allow_unverified)", {
+          provider: webhook.provider,
+          webhook: webhook.name,
+          path: webhook.path,
+        });
+      }
+    }
+  }
+
+  const inbox = await ctx.openInbox();
+  const metrics = new Metrics();
+  const dispatcher = options.handlers === false
+    ? null
+    : createDispatcher({ config, inbox, log, metrics, clock });
+  await dispatcher?.start();
+  const handler = createRequestHandler({
+    config,
+    secretsFor: (webhook) => secretsFor(resolved, webhook),
+    inbox,
+    log,
+    metrics,
+    clock,
+    onAccepted: dispatcher ? () => dispatcher.notify() : undefined,
+    runSync: dispatcher ? (key) => dispatcher.runNow(key) : undefined,
+  });
+
+  const port = options.port !== undefined
+    ? parseInteger(options.port, "--port", 0, 65535)
+    : config.server.port;
+  const hostname = options.host ?? config.server.host;
+  const server = Deno.serve({
+    hostname,
+    port,
+    onListen: ({ hostname, port }) => {
+      log.info("listening", {
+        url: `http://${hostname.includes(":") ? `[${hostname}]` : hostname}:${port}`,
+        port,
+        routes: config.providers.flatMap((p) => p.webhooks.map((w) => w.path)).join(","),
+        config: config.source,
+      });
+    },
+  }, handler);
+
+  const { promise: stopped, resolve: markStopped } = Promise.withResolvers<void>();
+  let stopping = false;
+  const signals: Deno.Signal[] = ["SIGTERM", "SIGINT"];
+  const onSignal: Record<string, () => void> = {};
+  const stop = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    log.info("shutting down", { signal, grace_ms: config.handlers.shutdown_grace_ms });
+    await server.shutdown();
+    await dispatcher?.stop(config.handlers.shutdown_grace_ms);
+    inbox.close();
+    for (const s of signals) Deno.removeSignalListener(s, onSignal[s]);
+    log.info("stopped");
+    markStopped();
+  };
+  for (const signal of signals) {
+    onSignal[signal] = () => void stop(signal);
+    Deno.addSignalListener(signal, onSignal[signal]);
+  }
+  await stopped;
+}

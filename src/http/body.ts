@@ -1,0 +1,43 @@
+/**
+ * Reads a request body without ever holding more than `max` bytes of it.
+ *
+ * @example
+ * ```ts
+ * import { readBody } from "./body.ts";
+ * const body = await readBody(new Request("http://x", { method: "POST", body: "{}" }), 1024);
+ * // body is a Uint8Array, or null when it exceeded the limit
+ * ```
+ * @module
+ */
+
+/** The body's bytes, or `null` when it is larger than `max` (reading stops there). */
+export async function readBody(request: Request, max: number): Promise<Uint8Array | null> {
+  const declared = request.headers.get("content-length");
+  if (declared !== null && Number(declared) > max) return null;
+  if (!request.body) return new Uint8Array();
+  if (declared !== null) {
+    const bytes = new Uint8Array(await request.arrayBuffer());
+    return bytes.byteLength > max ? null : bytes;
+  }
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  const reader = request.body.getReader();
+  while (true) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    size += value.byteLength;
+    if (size > max) {
+      await reader.cancel();
+      return null;
+    }
+    chunks.push(value);
+  }
+  if (chunks.length === 1) return chunks[0];
+  const bytes = new Uint8Array(size);
+  let offset = 0;
+  for (const chunk of chunks) {
+    bytes.set(chunk, offset);
+    offset += chunk.byteLength;
+  }
+  return bytes;
+}

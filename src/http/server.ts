@@ -96,13 +96,16 @@ export function createRequestHandler(
       });
     }
 
-    const client = clientAddress(
-      peerAddress(info),
-      request.headers.has("x-forwarded-for") ? [request.headers.get("x-forwarded-for")!] : [],
-      trusted,
-    );
+    // Only guards and rejection logs need the client address; most requests never compute it.
+    let client: string | undefined;
+    const clientOf = () =>
+      client ??= clientAddress(
+        peerAddress(info),
+        request.headers.has("x-forwarded-for") ? [request.headers.get("x-forwarded-for")!] : [],
+        trusted,
+      );
     for (const guard of route.guards) {
-      const rejection = guard(request, client);
+      const rejection = guard(request, clientOf());
       if (rejection) return rejection;
     }
 
@@ -122,7 +125,7 @@ export function createRequestHandler(
     });
     if (!verified.ok) {
       metrics.inc("whd_rejected_total", { ...labels, reason: verified.code });
-      log.warn("delivery rejected", { ...labels, client, reason: verified.code });
+      log.warn("delivery rejected", { ...labels, client: clientOf(), reason: verified.code });
       return json(400, { error: verified.code, message: verified.message });
     }
     if (verified.reply) return json(verified.reply.status, verified.reply.body);

@@ -94,7 +94,19 @@ async function waitForEvents(
       for (const r of rows) counts[r.status] = (counts[r.status] ?? 0) + 1;
       assert.fail(`${what} did not happen in 60 s; ${rows.length} rows: ${JSON.stringify(counts)}`);
     }
-    await new Promise((r) => setTimeout(r, 250));
+    await new Promise((r) => setTimeout(r, 500));
+  }
+}
+
+/**
+ * Waits (cheaply, reading the file) until the handler has written `count` lines, so the
+ * `events list` polls that follow start a child process only a few times. Gives up quietly
+ * after 60 s and lets the assertions that follow say what is missing.
+ */
+async function waitForLines(file: string, count: number): Promise<void> {
+  const deadline = Date.now() + 60_000;
+  while ((await handledIds(file)).length < count && Date.now() < deadline) {
+    await new Promise((r) => setTimeout(r, 100));
   }
 }
 
@@ -200,6 +212,7 @@ Deno.test({
 
       // 4. The daemon's dispatcher runs the handler for each of them.
       const expected = sorted(wanted.map((e) => e.id));
+      await waitForLines(handledFile, expected.length);
       const rows = await waitForEvents(
         config,
         { env },
@@ -231,6 +244,7 @@ Deno.test({
       const res = await deliver(server.url, fresh, secret);
       assert.equal(res.status, 200);
       await res.body?.cancel();
+      await waitForLines(handledFile, expected.length + 1);
       const after = await waitForEvents(
         config,
         { env },

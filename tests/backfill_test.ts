@@ -395,6 +395,7 @@ Deno.test("whd backfill rejects a bad --hours and a missing key env var with one
   const hours = await t.run(["--hours", "0"]);
   assert.ok(hours.error instanceof UserError);
   assert.match(hours.error.message, /^--hours must be a number of hours above 0 and at most 720/);
+  assert.equal(hours.error.exitCode, 2);
   const env = await t.run([], { env: {} });
   assert.ok(env.error instanceof UserError);
   assert.match(env.error.message, /^set STRIPE_SECRET_KEY/);

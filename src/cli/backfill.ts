@@ -57,6 +57,7 @@ export async function runBackfill(
   if (!Number.isFinite(hours) || hours <= 0 || hours > _MAX_HOURS) {
     throw new UserError(
       `--hours must be a number of hours above 0 and at most ${_MAX_HOURS} (Stripe keeps events for 30 days), not "${flags.hours}"`,
+      { exitCode: 2 },
     );
   }
   const ctx = await context(program.opts());

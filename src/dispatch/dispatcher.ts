@@ -6,9 +6,9 @@
  * - At most `handlers.concurrency` events run at once (sync-mode {@linkcode Dispatcher.runNow}
  *   runs come on top). Module handlers run in Workers, executables as child processes, so
  *   a handler that spins or blocks never stalls the HTTP server.
- * - The lease is `timeout_ms + abortGraceMs + 10 s`: a run that died with the process (kill
- *   -9) is claimed again once the lease has expired. A completed event never runs again
- *   unless replayed.
+ * - The lease is `timeout_ms + abortGraceMs + margin` (see {@linkcode leaseMarginMs}): a run
+ *   that died with the process (kill -9) is claimed again once the lease has expired. A
+ *   completed event never runs again unless replayed.
  * - An event whose handler file fails to load is released to wait `loadRetryMs`, not failed.
  * - The handlers directory is watched (`handlers.watch`); a change rebuilds the registry, and
  *   new runs use the new code. Unhandled events that a new file now matches are re-queued.
@@ -60,7 +60,7 @@ export interface DispatcherOptions {
   loadRetryMs?: number;
   /** How long a handler has to honour its aborted signal before it is killed. Default 1000 ms. */
   abortGraceMs?: number;
-  /** Lease = `timeout_ms + abortGraceMs + leaseMarginMs`. Default 10 000 ms. */
+  /** Lease = `timeout_ms + abortGraceMs + leaseMarginMs`. Default {@linkcode leaseMarginMs}. */
   leaseMarginMs?: number;
   /** Watch debounce. Default 150 ms. */
   debounceMs?: number;
@@ -107,6 +107,25 @@ const _EMPTY: HandlerRegistry = {
   resolve: () => undefined,
 };
 
+/**
+ * The slack a lease has beyond a run's own limit (`timeout_ms` plus the abort grace): it
+ * covers what happens outside the timer — starting the worker or process, recording the
+ * outcome in the inbox — and small clock differences between hosts sharing one database.
+ * That overhead is about constant, so the margin is `timeout_ms` clamped to 2–10 s: the
+ * default 30 s timeout gets 10 s, a 2 s timeout gets 2 s, so an event orphaned by a crash is
+ * retried after roughly twice its timeout plus a second instead of waiting a fixed 10 s.
+ *
+ * @example
+ * ```ts
+ * import { leaseMarginMs } from "./dispatcher.ts";
+ * leaseMarginMs(30_000); // 10_000
+ * leaseMarginMs(1_000); // 2_000
+ * ```
+ */
+export function leaseMarginMs(timeoutMs: number): number {
+  return Math.min(10_000, Math.max(2_000, timeoutMs));
+}
+
 function _keyString(key: EventKey): string {
   return `${key.provider}\u0000${key.id}`;
 }
@@ -146,7 +165,8 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
   const loadRetryMs = options.loadRetryMs ?? 5000;
   const abortGraceMs = options.abortGraceMs ?? 1000;
   const debounceMs = options.debounceMs ?? 150;
-  const leaseMs = settings.timeout_ms + abortGraceMs + (options.leaseMarginMs ?? 10_000);
+  const leaseMs = settings.timeout_ms + abortGraceMs +
+    (options.leaseMarginMs ?? leaseMarginMs(settings.timeout_ms));
   const bundler = options.bundler ?? createBundler();
   const pool = createWorkerPool({ abortGraceMs, maxIdle: settings.concurrency });
   const active = new Map<string, _Active>();

@@ -99,6 +99,13 @@ interface _Active {
   cancel: AbortController;
 }
 
+/** One look at an event by `runNow`: a run to wait for, a final answer, or its status. */
+interface _RunNowStep {
+  wait?: Promise<RunNowResult>;
+  result?: RunNowResult;
+  status?: EventStatus;
+}
+
 const _EMPTY: HandlerRegistry = {
   dir: "",
   exists: false,
@@ -170,6 +177,13 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
   const bundler = options.bundler ?? createBundler();
   const pool = createWorkerPool({ abortGraceMs, maxIdle: settings.concurrency });
   const active = new Map<string, _Active>();
+  /** Serializes claim-and-track between the poller and `runNow`. */
+  let claimLock: Promise<unknown> = Promise.resolve();
+  const exclusive = <T>(fn: () => Promise<T>): Promise<T> => {
+    const next = claimLock.then(fn);
+    claimLock = next.catch(() => {});
+    return next;
+  };
 
   let registry = _EMPTY;
   let started = false;
@@ -330,18 +344,20 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
       const free = settings.concurrency - active.size;
       let claimed: StoredEvent[] = [];
       if (free > 0) {
-        try {
-          claimed = await inbox.claim({ owner, limit: free, leaseMs, now: clock.now() });
-        } catch (error) {
-          log.error("inbox claim failed", { error: _errorText(error) });
-        }
-        for (const stored of claimed) {
-          if (stopping || active.has(_keyString(stored))) {
-            await inbox.release(stored, owner, clock.now()).catch(() => false);
-          } else {
-            track(stored);
+        await exclusive(async () => {
+          try {
+            claimed = await inbox.claim({ owner, limit: free, leaseMs, now: clock.now() });
+          } catch (error) {
+            log.error("inbox claim failed", { error: _errorText(error) });
           }
-        }
+          for (const stored of claimed) {
+            if (stopping || active.has(_keyString(stored))) {
+              await inbox.release(stored, owner, clock.now()).catch(() => false);
+            } else {
+              track(stored);
+            }
+          }
+        });
         if (claimed.length > 0 && claimed.length === free) continue;
       }
       await sleep(pollMs);
@@ -460,24 +476,28 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
       const deadline = Date.now() + leaseMs;
       while (true) {
         if (stopping) return { ok: false, status: "pending", error: "whd is shutting down" };
-        const mine = active.get(_keyString(key));
-        if (mine) return await mine.promise;
-        const [row] = await inbox.find(key.id, key.provider);
-        if (!row) return { ok: false, status: "missing", error: "no such event" };
-        switch (row.status) {
-          case "done":
-          case "unhandled":
-          case "ignored":
-            return { ok: true, status: row.status };
-          case "dead":
-            return { ok: false, status: "dead", error: row.last_error ?? "dead" };
-        }
-        if (!active.has(_keyString(key))) {
+        // Under the claim lock: a poll cannot have claimed this event without tracking it
+        // yet, so `claimOne` (which lets an owner re-lease its own event) never runs it twice.
+        const step = await exclusive(async (): Promise<_RunNowStep> => {
+          const mine = active.get(_keyString(key));
+          if (mine) return { wait: mine.promise };
+          const [row] = await inbox.find(key.id, key.provider);
+          if (!row) return { result: { ok: false, status: "missing", error: "no such event" } };
+          switch (row.status) {
+            case "done":
+            case "unhandled":
+            case "ignored":
+              return { result: { ok: true, status: row.status } };
+            case "dead":
+              return { result: { ok: false, status: "dead", error: row.last_error ?? "dead" } };
+          }
           const stored = await inbox.claimOne(key, { owner, leaseMs, now: clock.now() });
-          if (stored) return await track(stored).promise;
-        }
+          return stored ? { wait: track(stored).promise } : { status: row.status };
+        });
+        if (step.wait) return await step.wait;
+        if (step.result) return step.result;
         if (Date.now() > deadline) {
-          return { ok: false, status: row.status, error: "event is being processed elsewhere" };
+          return { ok: false, status: step.status!, error: "event is being processed elsewhere" };
         }
         // Leased by another process: wait for it to settle.
         await new Promise((r) => setTimeout(r, 50));

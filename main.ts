@@ -58,5 +58,8 @@ export async function main(args: string[]): Promise<number> {
 }
 
 if (import.meta.main) {
-  Deno.exitCode = await main(Deno.args);
+  // Exit explicitly: a handler worker stuck in a synchronous loop is not stopped by
+  // `Worker.terminate()` (Deno 2.9), and its thread would keep the process alive after
+  // `whd serve` has shut down. All output is written synchronously, so nothing is lost.
+  Deno.exit(await main(Deno.args));
 }

@@ -6,9 +6,9 @@
  * - At most `handlers.concurrency` events run at once (sync-mode {@linkcode Dispatcher.runNow}
  *   runs come on top). Module handlers run in Workers, executables as child processes, so
  *   a handler that spins or blocks never stalls the HTTP server.
- * - The lease is `timeout_ms + abortGraceMs + 10 s`: a run that died with the process (kill
- *   -9) is claimed again once the lease has expired. A completed event never runs again
- *   unless replayed.
+ * - The lease is `timeout_ms + abortGraceMs + margin` (see {@linkcode leaseMarginMs}): a run
+ *   that died with the process (kill -9) is claimed again once the lease has expired. A
+ *   completed event never runs again unless replayed.
  * - An event whose handler file fails to load is released to wait `loadRetryMs`, not failed.
  * - The handlers directory is watched (`handlers.watch`); a change rebuilds the registry, and
  *   new runs use the new code. Unhandled events that a new file now matches are re-queued.
@@ -60,7 +60,7 @@ export interface DispatcherOptions {
   loadRetryMs?: number;
   /** How long a handler has to honour its aborted signal before it is killed. Default 1000 ms. */
   abortGraceMs?: number;
-  /** Lease = `timeout_ms + abortGraceMs + leaseMarginMs`. Default 10 000 ms. */
+  /** Lease = `timeout_ms + abortGraceMs + leaseMarginMs`. Default {@linkcode leaseMarginMs}. */
   leaseMarginMs?: number;
   /** Watch debounce. Default 150 ms. */
   debounceMs?: number;
@@ -99,6 +99,13 @@ interface _Active {
   cancel: AbortController;
 }
 
+/** One look at an event by `runNow`: a run to wait for, a final answer, or its status. */
+interface _RunNowStep {
+  wait?: Promise<RunNowResult>;
+  result?: RunNowResult;
+  status?: EventStatus;
+}
+
 const _EMPTY: HandlerRegistry = {
   dir: "",
   exists: false,
@@ -106,6 +113,25 @@ const _EMPTY: HandlerRegistry = {
   errors: [],
   resolve: () => undefined,
 };
+
+/**
+ * The slack a lease has beyond a run's own limit (`timeout_ms` plus the abort grace): it
+ * covers what happens outside the timer — starting the worker or process, recording the
+ * outcome in the inbox — and small clock differences between hosts sharing one database.
+ * That overhead is about constant, so the margin is `timeout_ms` clamped to 2–10 s: the
+ * default 30 s timeout gets 10 s, a 2 s timeout gets 2 s, so an event orphaned by a crash is
+ * retried after roughly twice its timeout plus a second instead of waiting a fixed 10 s.
+ *
+ * @example
+ * ```ts
+ * import { leaseMarginMs } from "./dispatcher.ts";
+ * leaseMarginMs(30_000); // 10_000
+ * leaseMarginMs(1_000); // 2_000
+ * ```
+ */
+export function leaseMarginMs(timeoutMs: number): number {
+  return Math.min(10_000, Math.max(2_000, timeoutMs));
+}
 
 function _keyString(key: EventKey): string {
   return `${key.provider}\u0000${key.id}`;
@@ -146,10 +172,18 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
   const loadRetryMs = options.loadRetryMs ?? 5000;
   const abortGraceMs = options.abortGraceMs ?? 1000;
   const debounceMs = options.debounceMs ?? 150;
-  const leaseMs = settings.timeout_ms + abortGraceMs + (options.leaseMarginMs ?? 10_000);
+  const leaseMs = settings.timeout_ms + abortGraceMs +
+    (options.leaseMarginMs ?? leaseMarginMs(settings.timeout_ms));
   const bundler = options.bundler ?? createBundler();
   const pool = createWorkerPool({ abortGraceMs, maxIdle: settings.concurrency });
   const active = new Map<string, _Active>();
+  /** Serializes claim-and-track between the poller and `runNow`. */
+  let claimLock: Promise<unknown> = Promise.resolve();
+  const exclusive = <T>(fn: () => Promise<T>): Promise<T> => {
+    const next = claimLock.then(fn);
+    claimLock = next.catch(() => {});
+    return next;
+  };
 
   let registry = _EMPTY;
   let started = false;
@@ -310,18 +344,20 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
       const free = settings.concurrency - active.size;
       let claimed: StoredEvent[] = [];
       if (free > 0) {
-        try {
-          claimed = await inbox.claim({ owner, limit: free, leaseMs, now: clock.now() });
-        } catch (error) {
-          log.error("inbox claim failed", { error: _errorText(error) });
-        }
-        for (const stored of claimed) {
-          if (stopping || active.has(_keyString(stored))) {
-            await inbox.release(stored, owner, clock.now()).catch(() => false);
-          } else {
-            track(stored);
+        await exclusive(async () => {
+          try {
+            claimed = await inbox.claim({ owner, limit: free, leaseMs, now: clock.now() });
+          } catch (error) {
+            log.error("inbox claim failed", { error: _errorText(error) });
           }
-        }
+          for (const stored of claimed) {
+            if (stopping || active.has(_keyString(stored))) {
+              await inbox.release(stored, owner, clock.now()).catch(() => false);
+            } else {
+              track(stored);
+            }
+          }
+        });
         if (claimed.length > 0 && claimed.length === free) continue;
       }
       await sleep(pollMs);
@@ -440,24 +476,28 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
       const deadline = Date.now() + leaseMs;
       while (true) {
         if (stopping) return { ok: false, status: "pending", error: "whd is shutting down" };
-        const mine = active.get(_keyString(key));
-        if (mine) return await mine.promise;
-        const [row] = await inbox.find(key.id, key.provider);
-        if (!row) return { ok: false, status: "missing", error: "no such event" };
-        switch (row.status) {
-          case "done":
-          case "unhandled":
-          case "ignored":
-            return { ok: true, status: row.status };
-          case "dead":
-            return { ok: false, status: "dead", error: row.last_error ?? "dead" };
-        }
-        if (!active.has(_keyString(key))) {
+        // Under the claim lock: a poll cannot have claimed this event without tracking it
+        // yet, so `claimOne` (which lets an owner re-lease its own event) never runs it twice.
+        const step = await exclusive(async (): Promise<_RunNowStep> => {
+          const mine = active.get(_keyString(key));
+          if (mine) return { wait: mine.promise };
+          const [row] = await inbox.find(key.id, key.provider);
+          if (!row) return { result: { ok: false, status: "missing", error: "no such event" } };
+          switch (row.status) {
+            case "done":
+            case "unhandled":
+            case "ignored":
+              return { result: { ok: true, status: row.status } };
+            case "dead":
+              return { result: { ok: false, status: "dead", error: row.last_error ?? "dead" } };
+          }
           const stored = await inbox.claimOne(key, { owner, leaseMs, now: clock.now() });
-          if (stored) return await track(stored).promise;
-        }
+          return stored ? { wait: track(stored).promise } : { status: row.status };
+        });
+        if (step.wait) return await step.wait;
+        if (step.result) return step.result;
         if (Date.now() > deadline) {
-          return { ok: false, status: row.status, error: "event is being processed elsewhere" };
+          return { ok: false, status: step.status!, error: "event is being processed elsewhere" };
         }
         // Leased by another process: wait for it to settle.
         await new Promise((r) => setTimeout(r, 50));

@@ -1,25 +1,18 @@
 import assert from "node:assert/strict";
-import { join } from "node:path";
-import { openInbox } from "../../src/inbox/libsql_inbox.ts";
-import { handlersDir, incoming, waitFor } from "./_helpers.ts";
+import { leaseMarginMs } from "../../src/dispatch/dispatcher.ts";
+import { daemonProject, lines } from "./_daemon.ts";
+import { waitFor } from "./_helpers.ts";
 
-const CHILD = new URL("./_crash_child.ts", import.meta.url).pathname;
+const TIMEOUT_MS = 2000;
 
-async function lines(file: string): Promise<string[]> {
-  try {
-    return (await Deno.readTextFile(file)).trim().split("\n").filter(Boolean);
-  } catch {
-    return [];
-  }
-}
-
-Deno.test("crash: kill -9 mid-handler, restart, the event completes exactly once more", async () => {
-  const tmp = await Deno.makeTempDir({ prefix: "whd_crash_" });
-  const out = join(tmp, "runs.txt");
-  const url = `file:${tmp}/whd.db`;
-  // The first attempt hangs (the process is killed there); later attempts finish.
-  const dir = await handlersDir({
-    "stripe/invoice.paid.ts": `export default async (event, ctx) => {
+Deno.test("crash: kill -9 of whd serve mid-handler, restart, the event completes exactly once more", async () => {
+  // Lease = timeout 2 s + abort grace 1 s + margin 2 s: the orphaned run is retried ~5 s later.
+  const project = await daemonProject({ timeout_ms: TIMEOUT_MS, backoff_base_ms: 100 });
+  const out = project.path("runs.txt");
+  // The first attempt hangs (whd is killed there); later attempts finish.
+  await project.handler(
+    "order.created.ts",
+    `export default async (event, ctx) => {
       await Deno.writeTextFile(${
       JSON.stringify(out)
     }, "start " + ctx.attempt + "\\n", { append: true });
@@ -28,37 +21,46 @@ Deno.test("crash: kill -9 mid-handler, restart, the event completes exactly once
       JSON.stringify(out)
     }, "done " + ctx.attempt + "\\n", { append: true });
     };`,
-  });
-  const inbox = await openInbox({ url });
-  await inbox.accept(incoming("evt_k", "invoice.paid"));
-
-  const spawn = () =>
-    new Deno.Command(Deno.execPath(), {
-      args: ["run", "-A", CHILD, url, dir],
-      stdout: "null",
-      stderr: "null",
-    }).spawn();
-
-  const first = spawn();
-  await waitFor(async () => (await lines(out)).includes("start 1"), 30_000, "first attempt");
-  first.kill("SIGKILL");
-  const status = await first.status;
-  assert.equal(status.signal, "SIGKILL");
-  assert.equal((await inbox.find("evt_k", "stripe"))[0].status, "running", "left leased");
-
-  const second = spawn();
+  );
   try {
-    await waitFor(
-      async () => (await inbox.find("evt_k", "stripe"))[0].status === "done",
-      30_000,
-      "done after restart",
-    );
+    const first = await project.start();
+    const answer = await project.deliver(first, "ord_kill", "order.created");
+    assert.equal(answer.status, 200, JSON.stringify(answer.body));
+    await waitFor(async () => (await lines(out)).includes("start 1"), 30_000, "first attempt");
+    const killedAt = Date.now();
+    const status = await first.stop("SIGKILL");
+    assert.equal(status.signal, "SIGKILL");
+    assert.deepEqual(await lines(out), ["start 1"], "killed before the timeout could fire");
+    const [orphan] = await project.events();
+    assert.equal(orphan.status, "running", "left leased by the dead process");
+    assert.equal(orphan.attempts, 1);
+
+    const second = await project.start();
+    try {
+      await waitFor(async () => (await lines(out)).includes("done 2"), 30_000, "second attempt");
+      await waitFor(
+        async () => (await project.events())[0].status === "done",
+        30_000,
+        "done after restart",
+      );
+    } finally {
+      assert.equal((await second.stop("SIGTERM")).code, 0, second.logs());
+    }
+    const waited = Date.now() - killedAt;
+    const [row] = await project.events();
+    assert.equal(row.id, "ord_kill");
+    assert.equal(row.attempts, 2);
+    assert.deepEqual(await lines(out), ["start 1", "start 2", "done 2"]);
+    console.log(`kill -9 → done after restart: ${waited} ms`);
   } finally {
-    second.kill("SIGKILL");
-    await second.status;
+    await project.remove();
   }
-  const row = (await inbox.find("evt_k", "stripe"))[0];
-  inbox.close();
-  assert.equal(row.attempts, 2);
-  assert.deepEqual(await lines(out), ["start 1", "start 2", "done 2"]);
+});
+
+Deno.test("lease margin: 10 s for the default 30 s timeout, the timeout itself for short ones, at least 2 s", () => {
+  assert.equal(leaseMarginMs(30_000), 10_000);
+  assert.equal(leaseMarginMs(600_000), 10_000);
+  assert.equal(leaseMarginMs(TIMEOUT_MS), 2_000);
+  assert.equal(leaseMarginMs(5_000), 5_000);
+  assert.equal(leaseMarginMs(100), 2_000);
 });

@@ -328,6 +328,27 @@ Deno.test("dispatcher: runNow (sync mode) runs before returning, reports failure
   inbox.close();
 });
 
+Deno.test("dispatcher: runNow racing the woken poller runs each event exactly once", async () => {
+  const out = join(await Deno.makeTempDir(), "runs.txt");
+  const dir = await handlersDir({
+    "stripe/invoice.paid.ts": APPEND(out),
+    "stripe/_append.ts": APPEND_HELPER,
+  });
+  // As the server does for a sync webhook: accept, wake the poller, and runNow at once.
+  const { dispatcher, inbox } = await setup(dir, { pollMs: 5, handlers: { concurrency: 8 } });
+  await dispatcher.start();
+  const ids = Array.from({ length: 24 }, (_, i) => `evt_race${i}`);
+  const results = await Promise.all(ids.map(async (id) => {
+    await inbox.accept(incoming(id, "invoice.paid"));
+    dispatcher.notify();
+    return await dispatcher.runNow({ provider: "stripe", id });
+  }));
+  await dispatcher.stop(1000);
+  inbox.close();
+  assert.ok(results.every((r) => r.ok && r.status === "done"), JSON.stringify(results));
+  assert.deepEqual((await lines(out)).sort(), ids.map((id) => `${id} 1`).sort());
+});
+
 Deno.test("dispatcher: a reload that adds a handler re-queues the unhandled events it matches", async () => {
   const dir = await handlersDir({ "stripe/invoice.paid.ts": "export default () => {};" });
   const { dispatcher, inbox } = await setup(dir);

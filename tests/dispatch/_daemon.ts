@@ -1,0 +1,125 @@
+/**
+ * A throw-away whd project for tests against the real daemon: `config/whd.yaml` with one
+ * generic-hmac provider (`shop`, an async and a `mode: sync` webhook), a `handlers/` folder, a
+ * `data/` libSQL file, and helpers to sign and deliver events over HTTP and read
+ * `whd events list --json`.
+ *
+ * @module
+ */
+import { join } from "node:path";
+import { parseConfig } from "../../src/config/loader.ts";
+import type { WebhookConfig } from "../../src/config/schema.ts";
+import { PROVIDERS } from "../../src/providers/mod.ts";
+import { startWhd, whd, type WhdServer } from "../helpers/whd_process.ts";
+import { writeFile } from "./_helpers.ts";
+
+const SECRET = "shop-test-secret";
+
+/** A project folder; `dir` is the daemon's working directory. */
+export interface DaemonProject {
+  dir: string;
+  /** Absolute path of a file under the project (for handlers to write to). */
+  path(name: string): string;
+  /** Writes `handlers/shop/<file>`. */
+  handler(file: string, text: string): Promise<string>;
+  /** Starts `whd serve` in the project. */
+  start(): Promise<WhdServer>;
+  /** Signs and POSTs an event to `/hooks/shop` (or `/hooks/shop-sync` when `sync`). */
+  deliver(server: WhdServer, id: string, type: string, sync?: boolean): Promise<Delivery>;
+  /** `whd events list --json`. */
+  events(): Promise<ListedEvent[]>;
+  remove(): Promise<void>;
+}
+
+/** An HTTP answer and how long it took. */
+export interface Delivery {
+  status: number;
+  body: Record<string, unknown>;
+  ms: number;
+}
+
+/** A row of `whd events list --json`. */
+export interface ListedEvent {
+  id: string;
+  type: string;
+  status: string;
+  attempts: number;
+  last_error: string | null;
+}
+
+/** Writes the project; `handlers` are extra keys under `handlers:` in whd.yaml. */
+export async function daemonProject(
+  handlers: Record<string, number | boolean>,
+): Promise<DaemonProject> {
+  const dir = await Deno.makeTempDir({ prefix: "whd_daemon_" });
+  const settings = Object.entries({ dir: "handlers", ...handlers })
+    .map(([key, value]) => `  ${key}: ${value}`).join("\n");
+  const hmac = `        signing_secret_env: SHOP_SECRET
+        signature_header: X-Shop-Signature
+        id_path: /id
+        type_path: /type`;
+  const yaml = `server:
+  host: 127.0.0.1
+database:
+  url: file:data/whd.db
+handlers:
+${settings}
+log:
+  format: json
+providers:
+  shop:
+    type: hmac
+    webhooks:
+      orders:
+        path: /hooks/shop
+${hmac}
+      orders_sync:
+        path: /hooks/shop-sync
+        mode: sync
+${hmac}
+`;
+  await writeFile(dir, "config/whd.yaml", yaml);
+  await Deno.mkdir(join(dir, "handlers", "shop"), { recursive: true });
+  const config = parseConfig(yaml, "whd.yaml");
+  const webhooks = config.providers[0].webhooks;
+  const webhook = (sync: boolean): WebhookConfig =>
+    webhooks.find((w) => (w.mode === "sync") === sync)!;
+  const env = { SHOP_SECRET: SECRET };
+
+  return {
+    dir,
+    path: (name) => join(dir, name),
+    handler: (file, text) => writeFile(dir, join("handlers", "shop", file), text),
+    start: () => startWhd([], { cwd: dir, env }),
+    async deliver(server, id, type, sync = false) {
+      const body = JSON.stringify({ id, type, data: { n: 1 } });
+      const hook = webhook(sync);
+      const headers = await PROVIDERS.hmac.sign(hook, body, { secret: SECRET });
+      const started = performance.now();
+      const response = await fetch(`${server.url}${hook.path}`, {
+        method: "POST",
+        headers,
+        body,
+      });
+      const text = await response.text();
+      const ms = performance.now() - started;
+      return { status: response.status, body: JSON.parse(text), ms };
+    },
+    async events() {
+      const run = await whd(["events", "list", "--json"], { cwd: dir, env });
+      if (run.code !== 0) throw new Error(`whd events list failed:\n${run.stderr}`);
+      return JSON.parse(run.stdout);
+    },
+    remove: () => Deno.remove(dir, { recursive: true }),
+  };
+}
+
+/** The lines of a file written by a handler (empty while it does not exist). */
+export async function lines(file: string): Promise<string[]> {
+  try {
+    return (await Deno.readTextFile(file)).split("\n").filter(Boolean);
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound) return [];
+    throw error;
+  }
+}

@@ -4,8 +4,9 @@
  * after `handlers.max_attempts`, or unhandled when no file matches.
  *
  * - At most `handlers.concurrency` events run at once (sync-mode {@linkcode Dispatcher.runNow}
- *   runs come on top). Module handlers run in Workers, executables as child processes, so
- *   a handler that spins or blocks never stalls the HTTP server.
+ *   runs come on top). Module handlers run in handler host processes (`module_runner.ts`),
+ *   executables as child processes of their own, so a handler that spins, blocks or exits
+ *   never stalls the HTTP server, and one that overstays its timeout is killed.
  * - The lease is `timeout_ms + abortGraceMs + margin` (see {@linkcode leaseMarginMs}): a run
  *   that died with the process (kill -9) is claimed again once the lease has expired. A
  *   completed event never runs again unless replayed.
@@ -36,10 +37,10 @@ import type { Logger } from "../ops/log.ts";
 import type { Metrics } from "../ops/metrics.ts";
 import { type Bundler, createBundler } from "./bundler.ts";
 import { runExecutable } from "./exec_runner.ts";
-import { createWorkerPool, type RunResult } from "./module_runner.ts";
+import { createHostPool, type RunResult } from "./module_runner.ts";
 import { type HandlerRegistry, type LoadedHandler, loadRegistry } from "./registry.ts";
 import { backoffDelay } from "./retry.ts";
-import type { StripeOptions } from "./worker_protocol.ts";
+import type { StripeOptions } from "./host_protocol.ts";
 
 /** Dependencies and knobs of {@linkcode createDispatcher}. */
 export interface DispatcherOptions {
@@ -116,7 +117,7 @@ const _EMPTY: HandlerRegistry = {
 
 /**
  * The slack a lease has beyond a run's own limit (`timeout_ms` plus the abort grace): it
- * covers what happens outside the timer — starting the worker or process, recording the
+ * covers what happens outside the timer — starting the handler host or process, recording the
  * outcome in the inbox — and small clock differences between hosts sharing one database.
  * That overhead is about constant, so the margin is `timeout_ms` clamped to 2–10 s: the
  * default 30 s timeout gets 10 s, a 2 s timeout gets 2 s, so an event orphaned by a crash is
@@ -175,7 +176,7 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
   const leaseMs = settings.timeout_ms + abortGraceMs +
     (options.leaseMarginMs ?? leaseMarginMs(settings.timeout_ms));
   const bundler = options.bundler ?? createBundler();
-  const pool = createWorkerPool({ abortGraceMs, maxIdle: settings.concurrency });
+  const pool = createHostPool({ abortGraceMs, maxIdle: settings.concurrency });
   const active = new Map<string, _Active>();
   /** Serializes claim-and-track between the poller and `runNow`. */
   let claimLock: Promise<unknown> = Promise.resolve();
@@ -470,7 +471,7 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
         for (const a of active.values()) a.cancel.abort();
         await Promise.allSettled([...active.values()].map((a) => a.promise));
       }
-      pool.close();
+      await pool.close();
     },
     async runNow(key: EventKey): Promise<RunNowResult> {
       const deadline = Date.now() + leaseMs;

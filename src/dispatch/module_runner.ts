@@ -1,20 +1,30 @@
 /**
- * Runs bundled module handlers in a pool of Workers, one run per worker at a time. A worker
- * is reused after a run that settled; at the timeout its handler's `ctx.signal` is aborted,
- * and if the handler has not settled `abortGraceMs` later (it spins, or ignores the signal)
- * the worker is terminated and replaced.
+ * Runs bundled module handlers in a pool of handler host processes (`whd __handler-host`,
+ * see `handler_host.ts`), one run per host at a time. Hosts start on demand and are reused
+ * after a run that settled (at most `maxIdle` idle hosts are kept). At the timeout the
+ * handler's `ctx.signal` is aborted; if the run has not settled `abortGraceMs` later (it
+ * spins, or ignores the signal) the host is killed with SIGKILL — which, unlike
+ * `Worker.terminate()`, really stops a `while (true) {}` — and the next run gets a fresh host.
+ * A host that dies mid-run (the handler called `Deno.exit`, crashed, ran out of memory) fails
+ * that run with an error saying so.
  *
  * @example
  * ```ts ignore
- * const pool = createWorkerPool({ abortGraceMs: 1000 });
+ * const pool = createHostPool({ abortGraceMs: 1000, maxIdle: 4 });
  * const result = await pool.run({ code, event, attempt: 1, env: {}, timeoutMs: 30_000, log });
- * pool.close();
+ * await pool.close();
  * ```
  * @module
  */
 import type { Event } from "../event.ts";
 import type { Logger } from "../ops/log.ts";
-import type { FromWorker, StripeOptions, ToWorker } from "./worker_protocol.ts";
+import { handlerHostCommand, type HostCommand } from "./host_command.ts";
+import {
+  type FromHost,
+  HOST_PREFIX_ENV,
+  type StripeOptions,
+  type ToHost,
+} from "./host_protocol.ts";
 
 /** How a handler run ended. */
 export interface RunResult {
@@ -35,101 +45,246 @@ export interface ModuleRun {
   env: Record<string, string>;
   stripe?: StripeOptions;
   timeoutMs: number;
-  /** Receives the handler's `ctx.log` lines. */
+  /** Receives the handler's `ctx.log` lines and its console/stdout/stderr output. */
   log: Logger;
-  /** Aborting it terminates the run at once with `cancelled: true`. */
+  /** Aborting it kills the run's host at once; the run resolves with `cancelled: true`. */
   signal?: AbortSignal;
 }
 
-/** A pool of handler workers. */
-export interface WorkerPool {
+/** A pool of handler host processes. */
+export interface HostPool {
   run(request: ModuleRun): Promise<RunResult>;
-  /** Workers alive now (idle or busy). */
+  /** Hosts alive now (idle or busy). */
   readonly size: number;
-  /** Terminates every worker; runs in flight resolve as cancelled. */
-  close(): void;
+  /** Process ids of the hosts alive now. */
+  readonly pids: number[];
+  /** Kills every host and waits until they are gone; runs in flight resolve as cancelled. */
+  close(): Promise<void>;
 }
 
-/** Options for {@linkcode createWorkerPool}. */
-export interface WorkerPoolOptions {
+/** Options for {@linkcode createHostPool}. */
+export interface HostPoolOptions {
   /** How long after the timeout a handler may take to honour `ctx.signal`. Default 1000. */
   abortGraceMs?: number;
-  /** Idle workers kept for reuse. Default 4. */
+  /** Idle hosts kept for reuse. Default 4. */
   maxIdle?: number;
+  /** How to start a host. Default {@linkcode handlerHostCommand}(). */
+  command?: HostCommand;
+  /** Handler output (console, stdout, stderr) logged per run; the rest is dropped. Default 65536. */
+  maxOutputBytes?: number;
+  /** Protocol prefix source (one per host). Default: a random UUID. */
+  randomId?: () => string;
 }
 
-interface _Slot {
-  worker: Worker;
+interface _Run {
+  runId: number;
+  log: Logger;
+  settle: (r: RunResult) => void;
+  outputBytes: number;
+}
+
+interface _Host {
+  child: Deno.ChildProcess;
+  writer: WritableStreamDefaultWriter<Uint8Array>;
   codes: Set<string>;
-  /** Settles the current run. */
-  current?: { runId: number; log: Logger; settle: (r: RunResult) => void };
+  current?: _Run;
+  /** The log of the last run, for output that arrives between runs. */
+  lastLog?: Logger;
+  /** Why the pool killed it: the result the current run gets once the host is gone. */
+  killResult?: RunResult;
+  dead: boolean;
+  stderrTail: string;
+  /** Resolves once the process is reaped and its output read. */
+  exited: Promise<void>;
 }
 
-const _MAX_CODES_PER_WORKER = 50;
+const _MAX_CODES_PER_HOST = 50;
+const _MAX_PENDING_LINE = 1 << 20;
 
-/** Creates a pool; workers start on demand. */
-export function createWorkerPool(options: WorkerPoolOptions = {}): WorkerPool {
+async function _pumpLines(
+  stream: ReadableStream<Uint8Array>,
+  onLine: (line: string) => void,
+  isProtocol: (partial: string) => boolean,
+): Promise<void> {
+  const decoder = new TextDecoder();
+  let buffer = "";
+  try {
+    for await (const chunk of stream) {
+      buffer += decoder.decode(chunk, { stream: true });
+      let at: number;
+      while ((at = buffer.indexOf("\n")) >= 0) {
+        onLine(buffer.slice(0, at));
+        buffer = buffer.slice(at + 1);
+      }
+      if (buffer.length > _MAX_PENDING_LINE && !isProtocol(buffer)) {
+        onLine(buffer);
+        buffer = "";
+      }
+    }
+  } catch { /* the process is gone */ }
+  buffer += decoder.decode();
+  if (buffer) onLine(buffer);
+}
+
+function _exitText(status: Deno.CommandStatus, stderrTail: string): string {
+  const how = status.signal
+    ? `was killed by ${status.signal} (out of memory?)`
+    : `exited with code ${status.code} (did the handler call Deno.exit?)`;
+  return `handler host process ${how} before the handler finished` +
+    (stderrTail ? `: ${stderrTail}` : "");
+}
+
+/** Creates a pool; hosts start on demand. */
+export function createHostPool(options: HostPoolOptions = {}): HostPool {
   const abortGraceMs = options.abortGraceMs ?? 1000;
   const maxIdle = options.maxIdle ?? 4;
-  const idle: _Slot[] = [];
-  const all = new Set<_Slot>();
+  const maxOutput = options.maxOutputBytes ?? 65_536;
+  const randomId = options.randomId ?? (() => crypto.randomUUID());
+  const command = options.command ?? handlerHostCommand();
+  const encoder = new TextEncoder();
+  const idle: _Host[] = [];
+  const all = new Set<_Host>();
+  /** Exits not yet complete, including hosts already dropped from `all`. */
+  const exits = new Set<Promise<void>>();
   let nextRunId = 1;
 
-  const spawn = (): _Slot => {
-    const worker = new Worker(new URL("./handler_worker.ts", import.meta.url), { type: "module" });
-    const slot: _Slot = { worker, codes: new Set() };
-    worker.onmessage = (e: MessageEvent<FromWorker>) => {
-      const message = e.data;
-      const current = slot.current;
-      if (!current) return;
-      if (message.kind === "log") {
-        current.log[message.level](message.message, message.fields);
-      } else if (message.runId === current.runId) {
-        current.settle(message.ok ? { ok: true } : { ok: false, error: message.error });
-      }
-    };
-    worker.onerror = (e: ErrorEvent) => {
-      e.preventDefault();
-      const current = slot.current;
-      kill(slot);
-      current?.settle({ ok: false, error: `handler worker crashed: ${e.message}` });
-    };
-    all.add(slot);
-    return slot;
-  };
-
-  const kill = (slot: _Slot) => {
-    slot.worker.terminate();
-    all.delete(slot);
-    const i = idle.indexOf(slot);
+  const forget = (host: _Host) => {
+    all.delete(host);
+    const i = idle.indexOf(host);
     if (i >= 0) idle.splice(i, 1);
   };
 
-  const take = (code: string): _Slot => {
-    const warm = idle.findIndex((s) => s.codes.has(code));
-    const slot = warm >= 0 ? idle.splice(warm, 1)[0] : idle.pop() ?? spawn();
-    return slot;
+  const output = (host: _Host, stream: string, line: string) => {
+    if (line.trim() === "") return;
+    const run = host.current;
+    const log = run?.log ?? host.lastLog;
+    if (!log) return;
+    if (run) {
+      if (run.outputBytes >= maxOutput) return;
+      run.outputBytes += line.length;
+      if (run.outputBytes >= maxOutput) {
+        log.warn("handler output truncated", { limit_bytes: maxOutput });
+        return;
+      }
+    }
+    log[stream === "stderr" ? "warn" : "info"]("handler output", { stream, line });
+  };
+
+  const receive = (host: _Host, message: FromHost) => {
+    const run = host.current;
+    if (message.kind === "log") {
+      if (message.message === "handler output" && message.fields?.stream === "console") {
+        if (run?.runId === message.runId || message.runId === -1) {
+          return output(host, "console", String(message.fields.line));
+        }
+      }
+      const log = run?.runId === message.runId ? run.log : host.lastLog;
+      log?.[message.level](message.message, message.fields);
+    } else if (run && message.runId === run.runId) {
+      run.settle(message.ok ? { ok: true } : { ok: false, error: message.error });
+    }
+  };
+
+  const spawn = (): _Host => {
+    const prefix = `@whd:${randomId()}@`;
+    const child = new Deno.Command(command.command, {
+      args: command.args,
+      env: { [HOST_PREFIX_ENV]: prefix },
+      stdin: "piped",
+      stdout: "piped",
+      stderr: "piped",
+    }).spawn();
+    const host: _Host = {
+      child,
+      writer: child.stdin.getWriter(),
+      codes: new Set(),
+      dead: false,
+      stderrTail: "",
+      exited: Promise.resolve(),
+    };
+    const stdout = _pumpLines(child.stdout, (line) => {
+      if (!line.startsWith(prefix)) return output(host, "stdout", line);
+      let message: FromHost;
+      try {
+        message = JSON.parse(line.slice(prefix.length));
+      } catch {
+        return output(host, "stdout", line);
+      }
+      receive(host, message);
+    }, (partial) => partial.startsWith(prefix));
+    const stderr = _pumpLines(child.stderr, (line) => {
+      if (line.trim() !== "") host.stderrTail = line.trim().slice(0, 500);
+      output(host, "stderr", line);
+    }, () => false);
+    host.exited = (async () => {
+      const status = await child.status;
+      // A grandchild may still hold the pipes open; do not wait for it forever.
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      await Promise.race([
+        Promise.all([stdout, stderr]),
+        new Promise((r) => timer = setTimeout(r, 500)),
+      ]);
+      clearTimeout(timer);
+      host.dead = true;
+      forget(host);
+      await host.writer.close().catch(() => {});
+      host.current?.settle(
+        host.killResult ?? { ok: false, error: _exitText(status, host.stderrTail) },
+      );
+    })();
+    exits.add(host.exited);
+    host.exited.finally(() => exits.delete(host.exited));
+    all.add(host);
+    return host;
+  };
+
+  /** SIGKILLs the host; its current run settles with `result` once the process is gone. */
+  const kill = (host: _Host, result: RunResult) => {
+    host.killResult ??= result;
+    forget(host);
+    if (host.dead) return;
+    try {
+      host.child.kill("SIGKILL");
+    } catch { /* already exited */ }
+  };
+
+  const send = (host: _Host, message: ToHost) => {
+    host.writer.write(encoder.encode(JSON.stringify(message) + "\n")).catch(() => {
+      // The host died; its exit settles the run.
+    });
+  };
+
+  const take = (code: string): _Host => {
+    const warm = idle.findIndex((h) => h.codes.has(code));
+    return warm >= 0 ? idle.splice(warm, 1)[0] : idle.pop() ?? spawn();
   };
 
   return {
     get size() {
       return all.size;
     },
+    get pids() {
+      return [...all].map((h) => h.child.pid);
+    },
     run(request: ModuleRun): Promise<RunResult> {
       if (request.signal?.aborted) return Promise.resolve({ ok: false, cancelled: true });
-      const slot = take(request.code);
-      slot.codes.add(request.code);
+      let host: _Host;
+      try {
+        host = take(request.code);
+      } catch (error) {
+        const message = error instanceof Error ? error.message : String(error);
+        return Promise.resolve({ ok: false, error: `cannot start a handler host: ${message}` });
+      }
+      host.codes.add(request.code);
       const runId = nextRunId++;
       return new Promise<RunResult>((resolve) => {
         let timedOut = false;
         const timers: ReturnType<typeof setTimeout>[] = [];
-        const onCancel = () => {
-          kill(slot);
-          settle({ ok: false, cancelled: true });
-        };
+        const onCancel = () => kill(host, { ok: false, cancelled: true });
         const settle = (result: RunResult) => {
-          if (slot.current?.runId !== runId) return;
-          slot.current = undefined;
+          if (host.current?.runId !== runId) return;
+          host.current = undefined;
+          host.lastLog = request.log;
           timers.forEach(clearTimeout);
           request.signal?.removeEventListener("abort", onCancel);
           if (timedOut && !result.cancelled) {
@@ -140,41 +295,39 @@ export function createWorkerPool(options: WorkerPoolOptions = {}): WorkerPool {
                 (result.error ? ` (${result.error.split("\n")[0]})` : ""),
             };
           }
-          if (all.has(slot)) {
-            if (idle.length < maxIdle && slot.codes.size < _MAX_CODES_PER_WORKER) idle.push(slot);
-            else kill(slot);
+          if (all.has(host)) {
+            if (idle.length < maxIdle && host.codes.size < _MAX_CODES_PER_HOST) idle.push(host);
+            else kill(host, { ok: false, cancelled: true });
           }
           resolve(result);
         };
-        slot.current = { runId, log: request.log, settle };
+        host.current = { runId, log: request.log, settle, outputBytes: 0 };
         request.signal?.addEventListener("abort", onCancel, { once: true });
         timers.push(setTimeout(() => {
           timedOut = true;
-          slot.worker.postMessage({ kind: "abort", runId } satisfies ToWorker);
+          send(host, { kind: "abort", runId });
         }, request.timeoutMs));
         timers.push(setTimeout(() => {
-          kill(slot);
-          settle({ ok: false, error: "handler did not stop after its signal was aborted" });
+          kill(host, {
+            ok: false,
+            error: `handler did not stop within ${abortGraceMs} ms after its signal was ` +
+              "aborted; its host process was killed",
+          });
         }, request.timeoutMs + abortGraceMs));
-        slot.worker.postMessage(
-          {
-            kind: "run",
-            runId,
-            code: request.code,
-            event: request.event,
-            attempt: request.attempt,
-            env: request.env,
-            stripe: request.stripe,
-          } satisfies ToWorker,
-        );
+        send(host, {
+          kind: "run",
+          runId,
+          code: request.code,
+          event: request.event,
+          attempt: request.attempt,
+          env: request.env,
+          stripe: request.stripe,
+        });
       });
     },
-    close() {
-      for (const slot of [...all]) {
-        const current = slot.current;
-        kill(slot);
-        current?.settle({ ok: false, cancelled: true });
-      }
+    async close() {
+      for (const host of [...all]) kill(host, { ok: false, cancelled: true });
+      await Promise.all([...exits]);
     },
   };
 }

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { createWorkerPool } from "../../src/dispatch/module_runner.ts";
+import { createHostPool } from "../../src/dispatch/module_runner.ts";
 import { runExecutable } from "../../src/dispatch/exec_runner.ts";
 import { loadRegistry } from "../../src/dispatch/registry.ts";
 import { memoryLogger } from "../../src/ops/log.ts";
@@ -17,7 +17,7 @@ Deno.test("examples: every shipped handler loads and logs what it received", asy
     "invoice.paid",
     "invoice.payment_failed",
   ];
-  const pool = createWorkerPool();
+  const pool = createHostPool();
   for (const type of types) {
     const handler = registry.resolve("stripe", type);
     assert.ok(handler?.code, `a handler for ${type}`);
@@ -44,7 +44,7 @@ Deno.test("examples: every shipped handler loads and logs what it received", asy
     assert.equal(line.event_id, `evt_${type}`);
     assert.equal(line.type, type);
   }
-  pool.close();
+  await pool.close();
 
   const push = registry.resolve("github", "push");
   assert.equal(push?.kind, "exec");

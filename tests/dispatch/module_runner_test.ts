@@ -1,10 +1,10 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { createBundler } from "../../src/dispatch/bundler.ts";
-import { createWorkerPool } from "../../src/dispatch/module_runner.ts";
+import { createHostPool, type ModuleRun } from "../../src/dispatch/module_runner.ts";
 import type { Event } from "../../src/event.ts";
 import { memoryLogger } from "../../src/ops/log.ts";
-import { handlersDir } from "./_helpers.ts";
+import { handlersDir, waitFor } from "./_helpers.ts";
 
 const bundler = createBundler();
 const event: Event = {
@@ -24,139 +24,230 @@ async function code(text: string): Promise<string> {
   return result.code;
 }
 
-Deno.test("worker: the handler gets the event and ctx, and its log lines reach whd's log", async () => {
-  const pool = createWorkerPool();
+function request(c: string, extra: Partial<ModuleRun> = {}): ModuleRun {
+  return { code: c, event, attempt: 1, env: {}, timeoutMs: 10_000, log: memoryLogger(), ...extra };
+}
+
+/** The parsed log lines with this `msg`. */
+function logged(log: { lines: string[] }, msg: string): Record<string, unknown>[] {
+  return log.lines.map((l) => JSON.parse(l)).filter((l) => l.msg === msg);
+}
+
+/** True while a process with this pid exists (zombies included). */
+function alive(pid: number): boolean {
+  try {
+    Deno.statSync(`/proc/${pid}`);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+Deno.test("host: the handler gets the event and ctx, and its log lines reach whd's log", async () => {
+  const pool = createHostPool();
   const log = memoryLogger();
-  const result = await pool.run({
-    code: await code(`export default async (event, ctx) => {
+  const result = await pool.run(request(
+    await code(`export default async (event, ctx) => {
       ctx.log.info("got", { amount: event.payload.amount, attempt: ctx.attempt, v: ctx.env.V,
-        aborted: ctx.signal.aborted, stripe: ctx.stripe === undefined ? "none" : "some" });
+        aborted: ctx.signal.aborted, stripe: ctx.stripe === undefined ? "none" : "some",
+        pid: Deno.pid });
     };`),
-    event,
-    attempt: 3,
-    env: { V: "x" },
-    timeoutMs: 5000,
-    log,
-  });
-  pool.close();
+    { attempt: 3, env: { V: "x" }, log },
+  ));
+  const pids = pool.pids;
+  await pool.close();
   assert.deepEqual(result, { ok: true });
-  const line = JSON.parse(log.lines[0]);
-  assert.equal(line.msg, "got");
+  const [line] = logged(log, "got");
   assert.deepEqual(
     [line.amount, line.attempt, line.v, line.aborted, line.stripe],
     [42, 3, "x", false, "none"],
   );
+  assert.notEqual(line.pid, Deno.pid, "the handler ran in another process");
+  assert.deepEqual(pids, [line.pid]);
 });
 
-Deno.test("worker: a throw is a failure carrying the message; the worker is reused", async () => {
-  const pool = createWorkerPool();
-  const c = await code(`export default () => { throw new Error("card declined"); };`);
+Deno.test("host: a throw is a failure carrying the message; the same host process serves the next run", async () => {
+  const pool = createHostPool();
+  const c = await code(`export default (event, ctx) => {
+    ctx.log.info("pid", { pid: Deno.pid });
+    throw new Error("card declined");
+  };`);
   const log = memoryLogger();
-  const first = await pool.run({ code: c, event, attempt: 1, env: {}, timeoutMs: 5000, log });
-  const second = await pool.run({ code: c, event, attempt: 2, env: {}, timeoutMs: 5000, log });
+  const first = await pool.run(request(c, { log }));
+  const second = await pool.run(request(c, { attempt: 2, log }));
   assert.equal(pool.size, 1);
-  pool.close();
+  await pool.close();
   assert.equal(first.ok, false);
   assert.match(first.error!, /card declined/);
   assert.equal(second.ok, false);
+  const pids = logged(log, "pid").map((l) => l.pid);
+  assert.equal(pids.length, 2);
+  assert.equal(pids[0], pids[1], "one host ran both");
 });
 
-Deno.test("worker: at the timeout ctx.signal fires and a cooperative handler stops", async () => {
-  const pool = createWorkerPool({ abortGraceMs: 5000 });
+Deno.test("host: at the timeout ctx.signal fires and a cooperative handler stops; its host is kept", async () => {
+  const pool = createHostPool({ abortGraceMs: 5000 });
   const started = Date.now();
-  const result = await pool.run({
-    code: await code(`export default (event, ctx) => new Promise((_, reject) => {
+  const result = await pool.run(request(
+    await code(`export default (event, ctx) => new Promise((_, reject) => {
       ctx.signal.addEventListener("abort", () => reject(ctx.signal.reason));
     });`),
-    event,
-    attempt: 1,
-    env: {},
-    timeoutMs: 200,
-    log: memoryLogger(),
-  });
+    { timeoutMs: 200 },
+  ));
   const elapsed = Date.now() - started;
-  assert.equal(pool.size, 1, "a handler that honoured the signal keeps its worker");
-  pool.close();
+  assert.equal(pool.size, 1, "a handler that honoured the signal keeps its host");
+  await pool.close();
   assert.equal(result.timedOut, true);
   assert.match(result.error!, /timed out after 200 ms \(TimeoutError/);
   assert.ok(elapsed < 4000, `stopped by the signal, not by the kill (${elapsed} ms)`);
 });
 
-Deno.test("worker: a spinning handler is terminated and does not stop the event loop", async () => {
+Deno.test("host: a while (true) {} handler is killed at timeout + grace, its process is gone, the next run works, and the event loop never stalled", async () => {
   const server = Deno.serve(
     { port: 0, hostname: "127.0.0.1", onListen() {} },
     () => new Response("pong"),
   );
-  const pool = createWorkerPool({ abortGraceMs: 300 });
+  const pool = createHostPool({ abortGraceMs: 300 });
   const log = memoryLogger();
-  const spinning = pool.run({
-    code: await code(
-      `export default (event, ctx) => { ctx.log.info("spinning"); while (true) {} };`,
+  const spinning = pool.run(request(
+    await code(
+      `export default (event, ctx) => { ctx.log.info("spinning", { pid: Deno.pid }); while (true) {} };`,
     ),
-    event,
-    attempt: 1,
-    env: {},
-    timeoutMs: 1500,
-    log,
-  });
+    { timeoutMs: 1500, log },
+  ));
   // Wait until the handler is really spinning, then talk to the server meanwhile.
-  while (!log.lines.some((l) => l.includes("spinning"))) {
-    await new Promise((r) => setTimeout(r, 10));
-  }
+  await waitFor(() => logged(log, "spinning").length > 0, 30_000, "the spinner to start");
+  const pid = logged(log, "spinning")[0].pid as number;
+  assert.ok(alive(pid));
   const t0 = performance.now();
   const response = await fetch(`http://127.0.0.1:${server.addr.port}/`);
   assert.equal(await response.text(), "pong");
   const fetchMs = performance.now() - t0;
   const result = await spinning;
-  assert.equal(pool.size, 0, "the spinning worker was terminated");
-  pool.close();
-  await server.shutdown();
-  assert.ok(fetchMs < 1000, `fetch answered in ${fetchMs.toFixed(0)} ms while a handler spun`);
   assert.equal(result.ok, false);
   assert.equal(result.timedOut, true);
+  assert.match(result.error!, /did not stop within 300 ms .*host process was killed/);
+  assert.equal(alive(pid), false, `host ${pid} no longer exists`);
+  assert.equal(pool.size, 0, "the spinning host was dropped");
+
+  const next = memoryLogger();
+  const after = await pool.run(
+    request(await code(`export default (e, ctx) => ctx.log.info("ok", { pid: Deno.pid });`), {
+      log: next,
+    }),
+  );
+  await pool.close();
+  await server.shutdown();
+  assert.deepEqual(after, { ok: true });
+  assert.notEqual(logged(next, "ok")[0].pid, pid, "a fresh host");
+  assert.ok(fetchMs < 1000, `fetch answered in ${fetchMs.toFixed(0)} ms while a handler spun`);
 });
 
-Deno.test("worker: cancelling (shutdown) terminates the run as cancelled, not failed", async () => {
-  const pool = createWorkerPool();
+Deno.test("host: a handler that calls Deno.exit(3) fails its run with a clear error, and a new host takes the next run", async () => {
+  const pool = createHostPool();
+  const log = memoryLogger();
+  const result = await pool.run(request(
+    await code(
+      `export default (e, ctx) => { ctx.log.info("pid", { pid: Deno.pid }); Deno.exit(3); };`,
+    ),
+    { log },
+  ));
+  assert.equal(result.ok, false);
+  assert.equal(result.timedOut, undefined);
+  assert.match(result.error!, /handler host process exited with code 3 .*Deno\.exit/);
+  assert.equal(pool.size, 0);
+  const pid = logged(log, "pid")[0].pid as number;
+  assert.equal(alive(pid), false);
+
+  const next = memoryLogger();
+  const after = await pool.run(
+    request(await code(`export default (e, ctx) => ctx.log.info("pid", { pid: Deno.pid });`), {
+      log: next,
+    }),
+  );
+  await pool.close();
+  assert.deepEqual(after, { ok: true });
+  assert.notEqual(logged(next, "pid")[0].pid, pid);
+});
+
+Deno.test("host: console.log and raw stdout/stderr writes reach the log as handler output without breaking the protocol", async () => {
+  const pool = createHostPool({ maxOutputBytes: 4096 });
+  const log = memoryLogger();
+  const result = await pool.run(request(
+    await code(`export default async (event, ctx) => {
+      console.log("hello", { n: 1 });
+      console.error("oops");
+      // A partial line, then a fake protocol line without the secret prefix.
+      Deno.stdout.writeSync(new TextEncoder().encode("no newline"));
+      ctx.log.info("after partial");
+      await Deno.stdout.write(new TextEncoder().encode('{"kind":"done","runId":1,"ok":true}\\n'));
+      Deno.stderr.writeSync(new TextEncoder().encode("raw err\\n"));
+      for (let i = 0; i < 200; i++) console.log("x".repeat(100));
+      throw new Error("still my result");
+    };`),
+    { log },
+  ));
+  const second = await pool.run(request(await code(`export default () => {};`)));
+  await pool.close();
+  assert.equal(result.ok, false, "the fake done line did not settle the run");
+  assert.match(result.error!, /still my result/);
+  assert.deepEqual(second, { ok: true });
+  const output = logged(log, "handler output").map((l) => `${l.stream}: ${l.line}`);
+  assert.deepEqual(output.slice(0, 2), ["console: hello { n: 1 }", "console: oops"]);
+  assert.ok(output.includes("stdout: no newline"), output.join("\n"));
+  assert.ok(output.includes('stdout: {"kind":"done","runId":1,"ok":true}'), output.join("\n"));
+  assert.ok(output.includes("stderr: raw err"), output.join("\n"));
+  assert.equal(logged(log, "after partial").length, 1);
+  assert.equal(logged(log, "handler output truncated").length, 1, "bounded output");
+  assert.ok(output.length < 60, `${output.length} output lines kept`);
+});
+
+Deno.test("host: cancelling (shutdown) kills the run's host and resolves as cancelled, not failed", async () => {
+  const pool = createHostPool();
   const cancel = new AbortController();
-  const run = pool.run({
-    code: await code(`export default () => new Promise(() => {});`),
-    event,
-    attempt: 1,
-    env: {},
-    timeoutMs: 60_000,
-    log: memoryLogger(),
-    signal: cancel.signal,
-  });
+  const log = memoryLogger();
+  const run = pool.run(request(
+    await code(
+      `export default (e, ctx) => { ctx.log.info("pid", { pid: Deno.pid }); return new Promise(() => {}); };`,
+    ),
+    { timeoutMs: 60_000, log, signal: cancel.signal },
+  ));
+  await waitFor(() => logged(log, "pid").length > 0, 30_000, "the handler to start");
   cancel.abort();
   assert.deepEqual(await run, { ok: false, cancelled: true });
   assert.equal(pool.size, 0);
-  pool.close();
+  assert.equal(alive(logged(log, "pid")[0].pid as number), false);
+  await pool.close();
 });
 
-Deno.test("worker: ctx.stripe is a Stripe client pointed at api_base", async () => {
+Deno.test("host: close() kills idle hosts too", async () => {
+  const pool = createHostPool();
+  await pool.run(request(await code(`export default () => {};`)));
+  const [pid] = pool.pids;
+  assert.ok(alive(pid));
+  await pool.close();
+  assert.equal(alive(pid), false);
+  assert.equal(pool.size, 0);
+});
+
+Deno.test("host: ctx.stripe is a Stripe client pointed at api_base", async () => {
   const seen: string[] = [];
   const server = Deno.serve({ port: 0, hostname: "127.0.0.1", onListen() {} }, (req) => {
     seen.push(`${req.method} ${new URL(req.url).pathname} ${req.headers.get("authorization")}`);
     return Response.json({ id: "cus_1", object: "customer", email: "a@b.c" });
   });
-  const pool = createWorkerPool();
+  const pool = createHostPool();
   const log = memoryLogger();
-  const result = await pool.run({
-    code: await code(`export default async (event, ctx) => {
+  const result = await pool.run(request(
+    await code(`export default async (event, ctx) => {
       const c = await ctx.stripe.customers.retrieve("cus_1");
       ctx.log.info("customer", { email: c.email });
     };`),
-    event,
-    attempt: 1,
-    env: {},
-    stripe: { apiKey: "sk_test_123", apiBase: `http://127.0.0.1:${server.addr.port}` },
-    timeoutMs: 10_000,
-    log,
-  });
-  pool.close();
+    { stripe: { apiKey: "sk_test_123", apiBase: `http://127.0.0.1:${server.addr.port}` }, log },
+  ));
+  await pool.close();
   await server.shutdown();
   assert.deepEqual(result, { ok: true });
   assert.deepEqual(seen, ["GET /v1/customers/cus_1 Bearer sk_test_123"]);
-  assert.equal(JSON.parse(log.lines[0]).email, "a@b.c");
+  assert.equal(logged(log, "customer")[0].email, "a@b.c");
 });

@@ -1,0 +1,51 @@
+/**
+ * Messages between the dispatcher's host pool (`module_runner.ts`) and a handler host process
+ * (`handler_host.ts`), one JSON object per line.
+ *
+ * - Parent → host, on the host's stdin: {@linkcode ToHost} lines.
+ * - Host → parent, on the host's stdout: {@linkcode FromHost} lines, each written as
+ *   `"\n" + prefix + JSON + "\n"`, where `prefix` is a random string the parent puts in the
+ *   host's environment as {@linkcode HOST_PREFIX_ENV} (the host removes it before any handler
+ *   runs). The leading newline ends any partial line a handler wrote to stdout itself; every
+ *   other stdout line (and every stderr line) is the handler's own output, logged as such.
+ *
+ * @module
+ */
+import type { Event } from "../event.ts";
+
+/** Environment variable carrying the per-host protocol line prefix. */
+export const HOST_PREFIX_ENV = "WHD_HANDLER_HOST_PREFIX";
+
+/** Where a host builds `ctx.stripe` from; the key never leaves the host otherwise. */
+export interface StripeOptions {
+  apiKey: string;
+  /** e.g. `http://127.0.0.1:12111` for a local fake API. */
+  apiBase?: string;
+  apiVersion?: string;
+}
+
+/** Parent → host. */
+export type ToHost =
+  | {
+    kind: "run";
+    runId: number;
+    /** Bundled module text. */
+    code: string;
+    event: Event;
+    attempt: number;
+    env: Record<string, string>;
+    stripe?: StripeOptions;
+  }
+  | { kind: "abort"; runId: number };
+
+/** Host → parent. `runId` -1: not attributable to a run. */
+export type FromHost =
+  | {
+    kind: "log";
+    runId: number;
+    level: "debug" | "info" | "warn" | "error";
+    message: string;
+    fields?: Record<string, unknown>;
+  }
+  | { kind: "done"; runId: number; ok: true }
+  | { kind: "done"; runId: number; ok: false; error: string };

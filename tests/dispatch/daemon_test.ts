@@ -1,7 +1,7 @@
 /**
  * The dispatcher inside the real `whd serve` process: a spinning handler does not slow
- * ingestion, `mode: sync` answers by the handler's outcome, and edited handler files are
- * picked up without a restart.
+ * ingestion and is really stopped at its timeout, `mode: sync` answers by the handler's
+ * outcome, and edited handler files are picked up without a restart.
  */
 import assert from "node:assert/strict";
 import { daemonProject, lines } from "./_daemon.ts";
@@ -44,6 +44,85 @@ Deno.test("whd serve keeps answering deliveries within a second while a handler 
     const status = await server.stop("SIGTERM");
     assert.equal(status.code, 0, server.logs());
     assert.match(server.logs(), /"msg":"stopped"/);
+    await project.remove();
+  }
+});
+
+/** Processes under `root` (itself included), from `/proc/<pid>/stat` parent ids. */
+function processTree(root: number): number[] {
+  const parents = new Map<number, number>();
+  for (const entry of Deno.readDirSync("/proc")) {
+    if (!/^\d+$/.test(entry.name)) continue;
+    const stat = procStat(Number(entry.name));
+    if (stat) parents.set(Number(entry.name), Number(stat[1]));
+  }
+  const tree = [root];
+  for (let i = 0; i < tree.length; i++) {
+    for (const [pid, ppid] of parents) if (ppid === tree[i]) tree.push(pid);
+  }
+  return tree;
+}
+
+/** The fields of `/proc/<pid>/stat` after the command name (state first), or undefined. */
+function procStat(pid: number): string[] | undefined {
+  try {
+    const text = Deno.readTextFileSync(`/proc/${pid}/stat`);
+    return text.slice(text.lastIndexOf(")") + 2).split(" ");
+  } catch {
+    return undefined;
+  }
+}
+
+/** user + system CPU time of these processes, in clock ticks (1/100 s on Linux). */
+function cpuTicks(pids: number[]): number {
+  let ticks = 0;
+  for (const pid of pids) {
+    const stat = procStat(pid);
+    if (stat) ticks += Number(stat[11]) + Number(stat[12]);
+  }
+  return ticks;
+}
+
+Deno.test("a spinning handler is killed after timeout + grace: its host process is gone, whd's process tree goes idle, and SIGTERM exits 0", async () => {
+  const project = await daemonProject({ ...SETTINGS, timeout_ms: 1000 });
+  const marker = project.path("spinner.pid");
+  await project.handler(
+    "spin.ts",
+    `export default () => {
+      Deno.writeTextFileSync(${JSON.stringify(marker)}, String(Deno.pid));
+      while (true) {}
+    };`,
+  );
+  const server = await project.start();
+  let stopped = false;
+  try {
+    assert.equal((await project.deliver(server, "evt_spin", "spin")).status, 200);
+    const pid = await waitFor(async () => Number((await lines(marker))[0]), 30_000, "the spin");
+    assert.ok(processTree(server.child.pid).includes(pid), "the handler runs in a child of whd");
+    await waitFor(() => procStat(pid) === undefined, 15_000, `spinning host ${pid} to be gone`);
+    await waitFor(
+      async () => (await project.events())[0].status === "failed",
+      15_000,
+      "the run to be recorded as failed",
+    );
+    const [row] = await project.events();
+    assert.match(row.last_error ?? "", /timed out after 1000 ms/);
+
+    // Nothing in whd's tree keeps a core busy any more: well under half a core over a second.
+    const tree = processTree(server.child.pid);
+    const before = cpuTicks(tree);
+    await new Promise((r) => setTimeout(r, 1000));
+    const used = cpuTicks(tree) - before;
+    assert.ok(used < 50, `whd's processes used ${used} ticks (1/100 s) in one second`);
+
+    const t0 = Date.now();
+    const status = await server.stop("SIGTERM");
+    stopped = true;
+    assert.equal(status.code, 0, server.logs());
+    assert.ok(Date.now() - t0 < 10_000, `SIGTERM → exit took ${Date.now() - t0} ms`);
+    assert.match(server.logs(), /"msg":"stopped"/);
+  } finally {
+    if (!stopped) await server.stop("SIGKILL");
     await project.remove();
   }
 });

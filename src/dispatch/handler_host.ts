@@ -92,9 +92,14 @@ export async function runHandlerHost(): Promise<never> {
   Deno.env.delete(HOST_PREFIX_ENV);
   const stdout = Deno.stdout;
   const encoder = new TextEncoder();
+  const writeAll = (stream: typeof Deno.stdout, text: string) => {
+    const bytes = encoder.encode(text);
+    for (let at = 0; at < bytes.length;) at += stream.writeSync(bytes.subarray(at));
+  };
   const post = (message: FromHost) => {
-    const bytes = encoder.encode(`\n${prefix}${JSON.stringify(message)}\n`);
-    for (let at = 0; at < bytes.length;) at += stdout.writeSync(bytes.subarray(at));
+    // A run's end is marked on stderr first, so the parent attributes all of its stderr to it.
+    if (message.kind === "done") writeAll(Deno.stderr, `\n${prefix}${message.runId}\n`);
+    writeAll(stdout, `\n${prefix}${JSON.stringify(message)}\n`);
   };
   let current: { runId: number; controller: AbortController } | undefined;
   const runIdNow = () => current?.runId ?? -1;

@@ -8,6 +8,9 @@
  *   host's environment as {@linkcode HOST_PREFIX_ENV} (the host removes it before any handler
  *   runs). The leading newline ends any partial line a handler wrote to stdout itself; every
  *   other stdout line (and every stderr line) is the handler's own output, logged as such.
+ * - Before each `done`, the host writes `"\n" + prefix + runId + "\n"` to stderr; the parent
+ *   settles a run once it has read both, so stderr output of a run is never attributed to the
+ *   next one (stdout and stderr are separate pipes read independently).
  *
  * @module
  */

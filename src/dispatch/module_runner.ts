@@ -81,6 +81,10 @@ interface _Run {
   log: Logger;
   settle: (r: RunResult) => void;
   outputBytes: number;
+  /** From the host's `done` message. */
+  result?: RunResult;
+  /** The host's end-of-run marker on stderr has been read. */
+  stderrEnded?: boolean;
 }
 
 interface _Host {
@@ -181,7 +185,8 @@ export function createHostPool(options: HostPoolOptions = {}): HostPool {
       const log = run?.runId === message.runId ? run.log : host.lastLog;
       log?.[message.level](message.message, message.fields);
     } else if (run && message.runId === run.runId) {
-      run.settle(message.ok ? { ok: true } : { ok: false, error: message.error });
+      run.result = message.ok ? { ok: true } : { ok: false, error: message.error };
+      if (run.stderrEnded) run.settle(run.result);
     }
   };
 
@@ -213,6 +218,13 @@ export function createHostPool(options: HostPoolOptions = {}): HostPool {
       receive(host, message);
     }, (partial) => partial.startsWith(prefix));
     const stderr = _pumpLines(child.stderr, (line) => {
+      if (line.startsWith(prefix)) {
+        const run = host.current;
+        if (run?.runId !== Number(line.slice(prefix.length))) return;
+        run.stderrEnded = true;
+        if (run.result) run.settle(run.result);
+        return;
+      }
       if (line.trim() !== "") host.stderrTail = line.trim().slice(0, 500);
       output(host, "stderr", line);
     }, () => false);
@@ -229,7 +241,8 @@ export function createHostPool(options: HostPoolOptions = {}): HostPool {
       forget(host);
       await host.writer.close().catch(() => {});
       host.current?.settle(
-        host.killResult ?? { ok: false, error: _exitText(status, host.stderrTail) },
+        host.killResult ?? host.current.result ??
+          { ok: false, error: _exitText(status, host.stderrTail) },
       );
     })();
     exits.add(host.exited);

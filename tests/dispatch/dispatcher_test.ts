@@ -273,15 +273,26 @@ Deno.test("dispatcher: never more than handlers.concurrency handlers at once", a
 });
 
 Deno.test("dispatcher: shutdown lets quick handlers finish and releases the rest", async () => {
+  const started = join(await Deno.makeTempDir(), "started.txt");
+  const mark = `await Deno.writeTextFile(${
+    JSON.stringify(started)
+  }, e.id + "\\n", { append: true });`;
   const dir = await handlersDir({
-    "stripe/quick.ts": "export default () => new Promise((r) => setTimeout(r, 50));",
-    "stripe/forever.ts": "export default () => new Promise(() => {});",
+    "stripe/quick.ts": `export default async (e) => {
+      ${mark}
+      await new Promise((r) => setTimeout(r, 50));
+    };`,
+    "stripe/forever.ts": `export default async (e) => {
+      ${mark}
+      await new Promise(() => {});
+    };`,
   });
   const { dispatcher, inbox } = await setup(dir);
   await inbox.accept(incoming("evt_q", "quick"));
   await inbox.accept(incoming("evt_f", "forever"));
   await dispatcher.start();
-  await waitFor(async () => (await status(inbox, "evt_f")).status === "running");
+  // Both handlers are running (their host processes are up); the quick one needs 50 ms more.
+  await waitFor(async () => (await lines(started)).length === 2, 30_000, "both handlers");
   await dispatcher.stop(300);
   assert.equal((await status(inbox, "evt_q")).status, "done");
   const forever = await status(inbox, "evt_f");

@@ -123,3 +123,24 @@ Deno.test("the demo: serve the example config, send a signed sample, see it once
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("a port already in use is a one-line error naming the port and the fix, not a crash", async () => {
+  const dir = await demoDir();
+  const blocker = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const { port } = blocker.addr as Deno.NetAddr;
+  try {
+    const result = await whd(
+      ["serve", "--config", "config/whd.yaml", "--host", "127.0.0.1", "--port", String(port)],
+      { cwd: dir, envFile: `${dir}/config/demo.env` },
+    );
+    assert.equal(result.code, 1);
+    assert.match(
+      result.stderr,
+      new RegExp(`cannot listen on 127\\.0\\.0\\.1:${port}: the port is in use`),
+    );
+    assert.doesNotMatch(result.stderr, /internal error|\n\s+at /);
+  } finally {
+    blocker.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+});

@@ -7,6 +7,7 @@ import type { Command } from "commander";
 import { resolveSecrets, secretsFor } from "../config/loader.ts";
 import { createDispatcher } from "../dispatch/dispatcher.ts";
 import { createRequestHandler } from "../http/server.ts";
+import { UserError } from "../errors.ts";
 import { Metrics } from "../ops/metrics.ts";
 import type { CliContext, Register } from "./context.ts";
 import { parseInteger } from "./format.ts";
@@ -30,6 +31,25 @@ export const register: Register = (program, context) => {
       await serve(await context(command.optsWithGlobals()), options);
     });
 };
+
+/** Turns a failure to listen into a message that says how to fix it (other errors pass through). */
+export function listenError(error: unknown, hostname: string, port: number): unknown {
+  const where = `cannot listen on ${hostname}:${port}`;
+  if (error instanceof Deno.errors.AddrInUse) {
+    return new UserError(
+      `${where}: the port is in use (another whd?); stop that process or choose another port with server.port, WHD_PORT or --port`,
+    );
+  }
+  if (error instanceof Deno.errors.PermissionDenied) {
+    return new UserError(
+      `${where}: permission denied; ports below 1024 need privileges — use a higher port behind a reverse proxy`,
+    );
+  }
+  if (error instanceof Deno.errors.AddrNotAvailable) {
+    return new UserError(`${where}: no such address on this machine; check server.host or --host`);
+  }
+  return error;
+}
 
 /** Runs the daemon until a termination signal, then shuts down gracefully. */
 export async function serve(ctx: CliContext, options: ServeOptions = {}): Promise<void> {
@@ -71,18 +91,25 @@ export async function serve(ctx: CliContext, options: ServeOptions = {}): Promis
     ? parseInteger(options.port, "--port", 0, 65535)
     : config.server.port;
   const hostname = options.host ?? config.server.host;
-  const server = Deno.serve({
-    hostname,
-    port,
-    onListen: ({ hostname, port }) => {
-      log.info("listening", {
-        url: `http://${hostname.includes(":") ? `[${hostname}]` : hostname}:${port}`,
-        port,
-        routes: config.providers.flatMap((p) => p.webhooks.map((w) => w.path)).join(","),
-        config: config.source,
-      });
-    },
-  }, handler);
+  let server: Deno.HttpServer;
+  try {
+    server = Deno.serve({
+      hostname,
+      port,
+      onListen: ({ hostname, port }) => {
+        log.info("listening", {
+          url: `http://${hostname.includes(":") ? `[${hostname}]` : hostname}:${port}`,
+          port,
+          routes: config.providers.flatMap((p) => p.webhooks.map((w) => w.path)).join(","),
+          config: config.source,
+        });
+      },
+    }, handler);
+  } catch (error) {
+    await dispatcher?.stop(0);
+    inbox.close();
+    throw listenError(error, hostname, port);
+  }
 
   const { promise: stopped, resolve: markStopped } = Promise.withResolvers<void>();
   let stopping = false;

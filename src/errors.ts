@@ -28,3 +28,8 @@ export class ConfigError extends UserError {
     this.problems = problems;
   }
 }
+
+/** The message of a caught value: an Error's message, else the value as text. */
+export function errorMessage(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}

@@ -9,8 +9,8 @@
  * ```
  * @module
  */
-import { relative } from "node:path";
 import type { Config } from "../config/schema.ts";
+import { displayPath } from "../dispatch/discovery.ts";
 import { type HandlerRegistry, loadRegistry } from "../dispatch/registry.ts";
 import type { Register } from "./context.ts";
 
@@ -41,11 +41,6 @@ export interface HandlerReport {
   errors: { file: string; message: string }[];
 }
 
-function _display(path: string): string {
-  const rel = relative(Deno.cwd(), path);
-  return rel.startsWith("..") ? path : rel;
-}
-
 /** Builds the report from the config and a loaded registry. */
 export function handlerReport(
   config: Pick<Config, "providers">,
@@ -61,14 +56,14 @@ export function handlerReport(
     for (const webhook of provider?.webhooks ?? []) {
       for (const type of webhook.events ?? []) {
         const handler = registry.resolve(name, type);
-        types[type] = handler ? _display(handler.path) : null;
+        types[type] = handler ? displayPath(handler.path) : null;
       }
     }
     return {
       name,
       configured: provider !== undefined,
       files: registry.handlers.filter((h) => h.provider === name).map((h) => ({
-        file: _display(h.path),
+        file: displayPath(h.path),
         kind: h.kind,
         covers: h.pattern,
         ...(h.error ? { error: h.error } : {}),
@@ -80,7 +75,7 @@ export function handlerReport(
     dir: registry.dir,
     exists: registry.exists,
     providers,
-    errors: registry.errors.map((e) => ({ file: _display(e.path), message: e.message })),
+    errors: registry.errors.map((e) => ({ file: displayPath(e.path), message: e.message })),
   };
 }
 

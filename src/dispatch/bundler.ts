@@ -17,7 +17,8 @@
  */
 import * as esbuild from "esbuild-wasm/esm/browser.js";
 import wasm from "esbuild-wasm/esbuild.wasm" with { type: "bytes" };
-import { dirname, isAbsolute, relative, resolve } from "node:path";
+import { dirname, isAbsolute, resolve } from "node:path";
+import { displayPath } from "./discovery.ts";
 
 export { toDataUrl } from "./data_url.ts";
 
@@ -62,11 +63,6 @@ async function _isFile(path: string): Promise<boolean> {
   }
 }
 
-function _display(path: string): string {
-  const rel = relative(Deno.cwd(), path);
-  return rel.startsWith("..") ? path : rel;
-}
-
 /** Creates a bundler; esbuild is initialized on first use (about 150 ms). */
 export function createBundler(): Bundler {
   // The entry is virtual: esbuild would read a `*` in a real entry path as a glob.
@@ -81,7 +77,7 @@ export function createBundler(): Bundler {
         if (!relativeImport) {
           return {
             errors: [{
-              text: `${_display(args.importer)} imports "${args.path}": handlers may import ` +
+              text: `${displayPath(args.importer)} imports "${args.path}": handlers may import ` +
                 `only relative files and node: built-ins (bundle the package into a local ` +
                 `file, or use ctx.stripe / fetch instead)`,
             }],
@@ -93,7 +89,7 @@ export function createBundler(): Bundler {
         }
         return {
           errors: [{
-            text: `${_display(args.importer)} imports "${args.path}": no such file`,
+            text: `${displayPath(args.importer)} imports "${args.path}": no such file`,
           }],
         };
       });
@@ -129,7 +125,7 @@ export function createBundler(): Bundler {
         const messages = failure.errors?.length
           ? failure.errors.map((m) =>
             m.location && !m.pluginName
-              ? `${_display(m.location.file)}:${m.location.line}:${m.location.column}: ${m.text}`
+              ? `${displayPath(m.location.file)}:${m.location.line}:${m.location.column}: ${m.text}`
               : m.text
           )
           : [String(error)];
@@ -139,7 +135,7 @@ export function createBundler(): Bundler {
       if (!output?.exports.includes("default")) {
         return {
           ok: false,
-          error: `${_display(path)} has no default export: add ` +
+          error: `${displayPath(path)} has no default export: add ` +
             "`export default async (event, ctx) => { … }`",
         };
       }

@@ -24,7 +24,7 @@
  * ```
  * @module
  */
-import { join } from "node:path";
+import { join, relative } from "node:path";
 
 /** How a handler file is run. */
 export type HandlerKind = "module" | "exec";
@@ -162,4 +162,10 @@ export function resolveHandler<T extends Pick<HandlerFile, "provider" | "pattern
     }
   }
   return best ?? fallback;
+}
+
+/** `path` relative to the working directory when it lies below it, for messages and logs. */
+export function displayPath(path: string): string {
+  const rel = relative(Deno.cwd(), path);
+  return rel.startsWith("..") ? path : rel;
 }

@@ -28,14 +28,21 @@
  * ```
  * @module
  */
-import { relative } from "node:path";
 import { type Clock, systemClock } from "../clock.ts";
 import type { Config } from "../config/schema.ts";
 import type { Event } from "../event.ts";
-import type { EventKey, EventStatus, Inbox, StoredEvent } from "../inbox/types.ts";
+import { errorMessage } from "../errors.ts";
+import {
+  type EventKey,
+  eventKeyString,
+  type EventStatus,
+  type Inbox,
+  type StoredEvent,
+} from "../inbox/types.ts";
 import type { Logger } from "../ops/log.ts";
 import type { Metrics } from "../ops/metrics.ts";
 import { type Bundler, createBundler } from "./bundler.ts";
+import { displayPath } from "./discovery.ts";
 import { runExecutable } from "./exec_runner.ts";
 import { createHostPool, type RunResult } from "./module_runner.ts";
 import { type HandlerRegistry, type LoadedHandler, loadRegistry } from "./registry.ts";
@@ -134,10 +141,6 @@ export function leaseMarginMs(timeoutMs: number): number {
   return Math.min(10_000, Math.max(2_000, timeoutMs));
 }
 
-function _keyString(key: EventKey): string {
-  return `${key.provider}\u0000${key.id}`;
-}
-
 function _toEvent(stored: StoredEvent): Event {
   let payload: unknown;
   try {
@@ -154,10 +157,6 @@ function _toEvent(stored: StoredEvent): Event {
     received_at: new Date(stored.received_at).toISOString(),
     source: stored.source,
   };
-}
-
-function _errorText(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
 }
 
 /** Creates a dispatcher; nothing runs until `start()`. */
@@ -220,10 +219,7 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
       wake = done;
     });
 
-  const display = (handler: LoadedHandler) => {
-    const rel = relative(Deno.cwd(), handler.path);
-    return rel.startsWith("..") ? handler.path : rel;
-  };
+  const display = (handler: LoadedHandler) => displayPath(handler.path);
 
   const stripeFor = (provider: string, vars: Record<string, string>): StripeOptions | undefined => {
     const p = config.providers.find((c) => c.name === provider);
@@ -320,13 +316,13 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
       return { ok: false, status: "failed", error };
     } catch (error) {
       // The inbox write failed: the lease expires and the event runs again.
-      log.error("could not record handler outcome", { ...fields, error: _errorText(error) });
-      return { ok: false, status: "running", error: _errorText(error) };
+      log.error("could not record handler outcome", { ...fields, error: errorMessage(error) });
+      return { ok: false, status: "running", error: errorMessage(error) };
     }
   };
 
   const track = (stored: StoredEvent): _Active => {
-    const k = _keyString(stored);
+    const k = eventKeyString(stored);
     const cancel = new AbortController();
     const entry: _Active = {
       cancel,
@@ -349,10 +345,10 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
           try {
             claimed = await inbox.claim({ owner, limit: free, leaseMs, now: clock.now() });
           } catch (error) {
-            log.error("inbox claim failed", { error: _errorText(error) });
+            log.error("inbox claim failed", { error: errorMessage(error) });
           }
           for (const stored of claimed) {
-            if (stopping || active.has(_keyString(stored))) {
+            if (stopping || active.has(eventKeyString(stored))) {
               await inbox.release(stored, owner, clock.now()).catch(() => false);
             } else {
               track(stored);
@@ -397,7 +393,7 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
             errors: next.errors.length,
           });
           await requeueNewlyHandled(next).catch((error) =>
-            log.warn("could not re-queue unhandled events", { error: _errorText(error) })
+            log.warn("could not re-queue unhandled events", { error: errorMessage(error) })
           );
         }
       } while (reloadAgain);
@@ -414,7 +410,7 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
     } catch (error) {
       log.warn("cannot watch handlers directory; changes need a restart", {
         dir: settings.dir,
-        error: _errorText(error),
+        error: errorMessage(error),
       });
       return;
     }
@@ -480,7 +476,7 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
         // Under the claim lock: a poll cannot have claimed this event without tracking it
         // yet, so `claimOne` (which lets an owner re-lease its own event) never runs it twice.
         const step = await exclusive(async (): Promise<_RunNowStep> => {
-          const mine = active.get(_keyString(key));
+          const mine = active.get(eventKeyString(key));
           if (mine) return { wait: mine.promise };
           const [row] = await inbox.find(key.id, key.provider);
           if (!row) return { result: { ok: false, status: "missing", error: "no such event" } };

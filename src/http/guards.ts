@@ -26,6 +26,7 @@
 import type { Clock } from "../clock.ts";
 import type { RateLimitConfig } from "../config/schema.ts";
 import type { IpAllowlist } from "../net/ip_allowlist.ts";
+import { jsonResponse } from "./json_response.ts";
 import { RateLimiter } from "./rate_limit.ts";
 
 /**
@@ -33,13 +34,6 @@ import { RateLimiter } from "./rate_limit.ts";
  * a Response rejects it.
  */
 export type Guard = (request: Request, client: string) => Response | null;
-
-function _json(status: number, body: unknown, headers: Record<string, string> = {}): Response {
-  return new Response(JSON.stringify(body), {
-    status,
-    headers: { "content-type": "application/json", ...headers },
-  });
-}
 
 /**
  * Rejects clients outside `list` with 403 `{"error":"forbidden","reason":…}`. An empty list
@@ -57,7 +51,7 @@ export function ipGuard(list: IpAllowlist, onReject: (client: string) => void): 
   return (_request, client) => {
     if (list.allows(client)) return null;
     onReject(client);
-    return _json(403, {
+    return jsonResponse(403, {
       error: "forbidden",
       reason: `client address ${client} is not in this route's ip_allowlist`,
     });
@@ -104,7 +98,7 @@ export function rateLimitGuard(limit: RateLimitConfig, options: RateLimitGuardOp
     if (verdict.ok) return null;
     onReject?.(client);
     const seconds = verdict.retryAfterSeconds;
-    return _json(429, { error: "rate_limited", retry_after: seconds }, {
+    return jsonResponse(429, { error: "rate_limited", retry_after: seconds }, {
       "retry-after": String(seconds),
     });
   };

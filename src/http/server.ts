@@ -18,6 +18,7 @@ import type { Logger } from "../ops/log.ts";
 import type { Metrics } from "../ops/metrics.ts";
 import { readBody } from "./body.ts";
 import { clientAddress } from "./client_address.ts";
+import { jsonResponse } from "./json_response.ts";
 import { type IpAllowlist, parseAllowlist } from "../net/ip_allowlist.ts";
 import { buildRoutes } from "./routes.ts";
 
@@ -47,13 +48,8 @@ export interface ConnInfo {
   remoteAddr: { hostname: string } | Deno.Addr;
 }
 
-const JSON_HEADERS = { "content-type": "application/json" };
 /** Statuses a sync-mode delivery (first or retried by the provider) runs the handler for. */
 const SYNC_RUNNABLE = new Set(["pending", "failed", "running"]);
-
-function json(status: number, body: unknown, headers: Record<string, string> = {}): Response {
-  return new Response(JSON.stringify(body), { status, headers: { ...JSON_HEADERS, ...headers } });
-}
 
 function peerAddress(info: ConnInfo): string {
   const addr = info.remoteAddr as { hostname?: string };
@@ -73,12 +69,12 @@ export function createRequestHandler(
 
   const ops = (request: Request, path: string): Response => {
     if (request.method !== "GET" && request.method !== "HEAD") {
-      return json(405, { error: "method_not_allowed" }, { allow: "GET" });
+      return jsonResponse(405, { error: "method_not_allowed" }, { allow: "GET" });
     }
     if (path === "/metrics") {
       return new Response(metrics.render(), { headers: { "content-type": "text/plain" } });
     }
-    return json(200, { ok: true });
+    return jsonResponse(200, { ok: true });
   };
 
   return async (request, info) => {
@@ -86,12 +82,15 @@ export function createRequestHandler(
     const route = routes.get(path);
     if (!route) {
       if (path === "/healthz" || path === "/metrics") return ops(request, path);
-      return json(404, { error: "not_found", message: `no webhook is configured at ${path}` });
+      return jsonResponse(404, {
+        error: "not_found",
+        message: `no webhook is configured at ${path}`,
+      });
     }
     const { webhook } = route;
     const labels = { provider: webhook.provider, webhook: webhook.name };
     if (request.method !== "POST") {
-      return json(405, { error: "method_not_allowed", message: "webhooks are POSTed" }, {
+      return jsonResponse(405, { error: "method_not_allowed", message: "webhooks are POSTed" }, {
         allow: "POST",
       });
     }
@@ -112,7 +111,7 @@ export function createRequestHandler(
     const body = await readBody(request, maxBody);
     if (body === null) {
       metrics.inc("whd_rejected_total", { ...labels, reason: "body_too_large" });
-      return json(413, {
+      return jsonResponse(413, {
         error: "body_too_large",
         message: `body exceeds server.max_body_bytes (${maxBody} bytes)`,
       });
@@ -126,9 +125,9 @@ export function createRequestHandler(
     if (!verified.ok) {
       metrics.inc("whd_rejected_total", { ...labels, reason: verified.code });
       log.warn("delivery rejected", { ...labels, client: clientOf(), reason: verified.code });
-      return json(400, { error: verified.code, message: verified.message });
+      return jsonResponse(400, { error: verified.code, message: verified.message });
     }
-    if (verified.reply) return json(verified.reply.status, verified.reply.body);
+    if (verified.reply) return jsonResponse(verified.reply.status, verified.reply.body);
 
     const key = { provider: webhook.provider, id: verified.id };
     const wanted = matchesEvents(verified.type, webhook.events);
@@ -150,7 +149,7 @@ export function createRequestHandler(
         id: verified.id,
         error,
       });
-      return json(503, { error: "store_unavailable", message: "try again later" }, {
+      return jsonResponse(503, { error: "store_unavailable", message: "try again later" }, {
         "retry-after": "5",
       });
     }
@@ -171,13 +170,16 @@ export function createRequestHandler(
     if (webhook.mode === "sync" && wanted && deps.runSync && SYNC_RUNNABLE.has(result.status)) {
       const outcome = await deps.runSync(key);
       if (!outcome.ok) {
-        return json(500, { error: "handler_failed", message: "the handler failed; retry later" });
+        return jsonResponse(500, {
+          error: "handler_failed",
+          message: "the handler failed; retry later",
+        });
       }
     }
 
     const reply: Record<string, boolean> = { received: true };
     if (result.duplicate) reply.duplicate = true;
     if (!wanted) reply.ignored = true;
-    return json(200, reply);
+    return jsonResponse(200, reply);
   };
 }

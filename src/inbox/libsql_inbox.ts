@@ -36,6 +36,7 @@ import {
   type AcceptResult,
   EVENT_STATUSES,
   type EventKey,
+  eventKeyString,
   type EventStatus,
   type Inbox,
   type ListFilter,
@@ -320,7 +321,7 @@ class _LibsqlInbox implements LibsqlInbox {
     const written = new Map<string, EventStatus>();
     const lookups: _Waiting[] = [];
     batch.forEach((w, i) => {
-      const key = _keyString(w.event);
+      const key = eventKeyString(w.event);
       if (inserted[i]) {
         written.set(key, w.status);
         w.resolve({ duplicate: false, status: w.status });
@@ -336,7 +337,7 @@ class _LibsqlInbox implements LibsqlInbox {
   /** Reads the current status of rows that already existed before the batch. */
   async #resolveDuplicates(waiting: _Waiting[]): Promise<void> {
     try {
-      const keys = [...new Map(waiting.map((w) => [_keyString(w.event), w.event])).values()];
+      const keys = [...new Map(waiting.map((w) => [eventKeyString(w.event), w.event])).values()];
       const statuses = new Map<string, EventStatus>();
       for (let i = 0; i < keys.length; i += 200) {
         const chunk = keys.slice(i, i + 200);
@@ -348,13 +349,13 @@ class _LibsqlInbox implements LibsqlInbox {
         });
         for (const row of rs.rows) {
           statuses.set(
-            _keyString({ provider: String(row.provider), id: String(row.id) }),
+            eventKeyString({ provider: String(row.provider), id: String(row.id) }),
             row.status as EventStatus,
           );
         }
       }
       for (const w of waiting) {
-        const status = statuses.get(_keyString(w.event));
+        const status = statuses.get(eventKeyString(w.event));
         if (status === undefined) {
           // Purged between the insert and this read: it was stored, and is gone by request.
           w.reject(new Error(`event ${w.event.provider}/${w.event.id} vanished during accept`));
@@ -567,10 +568,6 @@ class _LibsqlInbox implements LibsqlInbox {
     for (const w of queued) w.reject(new Error("the inbox was closed before the event was stored"));
     this.#client.close();
   }
-}
-
-function _keyString(key: EventKey): string {
-  return `${key.provider}\u0000${key.id}`;
 }
 
 function _num(value: unknown): number | null {

@@ -36,6 +36,11 @@ export interface EventKey {
   id: string;
 }
 
+/** A string that identifies `key`, for maps and sets. */
+export function eventKeyString(key: EventKey): string {
+  return `${key.provider}\u0000${key.id}`;
+}
+
 /** A row of the inbox. Times are milliseconds since the epoch. */
 export interface StoredEvent {
   id: string;

@@ -18,6 +18,7 @@ import type Stripe from "stripe";
 import type { Clock } from "../clock.ts";
 import { matchesEvents } from "../config/event_filter.ts";
 import type { ProviderConfig, WebhookConfig } from "../config/schema.ts";
+import { errorMessage } from "../errors.ts";
 import type { IncomingEvent } from "../event.ts";
 import type { EventStatus, Inbox } from "../inbox/types.ts";
 import { listEventsSince, type StripeCallOptions } from "../providers/stripe_api.ts";
@@ -156,14 +157,14 @@ export async function backfill(options: BackfillOptions): Promise<BackfillReport
       try {
         await _acceptOne(event, options, report, clock.now());
       } catch (error) {
-        report.errors.push({ id: event.id, message: _message(error) });
+        report.errors.push({ id: event.id, message: errorMessage(error) });
       }
     }
     report.complete = true;
     oldest = options.since;
   } catch (error) {
     if (report.pages === 0) throw error;
-    report.errors.push({ message: _message(error) });
+    report.errors.push({ message: errorMessage(error) });
   }
   progress();
   return report;
@@ -210,8 +211,4 @@ async function _acceptOne(
 function _serverSideTypes(types: readonly string[] | undefined): string[] | undefined {
   if (!types || types.length > 20) return undefined;
   return types.every((t) => STRIPE_EVENT_TYPES.includes(t)) ? [...types] : undefined;
-}
-
-function _message(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
 }

@@ -9,7 +9,7 @@
  * ```
  * @module
  */
-import { UserError } from "../errors.ts";
+import { errorMessage, UserError } from "../errors.ts";
 
 /** One variable to set. */
 export interface SecretEntry {
@@ -32,7 +32,7 @@ export async function writeSecretFile(
     if (lines.at(-1) === "") lines.pop();
   } catch (error) {
     if (!(error instanceof Deno.errors.NotFound)) {
-      throw new UserError(`cannot read --secret-file ${path}: ${_message(error)}`);
+      throw new UserError(`cannot read --secret-file ${path}: ${errorMessage(error)}`);
     }
   }
   for (const { name, value } of entries) {
@@ -54,10 +54,6 @@ export async function writeSecretFile(
     await Deno.rename(temp, path);
   } catch (error) {
     await Deno.remove(temp).catch(() => {});
-    throw new UserError(`cannot write --secret-file ${path}: ${_message(error)}`);
+    throw new UserError(`cannot write --secret-file ${path}: ${errorMessage(error)}`);
   }
-}
-
-function _message(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
 }

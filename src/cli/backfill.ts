@@ -13,7 +13,8 @@ import type { Command } from "commander";
 import { UserError } from "../errors.ts";
 import { backfill, type BackfillProgress, type BackfillReport } from "../jobs/backfill.ts";
 import type { ContextLoader, Register } from "./context.ts";
-import { parseList, pickStripeProvider, pickWebhook, stripeClientFor } from "./stripe_target.ts";
+import { stripeClientFor } from "./stripe_target.ts";
+import { parseList, pickProvider, pickWebhook } from "./target.ts";
 
 /** Flags of `whd backfill`. */
 export interface BackfillFlags {
@@ -61,7 +62,7 @@ export async function runBackfill(
     );
   }
   const ctx = await context(program.opts());
-  const provider = pickStripeProvider(ctx.config, flags.provider);
+  const provider = pickProvider(ctx.config, flags.provider, "stripe");
   const webhook = pickWebhook(provider, flags.webhook);
   const client = stripeClientFor(ctx, provider);
   const inbox = await ctx.openInbox();

@@ -32,7 +32,8 @@ import {
   updateEndpoint,
 } from "../providers/stripe_api.ts";
 import type { CliContext, ContextLoader, Register } from "./context.ts";
-import { parseList, pickStripeProvider, pickWebhook, stripeClientFor } from "./stripe_target.ts";
+import { stripeClientFor } from "./stripe_target.ts";
+import { parseList, pickProvider, pickWebhook } from "./target.ts";
 
 /** Flags every `endpoints` subcommand takes. */
 interface _Common {
@@ -58,7 +59,7 @@ export const register: Register = (program: Command, context: ContextLoader) => 
       .option("--json", "print JSON");
   const open = async (flags: _Common) => {
     const ctx = await context(program.opts());
-    const provider = pickStripeProvider(ctx.config, flags.provider);
+    const provider = pickProvider(ctx.config, flags.provider, "stripe");
     return { ctx, provider, client: stripeClientFor(ctx, provider) };
   };
 

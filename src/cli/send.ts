@@ -5,10 +5,11 @@
  * @module
  */
 import type { Command } from "commander";
-import type { WebhookConfig } from "../config/schema.ts";
+import { splitSecrets } from "../config/secrets.ts";
 import { UserError } from "../errors.ts";
 import { PROVIDERS } from "../providers/mod.ts";
 import type { CliContext, Register } from "./context.ts";
+import { pickProvider, pickWebhook } from "./target.ts";
 
 /** Options of `whd send`. */
 export interface SendOptions {
@@ -26,7 +27,7 @@ export const register: Register = (program, context) => {
   program.command("send")
     .description("sign a delivery with the webhook's secret and POST it to a running whd")
     .requiredOption("--provider <name>", "provider to send as")
-    .option("--webhook <name>", "webhook of the provider (default: its only or `default` one)")
+    .option("--webhook <name>", "webhook of the provider (default: `default`, or its only one)")
     .option("--type <type>", "event type of the sample body")
     .option("--data <json>", "body to send (default: a realistic sample)")
     .option("--file <path>", "read the body from a file")
@@ -39,33 +40,9 @@ export const register: Register = (program, context) => {
     });
 };
 
-function pickWebhook(ctx: CliContext, options: SendOptions): WebhookConfig {
-  const provider = ctx.config.providers.find((p) => p.name === options.provider);
-  if (!provider) {
-    throw new UserError(
-      `--provider ${options.provider} is not in ${ctx.config.source}: use one of ${
-        ctx.config.providers.map((p) => p.name).join(", ")
-      }`,
-      { exitCode: 2 },
-    );
-  }
-  const name = options.webhook ??
-    (provider.webhooks.length === 1 ? provider.webhooks[0].name : "default");
-  const webhook = provider.webhooks.find((w) => w.name === name);
-  if (!webhook) {
-    throw new UserError(
-      `provider ${provider.name} has no webhook "${name}": use --webhook with one of ${
-        provider.webhooks.map((w) => w.name).join(", ")
-      }`,
-      { exitCode: 2 },
-    );
-  }
-  return webhook;
-}
-
 /** Signs and sends one delivery; prints the answer; resolves true on a 2xx. */
 export async function send(ctx: CliContext, options: SendOptions): Promise<boolean> {
-  const webhook = pickWebhook(ctx, options);
+  const webhook = pickWebhook(pickProvider(ctx.config, options.provider), options.webhook);
   const kind = PROVIDERS[webhook.type];
   let body: string;
   let type = options.type;
@@ -85,7 +62,7 @@ export async function send(ctx: CliContext, options: SendOptions): Promise<boole
   let secret = "";
   if (webhook.verify_signature) {
     const envName = webhook.signing_secret_env!;
-    secret = (ctx.env(envName) ?? "").split(",").map((s) => s.trim()).find((s) => s) ?? "";
+    secret = splitSecrets(ctx.env(envName) ?? "")[0] ?? "";
     if (!secret) {
       throw new UserError(
         `environment variable ${envName} is not set: export the signing secret of ${webhook.provider}/${webhook.name}` +

@@ -23,6 +23,20 @@
 
 import type { Clock } from "../clock.ts";
 
+/**
+ * The bucket size when `burst_limit` is not set: one minute's worth of requests (at least 1).
+ *
+ * @example
+ * ```ts
+ * import { defaultBurst } from "./rate_limit.ts";
+ * defaultBurst(600); // 600
+ * defaultBurst(0.5); // 1
+ * ```
+ */
+export function defaultBurst(requestsPerMinute: number): number {
+  return Math.max(1, Math.floor(requestsPerMinute));
+}
+
 /** Options of {@linkcode RateLimiter}. */
 export interface RateLimiterOptions {
   /** Sustained rate; may be fractional (0.5 = one request every two minutes). */
@@ -66,7 +80,7 @@ export class RateLimiter {
     if (!(requestsPerMinute > 0) || !Number.isFinite(requestsPerMinute)) {
       throw new RangeError(`requestsPerMinute must be a positive number, got ${requestsPerMinute}`);
     }
-    const burst = options.burst ?? Math.max(1, Math.floor(requestsPerMinute));
+    const burst = options.burst ?? defaultBurst(requestsPerMinute);
     if (!Number.isInteger(burst) || burst < 1) {
       throw new RangeError(`burst must be a positive integer, got ${burst}`);
     }

@@ -5,12 +5,13 @@
  * @module
  */
 import type { Clock } from "../clock.ts";
-import type { Config, WebhookConfig } from "../config/schema.ts";
+import type { Config, RateLimitConfig, WebhookConfig } from "../config/schema.ts";
 import type { Logger } from "../ops/log.ts";
 import type { Metrics } from "../ops/metrics.ts";
 import { PROVIDERS } from "../providers/mod.ts";
 import type { Verifier } from "../providers/provider.ts";
 import { type Guard, ipGuard, rateLimitGuard } from "./guards.ts";
+import { defaultBurst } from "./rate_limit.ts";
 import { parseAllowlist } from "../net/ip_allowlist.ts";
 
 /** One served webhook. */
@@ -54,12 +55,19 @@ export function buildRoutes(deps: RouteDeps): Map<string, Route> {
           },
         }));
       }
-      const secrets = webhook.verify_signature ? [...deps.secretsFor(webhook)] : [];
-      const verifier = PROVIDERS[webhook.type].createVerifier(webhook, secrets);
+      // Empty for a webhook with verify_signature: false (resolveSecrets sees to that).
+      const verifier = PROVIDERS[webhook.type].createVerifier(webhook, [
+        ...deps.secretsFor(webhook),
+      ]);
       routes.set(webhook.path, { webhook, verifier, guards });
     }
   }
   return routes;
+}
+
+function _describeLimit(limit: RateLimitConfig): string {
+  const burst = limit.burst_limit ?? defaultBurst(limit.requests_per_minute);
+  return `${limit.requests_per_minute}/min burst ${burst}${limit.per_ip ? " per ip" : ""}`;
 }
 
 /** A route as `whd check` prints it. */
@@ -89,11 +97,7 @@ export function describeRoutes(config: Config): RouteDescription[] {
       events: w.events ? w.events.join(",") : "*",
       mode: w.mode,
       ip_allowlist: w.effective_ip_allowlist?.length ? w.effective_ip_allowlist.join(",") : "any",
-      rate_limit: w.effective_rate_limit
-        ? `${w.effective_rate_limit.requests_per_minute}/min burst ${
-          w.effective_rate_limit.burst_limit ?? w.effective_rate_limit.requests_per_minute
-        }${w.effective_rate_limit.per_ip ? " per ip" : ""}`
-        : "none",
+      rate_limit: w.effective_rate_limit ? _describeLimit(w.effective_rate_limit) : "none",
     }))
   );
 }

@@ -43,23 +43,15 @@ export interface ServerDeps {
   runSync?: (key: EventKey) => Promise<SyncOutcome>;
 }
 
-/** Connection info as `Deno.serve` passes it. */
-export interface ConnInfo {
-  remoteAddr: { hostname: string } | Deno.Addr;
-}
-
 /** Statuses a sync-mode delivery (first or retried by the provider) runs the handler for. */
 const SYNC_RUNNABLE = new Set(["pending", "failed", "running"]);
 
-function peerAddress(info: ConnInfo): string {
-  const addr = info.remoteAddr as { hostname?: string };
-  return addr.hostname ?? "unknown";
+function peerAddress(info: Deno.ServeHandlerInfo): string {
+  return "hostname" in info.remoteAddr ? info.remoteAddr.hostname : "unknown";
 }
 
 /** Builds the `Deno.serve` handler. Routes, verifiers and guards are built once, here. */
-export function createRequestHandler(
-  deps: ServerDeps,
-): (request: Request, info: ConnInfo) => Promise<Response> {
+export function createRequestHandler(deps: ServerDeps): Deno.ServeHandler {
   const { config, inbox, log, metrics, clock } = deps;
   const routes = buildRoutes(deps);
   const trusted: IpAllowlist | null = config.server.trusted_proxies.length > 0

@@ -54,20 +54,21 @@ export function listenError(error: unknown, hostname: string, port: number): unk
 /** Runs the daemon until a termination signal, then shuts down gracefully. */
 export async function serve(ctx: CliContext, options: ServeOptions = {}): Promise<void> {
   const { config, log, clock } = ctx;
+  const port = options.port !== undefined
+    ? parseInteger(options.port, "--port", 0, 65535)
+    : config.server.port;
+  const hostname = options.host ?? config.server.host;
   const resolved = resolveSecrets(config, ctx.env, { secrets: ctx.secrets });
   if (config.source.startsWith("embedded")) {
     log.warn("serving the embedded example config (demo only)", { source: config.source });
   }
-  for (const provider of config.providers) {
-    for (const webhook of provider.webhooks) {
-      if (!webhook.verify_signature) {
-        log.warn("signature verification is OFF for this webhook (allow_unverified)", {
-          provider: webhook.provider,
-          webhook: webhook.name,
-          path: webhook.path,
-        });
-      }
-    }
+  const webhooks = config.providers.flatMap((p) => p.webhooks);
+  for (const webhook of webhooks.filter((w) => !w.verify_signature)) {
+    log.warn("signature verification is OFF for this webhook (allow_unverified)", {
+      provider: webhook.provider,
+      webhook: webhook.name,
+      path: webhook.path,
+    });
   }
 
   const inbox = await ctx.openInbox();
@@ -87,10 +88,6 @@ export async function serve(ctx: CliContext, options: ServeOptions = {}): Promis
     runSync: dispatcher ? (key) => dispatcher.runNow(key) : undefined,
   });
 
-  const port = options.port !== undefined
-    ? parseInteger(options.port, "--port", 0, 65535)
-    : config.server.port;
-  const hostname = options.host ?? config.server.host;
   let server: Deno.HttpServer;
   try {
     server = Deno.serve({
@@ -100,7 +97,7 @@ export async function serve(ctx: CliContext, options: ServeOptions = {}): Promis
         log.info("listening", {
           url: `http://${hostname.includes(":") ? `[${hostname}]` : hostname}:${port}`,
           port,
-          routes: config.providers.flatMap((p) => p.webhooks.map((w) => w.path)).join(","),
+          routes: webhooks.map((w) => w.path).join(","),
           config: config.source,
         });
       },
@@ -111,24 +108,19 @@ export async function serve(ctx: CliContext, options: ServeOptions = {}): Promis
     throw listenError(error, hostname, port);
   }
 
-  const { promise: stopped, resolve: markStopped } = Promise.withResolvers<void>();
-  let stopping = false;
-  const signals: Deno.Signal[] = ["SIGTERM", "SIGINT"];
-  const onSignal: Record<string, () => void> = {};
-  const stop = async (signal: string) => {
-    if (stopping) return;
-    stopping = true;
-    log.info("shutting down", { signal, grace_ms: config.handlers.shutdown_grace_ms });
-    await server.shutdown();
-    await dispatcher?.stop(config.handlers.shutdown_grace_ms);
-    inbox.close();
-    for (const s of signals) Deno.removeSignalListener(s, onSignal[s]);
-    log.info("stopped");
-    markStopped();
-  };
-  for (const signal of signals) {
-    onSignal[signal] = () => void stop(signal);
-    Deno.addSignalListener(signal, onSignal[signal]);
-  }
-  await stopped;
+  // A second signal while stopping resolves the same promise again: it is ignored.
+  const { promise: received, resolve } = Promise.withResolvers<Deno.Signal>();
+  const listeners = (["SIGTERM", "SIGINT"] as const).map((signal) => ({
+    signal,
+    listener: () => resolve(signal),
+  }));
+  for (const { signal, listener } of listeners) Deno.addSignalListener(signal, listener);
+  const signal = await received;
+
+  log.info("shutting down", { signal, grace_ms: config.handlers.shutdown_grace_ms });
+  await server.shutdown();
+  await dispatcher?.stop(config.handlers.shutdown_grace_ms);
+  inbox.close();
+  for (const { signal, listener } of listeners) Deno.removeSignalListener(signal, listener);
+  log.info("stopped");
 }

@@ -14,6 +14,7 @@ import {
   type EventKey,
   type EventStatus,
   type Inbox,
+  REQUEUEABLE_STATUSES,
   type StoredEvent,
 } from "../inbox/types.ts";
 import type { CliContext, Register } from "./context.ts";
@@ -70,6 +71,18 @@ export async function findOne(inbox: Inbox, id: string, provider?: string): Prom
   return found[0];
 }
 
+const _LIST_COLUMNS = [
+  "id",
+  "provider",
+  "webhook",
+  "type",
+  "status",
+  "attempts",
+  "received_at",
+  "source",
+];
+const _REQUEUEABLE_TEXT = REQUEUEABLE_STATUSES.join(", ");
+
 const key = (event: StoredEvent): EventKey => ({ provider: event.provider, id: event.id });
 
 /** Registers `whd events` and its subcommands. */
@@ -95,16 +108,7 @@ export const register: Register = (program, context) => {
       };
       const rows = await withInbox(ctx, (inbox) => inbox.list(filter));
       if (options.json) return ctx.out(JSON.stringify(rows.map(eventSummary), null, 2) + "\n");
-      ctx.out(table(rows.map((e) => ({
-        id: e.id,
-        provider: e.provider,
-        webhook: e.webhook,
-        type: e.type,
-        status: e.status,
-        attempts: e.attempts,
-        received_at: isoTime(e.received_at),
-        source: e.source,
-      }))));
+      ctx.out(table(rows.map(eventSummary), _LIST_COLUMNS));
     });
 
   events.command("show")
@@ -128,7 +132,9 @@ export const register: Register = (program, context) => {
     });
 
   events.command("retry")
-    .description("re-queue one event, or every event with --status (failed|dead|unhandled|ignored)")
+    .description(
+      `re-queue one event, or every event with --status (${REQUEUEABLE_STATUSES.join("|")})`,
+    )
     .argument("[id]", "event id")
     .option("--status <status>", "re-queue every event with this status")
     .option("--provider <name>", "narrow to one provider")
@@ -145,9 +151,9 @@ export const register: Register = (program, context) => {
       const requeued = await withInbox(ctx, async (inbox) => {
         if (id !== undefined) {
           const event = await findOne(inbox, id, options.provider);
-          if (!["failed", "dead", "unhandled", "ignored"].includes(event.status)) {
+          if (!REQUEUEABLE_STATUSES.includes(event.status)) {
             throw new UserError(
-              `event ${id} is ${event.status}; only failed, dead, unhandled or ignored events can be retried` +
+              `event ${id} is ${event.status}; only ${_REQUEUEABLE_TEXT} events can be retried` +
                 (event.status === "done"
                   ? " (use `whd events replay` to run a done event again)"
                   : ""),
@@ -155,7 +161,7 @@ export const register: Register = (program, context) => {
           }
           return await inbox.requeue(key(event), ctx.clock.now());
         }
-        const status = parseStatus(options.status, ["failed", "dead", "unhandled", "ignored"]);
+        const status = parseStatus(options.status, REQUEUEABLE_STATUSES);
         return await inbox.requeue({ status, provider: options.provider }, ctx.clock.now());
       });
       for (const k of requeued) ctx.out(`re-queued ${k.provider} ${k.id}\n`);

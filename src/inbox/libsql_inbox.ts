@@ -40,6 +40,7 @@ import {
   type EventStatus,
   type Inbox,
   type ListFilter,
+  REQUEUEABLE_STATUSES,
   type StoredEvent,
 } from "./types.ts";
 
@@ -185,7 +186,6 @@ const _CLAIM_ONE = `UPDATE events
   RETURNING *`;
 
 const _LEASED = "provider = :provider AND id = :id AND status = 'running' AND lease_owner = :owner";
-const _REQUEUEABLE: readonly EventStatus[] = ["failed", "dead", "unhandled", "ignored"];
 const _REQUEUE_SET = `status = 'pending', next_attempt_at = :now, attempts = 0,
   lease_owner = NULL, lease_until = NULL, updated_at = :now`;
 
@@ -507,14 +507,14 @@ class _LibsqlInbox implements LibsqlInbox {
     if ("id" in target) {
       sql = `UPDATE events SET ${_REQUEUE_SET}
         WHERE provider = :provider AND id = :id
-          AND status IN (${_REQUEUEABLE.map((s) => `'${s}'`).join(", ")})`;
+          AND status IN (${REQUEUEABLE_STATUSES.map((s) => `'${s}'`).join(", ")})`;
       args.provider = target.provider;
       args.id = target.id;
     } else {
-      if (!_REQUEUEABLE.includes(target.status)) {
+      if (!REQUEUEABLE_STATUSES.includes(target.status)) {
         throw new UserError(
           `cannot requeue events with status ${target.status}: only ${
-            _REQUEUEABLE.join(", ")
+            REQUEUEABLE_STATUSES.join(", ")
           } events can be requeued` +
             (target.status === "done" ? " (use replay to run done events again)" : ""),
         );

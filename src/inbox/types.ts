@@ -30,6 +30,14 @@ export const EVENT_STATUSES: readonly EventStatus[] = [
   "unhandled",
 ];
 
+/** Statuses `requeue` takes back to pending (done events are replayed instead). */
+export const REQUEUEABLE_STATUSES: readonly EventStatus[] = [
+  "failed",
+  "dead",
+  "unhandled",
+  "ignored",
+];
+
 /** Identifies one stored event. */
 export interface EventKey {
   provider: string;

@@ -135,3 +135,23 @@ Deno.test("an unknown event id names itself and how to look", async () => {
     await project.close();
   }
 });
+
+Deno.test("a database auth token env var that is not set is a config error naming it, without listing anything", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "whd_cli_events_" });
+  try {
+    await Deno.writeTextFile(
+      `${dir}/whd.yaml`,
+      `database:\n  url: libsql://user:pw@db.example.invalid/x\n  auth_token_env: WHD_TEST_DB_TOKEN\nproviders:\n  github:\n    webhooks:\n      default: { path: /gh, signing_secret_env: G }\n`,
+    );
+    const result = await whd(["events", "list", "--config", `${dir}/whd.yaml`], { cwd: dir });
+    assert.equal(result.code, 2);
+    assert.match(
+      result.stderr,
+      /database\.auth_token_env: environment variable WHD_TEST_DB_TOKEN is not set/,
+    );
+    assert.doesNotMatch(result.stderr, /pw@/);
+    assert.equal(result.stdout, "");
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});

@@ -5,8 +5,7 @@
  * @module
  */
 import { systemClock } from "../clock.ts";
-import { loadConfig } from "../config/loader.ts";
-import { UserError } from "../errors.ts";
+import { loadConfig, resolveDatabaseToken } from "../config/loader.ts";
 import { openInbox } from "../inbox/libsql_inbox.ts";
 import { createLogger } from "../ops/log.ts";
 import type { CliContext, GlobalOptions } from "./context.ts";
@@ -30,15 +29,7 @@ export async function loadContext(options: GlobalOptions): Promise<CliContext> {
       Deno.stdout.writeSync(encoder.encode(text));
     },
     openInbox: () => {
-      const tokenEnv = config.database.auth_token_env;
-      const authToken = tokenEnv ? env(tokenEnv) : undefined;
-      if (tokenEnv && !authToken) {
-        throw new UserError(
-          `database.auth_token_env: environment variable ${tokenEnv} is not set: export the libSQL auth token`,
-          { exitCode: 2 },
-        );
-      }
-      if (authToken) secrets.add(authToken);
+      const authToken = resolveDatabaseToken(config, env, { secrets });
       return openInbox({ url: config.database.url, authToken, log });
     },
   };

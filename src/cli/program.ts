@@ -34,8 +34,7 @@ export function buildProgram(): Command {
       registerBackfill,
       registerEndpoints,
     ]
-  ) register(program, loadContext);
-  for (const command of program.commands) command.exitOverride();
+  ) register(program, loadContext); // subcommands inherit exitOverride from the program
   return program;
 }
 

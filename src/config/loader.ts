@@ -38,6 +38,7 @@ import {
 } from "./schema.ts";
 
 export {
+  resolveDatabaseToken,
   type ResolvedSecrets,
   resolveSecrets,
   type ResolveSecretsOptions,

@@ -107,22 +107,43 @@ export function resolveSecrets(
       webhooks.set(webhookKey(webhook), values);
     }
   }
-  let databaseAuthToken: string | undefined;
-  const tokenEnv = config.database.auth_token_env;
-  if (tokenEnv !== undefined) {
-    const value = env(tokenEnv)?.trim() ?? "";
-    if (value) {
-      databaseAuthToken = value;
-      remember([value]);
-    } else {
-      problems.push(
-        `database.auth_token_env: ${_unsetOrEmpty(tokenEnv, env(tokenEnv))}: ` +
-          `export it (the auth token for ${_safeUrl(config.database.url)})`,
-      );
-    }
-  }
+  const databaseAuthToken = _databaseToken(config, env, problems);
+  if (databaseAuthToken) remember([databaseAuthToken]);
   if (problems.length > 0) throw new ConfigError(config.source, problems);
   return { webhooks, databaseAuthToken };
+}
+
+/**
+ * The value of `database.auth_token_env` (undefined when the config names none), for commands
+ * that need the database but no webhook secret. Throws a `ConfigError` (exit 2) when the
+ * variable is unset or empty; the token is added to `options.secrets`.
+ */
+export function resolveDatabaseToken(
+  config: Config,
+  env: (name: string) => string | undefined,
+  options: ResolveSecretsOptions = {},
+): string | undefined {
+  const problems: string[] = [];
+  const token = _databaseToken(config, env, problems);
+  if (problems.length > 0) throw new ConfigError(config.source, problems);
+  if (token) options.secrets?.add(token);
+  return token;
+}
+
+function _databaseToken(
+  config: Config,
+  env: (name: string) => string | undefined,
+  problems: string[],
+): string | undefined {
+  const tokenEnv = config.database.auth_token_env;
+  if (tokenEnv === undefined) return undefined;
+  const value = env(tokenEnv)?.trim() ?? "";
+  if (value) return value;
+  problems.push(
+    `database.auth_token_env: ${_unsetOrEmpty(tokenEnv, env(tokenEnv))}: ` +
+      `export it (the auth token for ${_safeUrl(config.database.url)})`,
+  );
+  return undefined;
 }
 
 function _unsetOrEmpty(name: string, value: string | undefined): string {

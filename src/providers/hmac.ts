@@ -28,6 +28,7 @@ import {
   decodeBase64,
   decodeHex,
   DIGEST_BYTES,
+  type HmacAlgorithm,
   hmacDigests,
   matchesAny,
   prepareKeys,
@@ -47,7 +48,7 @@ import type { ProviderKind, Verifier, VerifyRequest, VerifyResult } from "./prov
 /** The hmac keys of a webhook with their defaults applied. */
 interface _Scheme {
   header: string;
-  algorithm: "sha1" | "sha256" | "sha512";
+  algorithm: HmacAlgorithm;
   encoding: "hex" | "base64";
   prefix: string;
 }

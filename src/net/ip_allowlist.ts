@@ -35,8 +35,6 @@ const _V6_MAX = (1n << 128n) - 1n;
 
 /** A parsed allowlist. Build it with {@linkcode parseAllowlist}. */
 export class IpAllowlist {
-  /** The entries as written in the config. */
-  readonly entries: readonly string[];
   /** True when the list has no entries (then {@linkcode allows} is always true). */
   readonly empty: boolean;
   readonly #v4First: Float64Array;
@@ -46,7 +44,6 @@ export class IpAllowlist {
 
   /** Internal: use {@linkcode parseAllowlist}. */
   constructor(entries: readonly string[], ranges: _Ranges) {
-    this.entries = Object.freeze([...entries]);
     this.empty = entries.length === 0;
     const v4 = _merge(ranges.v4);
     const v6 = _merge(ranges.v6);

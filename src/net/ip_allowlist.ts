@@ -22,14 +22,7 @@
  */
 
 import { UserError } from "../errors.ts";
-import {
-  formatIp,
-  MAPPED_V4_BASE,
-  MAPPED_V4_LAST,
-  parseAddress,
-  parseIpv4,
-  parseIpv6,
-} from "./ip_address.ts";
+import { formatIp, MAPPED_V4_BASE, MAPPED_V4_LAST, parseAddress, parseIp } from "./ip_address.ts";
 import { IP_PRESET_NAMES, IP_PRESETS, type IpPresetName } from "./ip_presets.ts";
 
 /** Ranges from one entry: inclusive `[first, last]` pairs per family. */
@@ -42,8 +35,6 @@ const _V6_MAX = (1n << 128n) - 1n;
 
 /** A parsed allowlist. Build it with {@linkcode parseAllowlist}. */
 export class IpAllowlist {
-  /** The entries as written in the config. */
-  readonly entries: readonly string[];
   /** True when the list has no entries (then {@linkcode allows} is always true). */
   readonly empty: boolean;
   readonly #v4First: Float64Array;
@@ -53,7 +44,6 @@ export class IpAllowlist {
 
   /** Internal: use {@linkcode parseAllowlist}. */
   constructor(entries: readonly string[], ranges: _Ranges) {
-    this.entries = Object.freeze([...entries]);
     this.empty = entries.length === 0;
     const v4 = _merge(ranges.v4);
     const v6 = _merge(ranges.v6);
@@ -143,9 +133,10 @@ function _parseEntry(entry: string): _Ranges | string {
   const prefixText = slash === -1 ? null : text.slice(slash + 1);
   if (prefixText !== null && !/^\d{1,3}$/.test(prefixText)) return generic;
 
-  if (addressText.includes(":")) {
-    const value = parseIpv6(addressText);
-    if (value === null) return generic;
+  const ip = parseIp(addressText);
+  if (ip === null) return generic;
+  if (ip.family === 6) {
+    const value = ip.value;
     const prefix = prefixText === null ? 128 : Number(prefixText);
     if (prefix > 128) {
       return `"${entry}" has prefix /${prefix}, but IPv6 prefixes go up to /128`;
@@ -165,8 +156,7 @@ function _parseEntry(entry: string): _Ranges | string {
     return ranges;
   }
 
-  const value = parseIpv4(addressText);
-  if (value === null) return generic;
+  const value = ip.value;
   const prefix = prefixText === null ? 32 : Number(prefixText);
   if (prefix > 32) return `"${entry}" has prefix /${prefix}, but IPv4 prefixes go up to /32`;
   const size = 2 ** (32 - prefix);

@@ -99,6 +99,30 @@ export function decodeBase64(text: string): Uint8Array | undefined {
   return undefined;
 }
 
+/**
+ * The signature bytes of a header value `<prefix><encoded digest>`, or undefined when the prefix
+ * is missing, the rest is not `encoding`, or it is not `bytes` long (so a malformed header can
+ * be rejected as such, not as a wrong secret).
+ *
+ * @example
+ * ```ts
+ * import { decodeSignature } from "./_crypto.ts";
+ * decodeSignature("sha256=" + "ab".repeat(32), "sha256=", "hex", 32)?.length; // 32
+ * decodeSignature("sha256=abcd", "sha256=", "hex", 32); // undefined
+ * ```
+ */
+export function decodeSignature(
+  value: string,
+  prefix: string,
+  encoding: "hex" | "base64",
+  bytes: number,
+): Uint8Array | undefined {
+  if (!value.startsWith(prefix)) return undefined;
+  const encoded = value.slice(prefix.length);
+  const sig = encoding === "hex" ? decodeHex(encoded) : decodeBase64(encoded);
+  return sig?.length === bytes ? sig : undefined;
+}
+
 /** SHA-256 of the raw bytes, as lowercase hex (a stable id for bodies that carry none). */
 export function sha256Hex(body: Uint8Array): string {
   return createHash("sha256").update(body).digest("hex");

@@ -20,7 +20,14 @@
  * @module
  */
 import type { WebhookConfig } from "../config/schema.ts";
-import { computeHmac, decodeHex, hmacDigests, matchesAny, prepareKeys } from "./_crypto.ts";
+import {
+  computeHmac,
+  decodeSignature,
+  DIGEST_BYTES,
+  hmacDigests,
+  matchesAny,
+  prepareKeys,
+} from "./_crypto.ts";
 import {
   badSignature,
   decodeBody,
@@ -52,9 +59,7 @@ function _createVerifier(webhook: WebhookConfig, secrets: string[]): Verifier {
               "Webhooks → Secret) equal to this webhook's signing secret",
           );
         }
-        const sig = header.startsWith(_PREFIX)
-          ? decodeHex(header.slice(_PREFIX.length))
-          : undefined;
+        const sig = decodeSignature(header, _PREFIX, "hex", DIGEST_BYTES.sha256);
         if (!sig) {
           return reject(
             "bad_signature",

@@ -25,9 +25,9 @@ import type { WebhookConfig } from "../config/schema.ts";
 import { UserError } from "../errors.ts";
 import {
   computeHmac,
-  decodeBase64,
-  decodeHex,
+  decodeSignature,
   DIGEST_BYTES,
+  type HmacAlgorithm,
   hmacDigests,
   matchesAny,
   prepareKeys,
@@ -47,7 +47,7 @@ import type { ProviderKind, Verifier, VerifyRequest, VerifyResult } from "./prov
 /** The hmac keys of a webhook with their defaults applied. */
 interface _Scheme {
   header: string;
-  algorithm: "sha1" | "sha256" | "sha512";
+  algorithm: HmacAlgorithm;
   encoding: "hex" | "base64";
   prefix: string;
 }
@@ -108,15 +108,8 @@ function _createVerifier(webhook: WebhookConfig, secrets: string[]): Verifier {
             `missing ${scheme.header} header: sign the raw body as ${format}`,
           );
         }
-        const encoded = value.startsWith(scheme.prefix)
-          ? value.slice(scheme.prefix.length)
-          : undefined;
-        const sig = encoded === undefined
-          ? undefined
-          : scheme.encoding === "hex"
-          ? decodeHex(encoded)
-          : decodeBase64(encoded);
-        if (!sig || sig.length !== expectedBytes) {
+        const sig = decodeSignature(value, scheme.prefix, scheme.encoding, expectedBytes);
+        if (!sig) {
           return reject(
             "bad_signature",
             `${scheme.header} is not in the configured format ${format}: check algorithm, ` +

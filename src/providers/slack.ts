@@ -29,7 +29,8 @@
 import type { WebhookConfig } from "../config/schema.ts";
 import {
   computeHmac,
-  decodeHex,
+  decodeSignature,
+  DIGEST_BYTES,
   hmacDigests,
   matchesAny,
   prepareKeys,
@@ -160,9 +161,7 @@ function _createVerifier(webhook: WebhookConfig, secrets: string[]): Verifier {
         }
         const stale = checkTimestamp(timestamp, now, tolerance, "X-Slack-Request-Timestamp");
         if (stale) return stale;
-        const sig = header.startsWith(_PREFIX)
-          ? decodeHex(header.slice(_PREFIX.length))
-          : undefined;
+        const sig = decodeSignature(header, _PREFIX, "hex", DIGEST_BYTES.sha256);
         if (!sig) {
           return reject(
             "bad_signature",

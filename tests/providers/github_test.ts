@@ -98,6 +98,10 @@ Deno.test("github: a missing header is missing_signature; a malformed one bad_si
   assertRejected(await verifier.verify(request(h, push)), "missing_signature");
   const sha1Style = { ...h, "x-hub-signature-256": "sha1=" + "a".repeat(40) };
   assertRejected(await verifier.verify(request(sha1Style, push)), "bad_signature");
+  // A hex value of the wrong length is a malformed header, not a wrong secret.
+  const short = { ...h, "x-hub-signature-256": "sha256=" + "a".repeat(40) };
+  const r = assertRejected(await verifier.verify(request(short, push)), "bad_signature");
+  assert.match(r.message, /must look like sha256=<64 hex digits>/);
 });
 
 Deno.test("github: a tampered body or a wrong secret is bad_signature, without leaking either", async () => {

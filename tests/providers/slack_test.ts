@@ -181,6 +181,10 @@ Deno.test("slack: a tampered body, a wrong secret or a malformed signature is ba
   );
   const malformed = { ...oracle(mention, SECRET, t), "x-slack-signature": "v1=abcd" };
   assertRejected(await verifier.verify(request(malformed, mention)), "bad_signature");
+  // A hex value of the wrong length is a malformed header, not a wrong secret.
+  const short = { ...oracle(mention, SECRET, t), "x-slack-signature": "v0=abcd" };
+  const r = assertRejected(await verifier.verify(request(short, mention)), "bad_signature");
+  assert.match(r.message, /must look like v0=<64 hex digits>/);
 });
 
 Deno.test("slack: a timestamp beyond tolerance either way is stale_timestamp, checked before the signature", async () => {

@@ -30,7 +30,7 @@ import { dirname } from "node:path";
 import { setImmediate } from "node:timers";
 import type { IncomingEvent } from "../event.ts";
 import type { Logger } from "../ops/log.ts";
-import { UserError } from "../errors.ts";
+import { errorMessage, UserError } from "../errors.ts";
 import { INBOX_MIGRATIONS, migrate } from "./migrations.ts";
 import {
   type AcceptResult,
@@ -88,7 +88,7 @@ export async function openInbox(options: OpenInboxOptions): Promise<LibsqlInbox>
   if (filePath !== undefined && !inMemory) {
     await Deno.mkdir(dirname(filePath), { recursive: true }).catch((error) => {
       throw new UserError(
-        `cannot create the directory for the inbox database ${filePath}: ${error.message}. ` +
+        `cannot create the directory for the inbox database ${filePath}: ${errorMessage(error)}. ` +
           `Fix the permissions or change database.url.`,
         { cause: error },
       );
@@ -106,8 +106,9 @@ export async function openInbox(options: OpenInboxOptions): Promise<LibsqlInbox>
     });
   } catch (error) {
     throw new UserError(
-      `cannot open the inbox database ${_redactUrl(options.url)}: ${(error as Error).message}. ` +
-        `Check database.url.`,
+      `cannot open the inbox database ${_redactUrl(options.url)}: ${
+        _redactUrl(errorMessage(error))
+      }. Check database.url.`,
       { cause: error },
     );
   }
@@ -124,8 +125,9 @@ export async function openInbox(options: OpenInboxOptions): Promise<LibsqlInbox>
     client.close();
     if (error instanceof UserError) throw error;
     throw new UserError(
-      `cannot open the inbox database ${_redactUrl(options.url)}: ${(error as Error).message}. ` +
-        `Check database.url and that the file is a whd database.`,
+      `cannot open the inbox database ${_redactUrl(options.url)}: ${
+        _redactUrl(errorMessage(error))
+      }. Check database.url and that the file is a whd database.`,
       { cause: error },
     );
   }
@@ -147,9 +149,12 @@ function _filePath(url: string): string | undefined {
   return decodeURIComponent(rest);
 }
 
-/** The URL without credentials, for messages. */
-function _redactUrl(url: string): string {
-  return url.replace(/\/\/[^/@]*@/, "//").replace(/([?&]authToken=)[^&]*/i, "$1…");
+/**
+ * `text` with the credentials of any URL in it removed: user info and `authToken=` values. Used
+ * on driver messages too, which may quote the URL they failed to parse.
+ */
+function _redactUrl(text: string): string {
+  return text.replace(/\/\/[^/@]*@/g, "//").replace(/([?&]authToken=)[^&'"]*/gi, "$1…");
 }
 
 interface _Waiting {
@@ -310,7 +315,7 @@ class _LibsqlInbox implements LibsqlInbox {
     } catch (error) {
       this.#stats.failedTransactions++;
       this.#log?.warn("inbox write failed", { events: batch.length, error });
-      const failure = new Error(`inbox write failed: ${(error as Error).message}`, {
+      const failure = new Error(`inbox write failed: ${errorMessage(error)}`, {
         cause: error,
       });
       for (const w of batch) w.reject(failure);

@@ -377,7 +377,7 @@ class _LibsqlInbox implements LibsqlInbox {
     options: { owner: string; limit: number; leaseMs: number; now: number },
   ): Promise<StoredEvent[]> {
     if (options.limit <= 0) return [];
-    const [rs] = await this.#batch([{
+    const rs = await this.#execute({
       sql: _CLAIM,
       args: {
         owner: options.owner,
@@ -385,7 +385,7 @@ class _LibsqlInbox implements LibsqlInbox {
         now: options.now,
         limit: options.limit,
       },
-    }]);
+    });
     // RETURNING has no defined order: put the leases back in claim order.
     const rows = [...rs.rows].sort((a, b) =>
       Number(a.received_at) - Number(b.received_at) || Number(a._rowid) - Number(b._rowid)
@@ -397,7 +397,7 @@ class _LibsqlInbox implements LibsqlInbox {
     key: EventKey,
     options: { owner: string; leaseMs: number; now: number },
   ): Promise<StoredEvent | null> {
-    const [rs] = await this.#batch([{
+    const rs = await this.#execute({
       sql: _CLAIM_ONE,
       args: {
         provider: key.provider,
@@ -406,7 +406,7 @@ class _LibsqlInbox implements LibsqlInbox {
         until: options.now + options.leaseMs,
         now: options.now,
       },
-    }]);
+    });
     return rs.rows.length === 0 ? null : _toStored(rs.rows[0]);
   }
 

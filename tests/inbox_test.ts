@@ -694,3 +694,16 @@ Deno.test("a URL with an unsupported scheme is a UserError that does not echo cr
     },
   );
 });
+
+Deno.test("a URL the driver cannot parse is a UserError that does not echo its credentials", async () => {
+  // The URL parser's own message quotes the URL it failed on, password and token included.
+  await assert.rejects(
+    openInbox({ url: "libsql://user:hunter2secret@bad host/db?authToken=tok3nsecret" }),
+    (e: unknown) => {
+      assert.ok(e instanceof UserError, String(e));
+      assert.match(e.message, /database\.url/);
+      assert.doesNotMatch(e.message, /hunter2secret|tok3nsecret/);
+      return true;
+    },
+  );
+});

@@ -15,7 +15,7 @@
 import { isAbsolute, join } from "node:path";
 import { LineCounter, parseDocument } from "yaml";
 import exampleConfig from "../../config/whd.yaml" with { type: "text" };
-import { ConfigError, UserError } from "../errors.ts";
+import { ConfigError, errorMessage, UserError } from "../errors.ts";
 import { checkConfig, type ProviderInput, WEBHOOK_KEYS } from "./checks.ts";
 import {
   createLocator,
@@ -185,9 +185,8 @@ async function _readNamed(file: string, named: string, origin: string): Promise<
 }
 
 function _readError(named: string, error: unknown): UserError {
-  const why = error instanceof Error ? error.message : String(error);
   return new UserError(
-    `cannot read config file ${named}: ${why}: check that it is a readable file`,
+    `cannot read config file ${named}: ${errorMessage(error)}: check that it is a readable file`,
     { exitCode: 2, cause: error },
   );
 }

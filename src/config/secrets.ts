@@ -87,10 +87,11 @@ export function resolveSecrets(
         problems.push(`${at}: is required while verify_signature is on: add it`);
         continue;
       }
-      const values = splitSecrets(env(name) ?? "");
+      const raw = env(name);
+      const values = splitSecrets(raw ?? "");
       remember(values);
       if (values.length === 0) {
-        problems.push(`${at}: ${_unsetOrEmpty(name, env(name))}: ${_ROTATION_HINT}`);
+        problems.push(`${at}: ${_unsetOrEmpty(name, raw)}: ${_ROTATION_HINT}`);
         continue;
       }
       if (webhook.type === "standard") {
@@ -137,10 +138,11 @@ function _databaseToken(
 ): string | undefined {
   const tokenEnv = config.database.auth_token_env;
   if (tokenEnv === undefined) return undefined;
-  const value = env(tokenEnv)?.trim() ?? "";
+  const raw = env(tokenEnv);
+  const value = raw?.trim() ?? "";
   if (value) return value;
   problems.push(
-    `database.auth_token_env: ${_unsetOrEmpty(tokenEnv, env(tokenEnv))}: ` +
+    `database.auth_token_env: ${_unsetOrEmpty(tokenEnv, raw)}: ` +
       `export it (the auth token for ${_safeUrl(config.database.url)})`,
   );
   return undefined;

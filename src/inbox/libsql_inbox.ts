@@ -30,7 +30,7 @@ import { dirname } from "node:path";
 import { setImmediate } from "node:timers";
 import type { IncomingEvent } from "../event.ts";
 import type { Logger } from "../ops/log.ts";
-import { UserError } from "../errors.ts";
+import { errorMessage, UserError } from "../errors.ts";
 import { INBOX_MIGRATIONS, migrate } from "./migrations.ts";
 import {
   type AcceptResult,
@@ -89,7 +89,7 @@ export async function openInbox(options: OpenInboxOptions): Promise<LibsqlInbox>
   if (filePath !== undefined && !inMemory) {
     await Deno.mkdir(dirname(filePath), { recursive: true }).catch((error) => {
       throw new UserError(
-        `cannot create the directory for the inbox database ${filePath}: ${error.message}. ` +
+        `cannot create the directory for the inbox database ${filePath}: ${errorMessage(error)}. ` +
           `Fix the permissions or change database.url.`,
         { cause: error },
       );
@@ -107,8 +107,9 @@ export async function openInbox(options: OpenInboxOptions): Promise<LibsqlInbox>
     });
   } catch (error) {
     throw new UserError(
-      `cannot open the inbox database ${_redactUrl(options.url)}: ${(error as Error).message}. ` +
-        `Check database.url.`,
+      `cannot open the inbox database ${_redactUrl(options.url)}: ${
+        _redactUrl(errorMessage(error))
+      }. Check database.url.`,
       { cause: error },
     );
   }
@@ -125,8 +126,9 @@ export async function openInbox(options: OpenInboxOptions): Promise<LibsqlInbox>
     client.close();
     if (error instanceof UserError) throw error;
     throw new UserError(
-      `cannot open the inbox database ${_redactUrl(options.url)}: ${(error as Error).message}. ` +
-        `Check database.url and that the file is a whd database.`,
+      `cannot open the inbox database ${_redactUrl(options.url)}: ${
+        _redactUrl(errorMessage(error))
+      }. Check database.url and that the file is a whd database.`,
       { cause: error },
     );
   }
@@ -148,9 +150,12 @@ function _filePath(url: string): string | undefined {
   return decodeURIComponent(rest);
 }
 
-/** The URL without credentials, for messages. */
-function _redactUrl(url: string): string {
-  return url.replace(/\/\/[^/@]*@/, "//").replace(/([?&]authToken=)[^&]*/i, "$1…");
+/**
+ * `text` with the credentials of any URL in it removed: user info and `authToken=` values. Used
+ * on driver messages too, which may quote the URL they failed to parse.
+ */
+function _redactUrl(text: string): string {
+  return text.replace(/\/\/[^/@]*@/g, "//").replace(/([?&]authToken=)[^&'"]*/gi, "$1…");
 }
 
 interface _Waiting {
@@ -310,7 +315,7 @@ class _LibsqlInbox implements LibsqlInbox {
     } catch (error) {
       this.#stats.failedTransactions++;
       this.#log?.warn("inbox write failed", { events: batch.length, error });
-      const failure = new Error(`inbox write failed: ${(error as Error).message}`, {
+      const failure = new Error(`inbox write failed: ${errorMessage(error)}`, {
         cause: error,
       });
       for (const w of batch) w.reject(failure);
@@ -372,7 +377,7 @@ class _LibsqlInbox implements LibsqlInbox {
     options: { owner: string; limit: number; leaseMs: number; now: number },
   ): Promise<StoredEvent[]> {
     if (options.limit <= 0) return [];
-    const [rs] = await this.#batch([{
+    const rs = await this.#execute({
       sql: _CLAIM,
       args: {
         owner: options.owner,
@@ -380,7 +385,7 @@ class _LibsqlInbox implements LibsqlInbox {
         now: options.now,
         limit: options.limit,
       },
-    }]);
+    });
     // RETURNING has no defined order: put the leases back in claim order.
     const rows = [...rs.rows].sort((a, b) =>
       Number(a.received_at) - Number(b.received_at) || Number(a._rowid) - Number(b._rowid)
@@ -392,7 +397,7 @@ class _LibsqlInbox implements LibsqlInbox {
     key: EventKey,
     options: { owner: string; leaseMs: number; now: number },
   ): Promise<StoredEvent | null> {
-    const [rs] = await this.#batch([{
+    const rs = await this.#execute({
       sql: _CLAIM_ONE,
       args: {
         provider: key.provider,
@@ -401,7 +406,7 @@ class _LibsqlInbox implements LibsqlInbox {
         until: options.now + options.leaseMs,
         now: options.now,
       },
-    }]);
+    });
     return rs.rows.length === 0 ? null : _toStored(rs.rows[0]);
   }
 

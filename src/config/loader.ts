@@ -30,6 +30,7 @@ import {
   type Config,
   type ConfigInput,
   ConfigSchema,
+  NAME_PATTERN,
   PROVIDER_TYPES,
   type ProviderConfig,
   ProviderSchema,
@@ -207,7 +208,7 @@ function _validProviders(data: unknown): Record<string, ProviderInput> {
   const valid: Record<string, ProviderInput> = {};
   if (!providers || typeof providers !== "object" || Array.isArray(providers)) return valid;
   for (const [name, raw] of Object.entries(providers)) {
-    if (!/^[A-Za-z0-9_-]+$/.test(name)) continue;
+    if (!NAME_PATTERN.test(name)) continue;
     const parsed = ProviderSchema.safeParse(raw);
     if (parsed.success) valid[name] = parsed.data;
   }

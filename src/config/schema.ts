@@ -15,6 +15,12 @@ export type ProviderType = typeof PROVIDER_TYPES[number];
 
 const positiveInt = z.number().int().positive();
 
+/** Provider and webhook names: the keys under `providers:` and `webhooks:`. */
+export const NAME_PATTERN = /^[A-Za-z0-9_-]+$/;
+const name = z.string().regex(NAME_PATTERN, "use letters, digits, _ or -");
+/** Keys ending in `_env` name an environment variable, never hold its value. */
+const envVarName = z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, "must be an env var name");
+
 /** `rate_limit:` — a token bucket per webhook (or per provider, as the webhooks' default). */
 export const RateLimitSchema = z.strictObject({
   requests_per_minute: z.number().positive(),
@@ -33,7 +39,7 @@ export const IpAllowlistSchema = z.array(z.string().min(1));
 export const WebhookSchema = z.strictObject({
   path: z.string().regex(/^\/[^\s?#]*$/, "must start with / and contain no spaces, ? or #"),
   /** Env var holding the secret; several secrets may be listed comma-separated (rotation). */
-  signing_secret_env: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, "must be an env var name")
+  signing_secret_env: envVarName
     .optional(),
   tolerance_seconds: positiveInt.default(300),
   /** Event types to process; others are acknowledged and recorded as `ignored`. */
@@ -63,14 +69,14 @@ export const ProviderSchema = z.strictObject({
   /** Defaults to the provider's name when that name is a known type. */
   type: z.enum(PROVIDER_TYPES).optional(),
   webhooks: z.record(
-    z.string().regex(/^[A-Za-z0-9_-]+$/, "use letters, digits, _ or -"),
+    name,
     WebhookSchema,
   )
     .refine((w) => Object.keys(w).length > 0, "needs at least one webhook"),
   ip_allowlist: IpAllowlistSchema.optional(),
   rate_limit: RateLimitSchema.optional(),
   // API access (stripe)
-  api_key_env: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, "must be an env var name").optional(),
+  api_key_env: envVarName.optional(),
   api_base: z.url().optional(),
   api_version: z.string().optional(),
 });
@@ -88,7 +94,7 @@ export const ConfigSchema = z.strictObject({
   }).prefault({}),
   database: z.strictObject({
     url: z.string().min(1).default("file:data/whd.db"),
-    auth_token_env: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, "must be an env var name")
+    auth_token_env: envVarName
       .optional(),
   }).prefault({}),
   handlers: z.strictObject({
@@ -109,7 +115,7 @@ export const ConfigSchema = z.strictObject({
   }).prefault({}),
   ip_allowlist: IpAllowlistSchema.optional(),
   providers: z.record(
-    z.string().regex(/^[A-Za-z0-9_-]+$/, "use letters, digits, _ or -"),
+    name,
     ProviderSchema,
   )
     .refine((p) => Object.keys(p).length > 0, "needs at least one provider"),

@@ -11,6 +11,7 @@
  * @module
  */
 import type { Clock } from "../clock.ts";
+import { RESERVED_PATHS } from "../config/checks.ts";
 import { matchesEvents } from "../config/event_filter.ts";
 import type { Config, WebhookConfig } from "../config/schema.ts";
 import type { EventKey, Inbox } from "../inbox/types.ts";
@@ -43,6 +44,9 @@ export interface ServerDeps {
   runSync?: (key: EventKey) => Promise<SyncOutcome>;
 }
 
+/** `/healthz` and `/metrics`: the paths the config reserves for the server's own answers. */
+const _OPS_PATHS: ReadonlySet<string> = new Set(RESERVED_PATHS);
+
 /** Statuses a sync-mode delivery (first or retried by the provider) runs the handler for. */
 const SYNC_RUNNABLE = new Set(["pending", "failed", "running"]);
 
@@ -73,7 +77,7 @@ export function createRequestHandler(deps: ServerDeps): Deno.ServeHandler {
     const path = new URL(request.url).pathname;
     const route = routes.get(path);
     if (!route) {
-      if (path === "/healthz" || path === "/metrics") return ops(request, path);
+      if (_OPS_PATHS.has(path)) return ops(request, path);
       return jsonResponse(404, {
         error: "not_found",
         message: `no webhook is configured at ${path}`,

@@ -56,9 +56,7 @@ export function buildRoutes(deps: RouteDeps): Map<string, Route> {
         }));
       }
       // Empty for a webhook with verify_signature: false (resolveSecrets sees to that).
-      const verifier = PROVIDERS[webhook.type].createVerifier(webhook, [
-        ...deps.secretsFor(webhook),
-      ]);
+      const verifier = PROVIDERS[webhook.type].createVerifier(webhook, deps.secretsFor(webhook));
       routes.set(webhook.path, { webhook, verifier, guards });
     }
   }

@@ -42,7 +42,7 @@ import type { ProviderKind, Verifier, VerifyRequest, VerifyResult } from "./prov
 
 const _PREFIX = "sha256=";
 
-function _createVerifier(webhook: WebhookConfig, secrets: string[]): Verifier {
+function _createVerifier(webhook: WebhookConfig, secrets: readonly string[]): Verifier {
   requireSecrets(webhook, secrets);
   const keys = prepareKeys(secrets);
   const verifySignature = webhook.verify_signature;

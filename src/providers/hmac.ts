@@ -86,7 +86,7 @@ function _where(header: string | undefined, path: string | undefined): string {
   return header ? `header ${header}` : path !== undefined ? `JSON pointer ${path}` : "(unset)";
 }
 
-function _createVerifier(webhook: WebhookConfig, secrets: string[]): Verifier {
+function _createVerifier(webhook: WebhookConfig, secrets: readonly string[]): Verifier {
   requireSecrets(webhook, secrets);
   const verifySignature = webhook.verify_signature;
   const scheme = verifySignature ? _scheme(webhook) : undefined;

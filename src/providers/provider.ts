@@ -70,7 +70,7 @@ export interface SignOptions {
 export interface ProviderKind {
   type: ProviderType;
   /** `secrets` is the rotation list; any one may match. Empty only with `verify_signature: false`. */
-  createVerifier(webhook: WebhookConfig, secrets: string[]): Verifier;
+  createVerifier(webhook: WebhookConfig, secrets: readonly string[]): Verifier;
   /** Headers that make `body` verify for `webhook` (content-type included). */
   sign(webhook: WebhookConfig, body: string, options: SignOptions): Promise<Record<string, string>>;
   /** A realistic sample delivery body of `type` (or a typical type), for `whd send --sample`. */

@@ -140,7 +140,7 @@ function _fromForm(text: string, body: Uint8Array): VerifyResult {
   );
 }
 
-function _createVerifier(webhook: WebhookConfig, secrets: string[]): Verifier {
+function _createVerifier(webhook: WebhookConfig, secrets: readonly string[]): Verifier {
   requireSecrets(webhook, secrets);
   const keys = prepareKeys(secrets);
   const verifySignature = webhook.verify_signature;

@@ -46,7 +46,7 @@ function _header(headers: Headers, name: string): string | null {
   return headers.get(`webhook-${name}`) ?? headers.get(`svix-${name}`);
 }
 
-function _createVerifier(webhook: WebhookConfig, secrets: string[]): Verifier {
+function _createVerifier(webhook: WebhookConfig, secrets: readonly string[]): Verifier {
   requireSecrets(webhook, secrets);
   const keys = !webhook.verify_signature ? [] : secrets.map((secret, i) => {
     const key = _secretKey(secret);

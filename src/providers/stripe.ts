@@ -60,7 +60,7 @@ function _parseHeader(header: string): _Parsed {
   return out;
 }
 
-function _createVerifier(webhook: WebhookConfig, secrets: string[]): Verifier {
+function _createVerifier(webhook: WebhookConfig, secrets: readonly string[]): Verifier {
   requireSecrets(webhook, secrets);
   const keys = prepareKeys(secrets);
   const verifySignature = webhook.verify_signature;

@@ -9,11 +9,11 @@
  * @module
  */
 import type { Command } from "commander";
-import type Stripe from "stripe";
 import type { ProviderConfig } from "../config/schema.ts";
 import { UserError } from "../errors.ts";
 import {
   applySync,
+  createDesired,
   type DesiredEndpoint,
   desiredEndpoints,
   formatPlan,
@@ -23,13 +23,10 @@ import {
 } from "../jobs/endpoint_sync.ts";
 import { writeSecretFile } from "../jobs/secret_file.ts";
 import {
-  createEndpoint,
-  deleteEndpoint,
-  getEndpoint,
-  listEndpoints,
+  type EndpointApi,
+  endpointApi,
   type StripeEndpoint,
   toEnabledEvents,
-  updateEndpoint,
 } from "../providers/stripe_api.ts";
 import type { CliContext, ContextLoader, Register } from "./context.ts";
 import { stripeClientFor } from "./stripe_target.ts";
@@ -60,13 +57,13 @@ export const register: Register = (program: Command, context: ContextLoader) => 
   const open = async (flags: _Common) => {
     const ctx = await context(program.opts());
     const provider = pickProvider(ctx.config, flags.provider, "stripe");
-    return { ctx, provider, client: stripeClientFor(ctx, provider) };
+    return { ctx, provider, api: endpointApi(stripeClientFor(ctx, provider), provider) };
   };
 
   common(endpoints.command("list").description("list the account's webhook endpoints"))
     .action(async (flags: _Common) => {
-      const { ctx, provider, client } = await open(flags);
-      const all = await listEndpoints(client, provider);
+      const { ctx, api } = await open(flags);
+      const all = await api.list();
       if (flags.json) return ctx.out(_json(all.map(_public)));
       if (all.length === 0) return ctx.out("no webhook endpoints\n");
       for (const e of all) {
@@ -85,8 +82,8 @@ export const register: Register = (program: Command, context: ContextLoader) => 
     ),
   )
     .action(async (id: string, flags: _Common) => {
-      const { ctx, provider, client } = await open(flags);
-      const e = await getEndpoint(client, provider, id);
+      const { ctx, api } = await open(flags);
+      const e = await api.get(id);
       ctx.out(flags.json ? _json(_public(e)) : _describe(e));
     });
 
@@ -105,7 +102,7 @@ export const register: Register = (program: Command, context: ContextLoader) => 
     async (
       flags: _Common & _SecretFlags & { webhook?: string; url?: string; description?: string },
     ) => {
-      const { ctx, provider, client } = await open(flags);
+      const { ctx, provider, api } = await open(flags);
       _requireSecretSink(flags);
       const webhook = pickWebhook(provider, flags.webhook);
       const [desired] = desiredEndpoints(ctx.config, provider, {
@@ -113,26 +110,20 @@ export const register: Register = (program: Command, context: ContextLoader) => 
         url: flags.url,
       });
       if (flags.description !== undefined) desired.description = flags.description;
-      const e = await createEndpoint(client, provider, {
-        url: desired.url,
-        enabledEvents: desired.enabledEvents,
-        description: desired.description,
-        apiVersion: provider.api_version,
-        metadata: { [WHD_METADATA_KEY]: desired.tag },
-      });
-      await _keepSecret(ctx, flags, [{ desired, secret: e.secret, id: e.id }]);
+      const { endpoint: e, secret } = await createDesired(api, provider, desired);
+      await _keepSecret(ctx, flags, [{ desired, secret }]);
       ctx.log.info("webhook endpoint created", { provider: provider.name, id: e.id, url: e.url });
       if (flags.json) {
         return ctx.out(_json({
           ..._public(e),
           secret_env: desired.secretEnv,
           ...(flags.secretFile ? { secret_file: flags.secretFile } : {}),
-          ...(flags.showSecret ? { secret: e.secret } : {}),
+          ...(flags.showSecret ? { secret } : {}),
         }));
       }
       ctx.out(`created ${e.id} for ${desired.tag}: ${e.url} [${_events(e.enabled_events)}]\n`);
       ctx.out(_secretLines(flags, [{ desired, id: e.id }]));
-      if (flags.showSecret) ctx.out(`${desired.secretEnv}=${e.secret}\n`);
+      if (flags.showSecret) ctx.out(`${desired.secretEnv}=${secret}\n`);
     },
   );
 
@@ -175,8 +166,8 @@ export const register: Register = (program: Command, context: ContextLoader) => 
           "nothing to update: pass --url, --events, --description, --disable or --enable",
         );
       }
-      const { ctx, provider, client } = await open(flags);
-      const e = await updateEndpoint(client, provider, id, changes);
+      const { ctx, provider, api } = await open(flags);
+      const e = await api.update(id, changes);
       ctx.log.info("webhook endpoint updated", { provider: provider.name, id });
       ctx.out(flags.json ? _json(_public(e)) : `updated ${e.id}\n${_describe(e)}`);
     },
@@ -192,8 +183,8 @@ export const register: Register = (program: Command, context: ContextLoader) => 
         `refusing to delete ${id} without --yes: Stripe stops delivering to it at once`,
       );
     }
-    const { ctx, provider, client } = await open(flags);
-    await deleteEndpoint(client, provider, id);
+    const { ctx, provider, api } = await open(flags);
+    await api.delete(id);
     ctx.log.info("webhook endpoint deleted", { provider: provider.name, id });
     ctx.out(flags.json ? _json({ id, deleted: true }) : `deleted ${id}\n`);
   });
@@ -211,8 +202,8 @@ export const register: Register = (program: Command, context: ContextLoader) => 
       )
       .option("--show-secret", "print new endpoints' signing secrets"),
   ).action(async (flags: _Common & _SecretFlags & { yes?: boolean; prune?: boolean }) => {
-    const { ctx, provider, client } = await open(flags);
-    await runSync(ctx, provider, client, flags);
+    const { ctx, provider, api } = await open(flags);
+    await runSync(ctx, provider, api, flags);
   });
 };
 
@@ -220,11 +211,11 @@ export const register: Register = (program: Command, context: ContextLoader) => 
 export async function runSync(
   ctx: CliContext,
   provider: ProviderConfig,
-  client: Stripe,
+  api: EndpointApi,
   flags: _Common & _SecretFlags & { yes?: boolean; prune?: boolean },
 ): Promise<void> {
   const desired = desiredEndpoints(ctx.config, provider);
-  const plan = planSync(provider, desired, await listEndpoints(client, provider), {
+  const plan = planSync(provider, desired, await api.list(), {
     prune: flags.prune,
   });
   const changes = planChanges(plan);
@@ -233,10 +224,10 @@ export async function runSync(
   const shown: Record<string, string> = {};
   const result = flags.yes && changes
     ? await applySync(plan, {
-      client,
+      api,
       provider,
-      onSecret: async (d, secret, e) => {
-        await _keepSecret(ctx, flags, [{ desired: d, secret, id: e.id }]);
+      onSecret: async (d, secret) => {
+        await _keepSecret(ctx, flags, [{ desired: d, secret }]);
         if (flags.showSecret) shown[d.secretEnv] = secret;
       },
     })
@@ -293,11 +284,10 @@ function _requireSecretSink(flags: _SecretFlags): void {
 async function _keepSecret(
   ctx: CliContext,
   flags: _SecretFlags,
-  items: { desired: DesiredEndpoint; secret?: string; id: string }[],
+  items: { desired: DesiredEndpoint; secret: string }[],
 ): Promise<void> {
   const entries = [];
-  for (const { desired, secret, id } of items) {
-    if (!secret) throw new UserError(`Stripe created ${id} but returned no signing secret`);
+  for (const { desired, secret } of items) {
     ctx.secrets.add(secret);
     entries.push({ name: desired.secretEnv, value: secret });
   }

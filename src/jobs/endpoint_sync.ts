@@ -10,22 +10,15 @@
  * @example
  * ```ts
  * import { applySync, desiredEndpoints, planSync } from "./endpoint_sync.ts";
- * const plan = planSync(provider, desiredEndpoints(config, provider), await listEndpoints(stripe, provider));
- * await applySync(plan, { client: stripe, provider, onSecret: (d, secret) => save(d.secretEnv, secret) });
+ * const api = endpointApi(stripe, provider);
+ * const plan = planSync(provider, desiredEndpoints(config, provider), await api.list());
+ * await applySync(plan, { api, provider, onSecret: (d, secret) => save(d.secretEnv, secret) });
  * ```
  * @module
  */
-import type Stripe from "stripe";
 import type { Config, ProviderConfig, WebhookConfig } from "../config/schema.ts";
 import { UserError } from "../errors.ts";
-import {
-  createEndpoint,
-  deleteEndpoint,
-  type StripeCallOptions,
-  type StripeEndpoint,
-  toEnabledEvents,
-  updateEndpoint,
-} from "../providers/stripe_api.ts";
+import { type EndpointApi, type StripeEndpoint, toEnabledEvents } from "../providers/stripe_api.ts";
 
 /** Metadata key whd puts on the endpoints it creates. */
 export const WHD_METADATA_KEY = "whd_webhook";
@@ -224,9 +217,31 @@ export function formatPlan(plan: SyncPlan): string[] {
   return lines;
 }
 
+/**
+ * Creates the endpoint `desired` describes, tagged with whd's metadata and pinned to the
+ * provider's `api_version`, and returns it with the signing secret Stripe returns only now.
+ */
+export async function createDesired(
+  api: EndpointApi,
+  provider: ProviderConfig,
+  desired: DesiredEndpoint,
+): Promise<{ endpoint: StripeEndpoint; secret: string }> {
+  const endpoint = await api.create({
+    url: desired.url,
+    enabledEvents: desired.enabledEvents,
+    description: desired.description,
+    apiVersion: provider.api_version,
+    metadata: { [WHD_METADATA_KEY]: desired.tag },
+  });
+  if (!endpoint.secret) {
+    throw new UserError(`Stripe created ${endpoint.id} but returned no signing secret`);
+  }
+  return { endpoint, secret: endpoint.secret };
+}
+
 /** Options for {@linkcode applySync}. */
-export interface ApplyOptions extends StripeCallOptions {
-  client: Stripe;
+export interface ApplyOptions {
+  api: EndpointApi;
   provider: ProviderConfig;
   /**
    * Receives each new endpoint's signing secret, which Stripe returns only once; called right
@@ -244,21 +259,12 @@ export interface ApplyResult {
 
 /** Applies a plan, in order; stops at the first error (a UserError) after what was done. */
 export async function applySync(plan: SyncPlan, options: ApplyOptions): Promise<ApplyResult> {
-  const { client, provider } = options;
+  const { api, provider } = options;
   const result: ApplyResult = { created: [], updated: [], deleted: [] };
   for (const a of plan.actions) {
     if (a.kind === "create") {
-      const endpoint = await createEndpoint(client, provider, {
-        url: a.desired.url,
-        enabledEvents: a.desired.enabledEvents,
-        description: a.desired.description,
-        apiVersion: provider.api_version,
-        metadata: { [WHD_METADATA_KEY]: a.desired.tag },
-      }, options);
-      if (!endpoint.secret) {
-        throw new UserError(`Stripe created ${endpoint.id} but returned no signing secret`);
-      }
-      await options.onSecret(a.desired, endpoint.secret, endpoint);
+      const { endpoint, secret } = await createDesired(api, provider, a.desired);
+      await options.onSecret(a.desired, secret, endpoint);
       result.created.push({
         webhook: a.desired.webhook,
         id: endpoint.id,
@@ -266,14 +272,14 @@ export async function applySync(plan: SyncPlan, options: ApplyOptions): Promise<
         secretEnv: a.desired.secretEnv,
       });
     } else if (a.kind === "update") {
-      await updateEndpoint(client, provider, a.id, {
-        ...(a.url ? { url: a.url.to } : {}),
-        ...(a.enabledEvents ? { enabledEvents: a.enabledEvents.to } : {}),
+      await api.update(a.id, {
+        url: a.url?.to,
+        enabledEvents: a.enabledEvents?.to,
         metadata: { [WHD_METADATA_KEY]: a.desired.tag },
-      }, options);
+      });
       result.updated.push({ webhook: a.desired.webhook, id: a.id });
     } else if (a.kind === "extra" && a.delete) {
-      await deleteEndpoint(client, provider, a.id, options);
+      await api.delete(a.id);
       result.deleted.push(a.id);
     }
   }

@@ -281,42 +281,6 @@ export async function* listEventsSince(
   }
 }
 
-/** Lists every webhook endpoint of the account (all pages). */
-export function listEndpoints(
-  stripe: Stripe,
-  provider: ProviderConfig,
-  options: StripeCallOptions = {},
-): Promise<StripeEndpoint[]> {
-  return _call(provider, "listing webhook endpoints", async () => {
-    const all: StripeEndpoint[] = [];
-    let startingAfter: string | undefined;
-    for (;;) {
-      const page = await stripe.webhookEndpoints.list({
-        limit: 100,
-        ...(startingAfter ? { starting_after: startingAfter } : {}),
-      });
-      all.push(...page.data);
-      if (!page.has_more || page.data.length === 0) return all;
-      startingAfter = page.data[page.data.length - 1].id;
-    }
-  }, options);
-}
-
-/** Retrieves one webhook endpoint. */
-export function getEndpoint(
-  stripe: Stripe,
-  provider: ProviderConfig,
-  id: string,
-  options: StripeCallOptions = {},
-): Promise<StripeEndpoint> {
-  return _call(
-    provider,
-    `retrieving webhook endpoint ${id}`,
-    () => stripe.webhookEndpoints.retrieve(id),
-    options,
-  );
-}
-
 /** What a new endpoint gets. */
 export interface EndpointInput {
   url: string;
@@ -325,33 +289,6 @@ export interface EndpointInput {
   /** Stripe API version events are rendered with; fixed for the endpoint's life. */
   apiVersion?: string;
   metadata?: Record<string, string>;
-}
-
-/**
- * Creates a webhook endpoint. The result carries `secret`, which Stripe returns only here:
- * store it at once and never log it.
- */
-export function createEndpoint(
-  stripe: Stripe,
-  provider: ProviderConfig,
-  input: EndpointInput,
-  options: StripeCallOptions = {},
-): Promise<StripeEndpoint> {
-  return _call(
-    provider,
-    `creating a webhook endpoint for ${input.url}`,
-    () =>
-      stripe.webhookEndpoints.create({
-        url: input.url,
-        enabled_events: input.enabledEvents as Stripe.WebhookEndpointCreateParams.EnabledEvent[],
-        ...(input.description !== undefined ? { description: input.description } : {}),
-        ...(input.apiVersion
-          ? { api_version: input.apiVersion as Stripe.WebhookEndpointCreateParams.ApiVersion }
-          : {}),
-        ...(input.metadata ? { metadata: input.metadata } : {}),
-      }),
-    options,
-  );
 }
 
 /** Fields `update` may change; absent fields are left as they are. */
@@ -363,47 +300,82 @@ export interface EndpointChanges {
   metadata?: Record<string, string>;
 }
 
-/** Updates a webhook endpoint. */
-export function updateEndpoint(
-  stripe: Stripe,
-  provider: ProviderConfig,
-  id: string,
-  changes: EndpointChanges,
-  options: StripeCallOptions = {},
-): Promise<StripeEndpoint> {
-  return _call(
-    provider,
-    `updating webhook endpoint ${id}`,
-    () =>
-      stripe.webhookEndpoints.update(id, {
-        ...(changes.url !== undefined ? { url: changes.url } : {}),
-        ...(changes.enabledEvents !== undefined
-          ? {
-            enabled_events: changes
-              .enabledEvents as Stripe.WebhookEndpointUpdateParams.EnabledEvent[],
-          }
-          : {}),
-        ...(changes.description !== undefined ? { description: changes.description } : {}),
-        ...(changes.disabled !== undefined ? { disabled: changes.disabled } : {}),
-        ...(changes.metadata ? { metadata: changes.metadata } : {}),
-      }),
-    options,
-  );
+/**
+ * The account's webhook endpoints, as reached through one provider's client. Every call retries
+ * 429s and fails with a one-line UserError (see {@linkcode toStripeUserError}).
+ */
+export interface EndpointApi {
+  /** Lists every webhook endpoint of the account (all pages). */
+  list(): Promise<StripeEndpoint[]>;
+  /** Retrieves one webhook endpoint. */
+  get(id: string): Promise<StripeEndpoint>;
+  /**
+   * Creates a webhook endpoint. The result carries `secret`, which Stripe returns only here:
+   * store it at once and never log it.
+   */
+  create(input: EndpointInput): Promise<StripeEndpoint>;
+  /** Updates a webhook endpoint. */
+  update(id: string, changes: EndpointChanges): Promise<StripeEndpoint>;
+  /** Deletes a webhook endpoint. */
+  delete(id: string): Promise<void>;
 }
 
-/** Deletes a webhook endpoint. */
-export async function deleteEndpoint(
+/**
+ * The webhook-endpoint calls of `provider` through `stripe` (a client from
+ * {@linkcode createStripeClient}). Fields left undefined are not sent.
+ *
+ * @example
+ * ```ts
+ * const endpoints = endpointApi(stripe, provider);
+ * for (const e of await endpoints.list()) console.log(e.id, e.url);
+ * ```
+ */
+export function endpointApi(
   stripe: Stripe,
   provider: ProviderConfig,
-  id: string,
   options: StripeCallOptions = {},
-): Promise<void> {
-  await _call(
-    provider,
-    `deleting webhook endpoint ${id}`,
-    () => stripe.webhookEndpoints.del(id),
-    options,
-  );
+): EndpointApi {
+  const call = <T>(action: string, fn: () => Promise<T>) => _call(provider, action, fn, options);
+  const endpoints = stripe.webhookEndpoints;
+  return {
+    list: () =>
+      call("listing webhook endpoints", async () => {
+        const all: StripeEndpoint[] = [];
+        let startingAfter: string | undefined;
+        for (;;) {
+          const page = await endpoints.list({ limit: 100, starting_after: startingAfter });
+          all.push(...page.data);
+          if (!page.has_more || page.data.length === 0) return all;
+          startingAfter = page.data[page.data.length - 1].id;
+        }
+      }),
+    get: (id) => call(`retrieving webhook endpoint ${id}`, () => endpoints.retrieve(id)),
+    create: (input) =>
+      call(`creating a webhook endpoint for ${input.url}`, () =>
+        endpoints.create({
+          url: input.url,
+          enabled_events: input.enabledEvents as Stripe.WebhookEndpointCreateParams.EnabledEvent[],
+          description: input.description,
+          api_version: (input.apiVersion || undefined) as
+            | Stripe.WebhookEndpointCreateParams.ApiVersion
+            | undefined,
+          metadata: input.metadata,
+        })),
+    update: (id, changes) =>
+      call(`updating webhook endpoint ${id}`, () =>
+        endpoints.update(id, {
+          url: changes.url,
+          enabled_events: changes.enabledEvents as
+            | Stripe.WebhookEndpointUpdateParams.EnabledEvent[]
+            | undefined,
+          description: changes.description,
+          disabled: changes.disabled,
+          metadata: changes.metadata,
+        })),
+    delete: async (id) => {
+      await call(`deleting webhook endpoint ${id}`, () => endpoints.del(id));
+    },
+  };
 }
 
 /**

@@ -11,8 +11,8 @@
  * ```ts
  * import { createStripeClient, listEventsSince } from "./stripe_api.ts";
  * const stripe = createStripeClient(provider, (name) => Deno.env.get(name));
- * for await (const event of listEventsSince(stripe, provider, { since: Date.now() - 86_400_000 })) {
- *   console.log(event.id, event.type);
+ * for await (const { events } of listEventsSince(stripe, provider, { since: Date.now() - 86_400_000 })) {
+ *   for (const event of events) console.log(event.id, event.type);
  * }
  * ```
  * @module
@@ -236,18 +236,27 @@ export interface ListEventsOptions extends StripeCallOptions {
   /** Oldest creation time to include, in milliseconds since the epoch. */
   since: number;
   /**
-   * Exact types to ask the API for (sent as `types[]` when there are at most 20 and none has a
-   * `*`); callers still filter what they get.
+   * Types to ask the API for. Sent as `types[]` only when there are at most 20 and each is an
+   * exact type in {@linkcode STRIPE_EVENT_TYPES}; otherwise every type is listed, so callers
+   * still filter what they get.
    */
   types?: readonly string[];
   /** Page size, 1–100; default 100. */
   pageSize?: number;
-  /** Called after each page with its number (from 1), size and whether more follow. */
-  onPage?: (page: { page: number; count: number; hasMore: boolean }) => void;
+}
+
+/** One page of {@linkcode listEventsSince}. */
+export interface EventPage {
+  /** 1, 2, … */
+  page: number;
+  /** Newest first. */
+  events: StripeEvent[];
+  /** True for the final page. */
+  last: boolean;
 }
 
 /**
- * Iterates over the events created at or after `since`, newest first, page by page
+ * Iterates over the events created at or after `since`, newest first, a page at a time
  * (`created[gte]`, `limit`, `starting_after` until `has_more` is false). Throws a UserError
  * (see {@linkcode toStripeUserError}) if a page cannot be fetched.
  */
@@ -255,28 +264,27 @@ export async function* listEventsSince(
   stripe: Stripe,
   provider: ProviderConfig,
   options: ListEventsOptions,
-): AsyncGenerator<StripeEvent> {
+): AsyncGenerator<EventPage> {
   const types = options.types && options.types.length <= 20 &&
-      options.types.every((t) => !t.includes("*"))
+      options.types.every((t) => STRIPE_EVENT_TYPES.includes(t))
     ? [...options.types]
     : undefined;
   const params: Stripe.EventListParams = {
     created: { gte: Math.floor(options.since / 1000) },
     limit: options.pageSize ?? 100,
-    ...(types ? { types } : {}),
+    types,
   };
   let startingAfter: string | undefined;
   for (let page = 1;; page++) {
     const result = await _call(
       provider,
       `listing events (page ${page})`,
-      () =>
-        stripe.events.list(startingAfter ? { ...params, starting_after: startingAfter } : params),
+      () => stripe.events.list({ ...params, starting_after: startingAfter }),
       options,
     );
-    options.onPage?.({ page, count: result.data.length, hasMore: result.has_more });
-    for (const event of result.data) yield event;
-    if (!result.has_more || result.data.length === 0) return;
+    const last = !result.has_more || result.data.length === 0;
+    yield { page, events: result.data, last };
+    if (last) return;
     startingAfter = result.data[result.data.length - 1].id;
   }
 }

@@ -330,3 +330,26 @@ Deno.test("endpoints sync --show-secret prints new secrets after the summary, an
   );
   assert.equal(shown.logs.join("\n").includes(again.secret), false);
 });
+
+Deno.test("an api_base that does not answer like Stripe is one line naming it, not 'Stripe refused'", async () => {
+  const server = Deno.serve(
+    { hostname: "127.0.0.1", port: 0, onListen() {} },
+    () => new Response("<html>not found</html>", { status: 404 }),
+  );
+  try {
+    const apiBase = `http://127.0.0.1:${server.addr.port}`;
+    const config = parseConfig(yaml(apiBase), "test.yaml");
+    const run = await runCli(register, ["endpoints", "list"], {
+      config,
+      env: { STRIPE_SECRET_KEY: KEY },
+    });
+    assert.ok(run.error instanceof UserError);
+    assert.equal(
+      run.error.message,
+      `the server at ${apiBase} did not answer like the Stripe API while listing webhook endpoints: ` +
+        "check providers.stripe.api_base (https://api.stripe.com, or a Stripe mock)",
+    );
+  } finally {
+    await server.shutdown();
+  }
+});

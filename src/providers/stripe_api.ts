@@ -195,6 +195,14 @@ export function toStripeUserError(
       { cause: error },
     );
   }
+  if (error instanceof Stripe.errors.StripeAPIError && status === undefined) {
+    // The SDK's "Invalid JSON received from the Stripe API": something else answered.
+    return new UserError(
+      `the server at ${base} did not answer like the Stripe API while ${action}: ` +
+        `check providers.${provider.name}.api_base (https://api.stripe.com, or a Stripe mock)`,
+      { cause: error },
+    );
+  }
   if (status !== undefined && status >= 500) {
     return new UserError(
       `the Stripe API at ${base} failed (${status}) while ${action}, even after retries: try again later`,

@@ -96,6 +96,24 @@ Deno.test("endpoints create writes the signing secret once to a 0600 file as NAM
   assert.equal(listed.out.includes(ep.secret), false);
 });
 
+Deno.test("endpoints create that cannot write --secret-file names the created endpoint and how to recover, without the secret", async () => {
+  await using t = await setup();
+  const run = await t.run("create", "--secret-file", join(t.dir, "missing", "whd.env"));
+  const [ep] = t.fake.state.endpoints;
+  assert.ok(run.error instanceof UserError);
+  assert.match(
+    run.error.message,
+    new RegExp(
+      `^created ${ep.id} but could not keep its signing secret \\(cannot write --secret-file `,
+    ),
+  );
+  assert.match(run.error.message, new RegExp(`whd endpoints delete ${ep.id} --yes`));
+  assert.equal(run.error.message.includes("\n"), false);
+  assert.equal(run.error.message.includes(ep.secret), false);
+  assert.equal(run.out.includes(ep.secret), false);
+  assert.equal(run.logs.join("\n").includes(ep.secret), false);
+});
+
 Deno.test("endpoints create prints the secret only with --show-secret, and refuses without a place for it", async () => {
   await using t = await setup();
   const refused = await t.run("create");

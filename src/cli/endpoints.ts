@@ -10,7 +10,7 @@
  */
 import type { Command } from "commander";
 import type { ProviderConfig } from "../config/schema.ts";
-import { UserError } from "../errors.ts";
+import { errorMessage, UserError } from "../errors.ts";
 import {
   applySync,
   createDesired,
@@ -111,7 +111,7 @@ export const register: Register = (program: Command, context: ContextLoader) => 
       });
       if (flags.description !== undefined) desired.description = flags.description;
       const { endpoint: e, secret } = await createDesired(api, provider, desired);
-      await _keepSecret(ctx, flags, [{ desired, secret }]);
+      await _keepSecret(ctx, flags, desired, secret, e.id);
       ctx.log.info("webhook endpoint created", { provider: provider.name, id: e.id, url: e.url });
       if (flags.json) {
         return ctx.out(_json({
@@ -226,8 +226,8 @@ export async function runSync(
     ? await applySync(plan, {
       api,
       provider,
-      onSecret: async (d, secret) => {
-        await _keepSecret(ctx, flags, [{ desired: d, secret }]);
+      onSecret: async (d, secret, e) => {
+        await _keepSecret(ctx, flags, d, secret, e.id);
         if (flags.showSecret) shown[d.secretEnv] = secret;
       },
     })
@@ -278,20 +278,28 @@ function _requireSecretSink(flags: _SecretFlags): void {
 }
 
 /**
- * Writes secrets to the secret file (if any) and registers them to be scrubbed from logs;
- * `--show-secret` printing is left to the caller.
+ * Writes a new endpoint's secret to the secret file (if any) and registers it to be scrubbed
+ * from logs; `--show-secret` printing is left to the caller.
  */
 async function _keepSecret(
   ctx: CliContext,
   flags: _SecretFlags,
-  items: { desired: DesiredEndpoint; secret: string }[],
+  desired: DesiredEndpoint,
+  secret: string,
+  id: string,
 ): Promise<void> {
-  const entries = [];
-  for (const { desired, secret } of items) {
-    ctx.secrets.add(secret);
-    entries.push({ name: desired.secretEnv, value: secret });
+  ctx.secrets.add(secret);
+  if (!flags.secretFile) return;
+  try {
+    await writeSecretFile(flags.secretFile, [{ name: desired.secretEnv, value: secret }]);
+  } catch (error) {
+    throw new UserError(
+      `created ${id} but could not keep its signing secret (${errorMessage(error)}); Stripe ` +
+        `returns it only once: roll the secret in the Stripe Dashboard, or delete ${id} ` +
+        `(whd endpoints delete ${id} --yes) and create it again`,
+      { cause: error },
+    );
   }
-  if (flags.secretFile) await writeSecretFile(flags.secretFile, entries);
 }
 
 function _secretLines(

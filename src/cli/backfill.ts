@@ -13,6 +13,7 @@ import type { Command } from "commander";
 import { UserError } from "../errors.ts";
 import { backfill, type BackfillProgress, type BackfillReport } from "../jobs/backfill.ts";
 import type { ContextLoader, Register } from "./context.ts";
+import { jsonText } from "./format.ts";
 import { stripeClientFor } from "./stripe_target.ts";
 import { parseList, pickProvider, pickWebhook } from "./target.ts";
 
@@ -100,7 +101,7 @@ export async function runBackfill(
     errors: report.errors.length,
     dry_run: report.dryRun,
   });
-  ctx.out(flags.json ? JSON.stringify(report, null, 2) + "\n" : formatReport(report, hours));
+  ctx.out(flags.json ? jsonText(report) : formatReport(report, hours));
   if (report.errors.length > 0) {
     const first = report.errors[0];
     throw new UserError(

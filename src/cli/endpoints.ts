@@ -16,6 +16,7 @@ import {
   createDesired,
   type DesiredEndpoint,
   desiredEndpoints,
+  eventList,
   formatPlan,
   planChanges,
   planSync,
@@ -29,6 +30,7 @@ import {
   toEnabledEvents,
 } from "../providers/stripe_api.ts";
 import type { CliContext, ContextLoader, Register } from "./context.ts";
+import { jsonText } from "./format.ts";
 import { stripeClientFor } from "./stripe_target.ts";
 import { parseList, pickProvider, pickWebhook } from "./target.ts";
 
@@ -64,12 +66,12 @@ export const register: Register = (program: Command, context: ContextLoader) => 
     .action(async (flags: _Common) => {
       const { ctx, api } = await open(flags);
       const all = await api.list();
-      if (flags.json) return ctx.out(_json(all.map(_public)));
+      if (flags.json) return ctx.out(jsonText(all.map(_public)));
       if (all.length === 0) return ctx.out("no webhook endpoints\n");
       for (const e of all) {
         const tag = e.metadata?.[WHD_METADATA_KEY];
         ctx.out(
-          `${e.id}  ${e.status.padEnd(8)}  ${e.url}  [${_events(e.enabled_events)}]${
+          `${e.id}  ${e.status.padEnd(8)}  ${e.url}  [${eventList(e.enabled_events, 4)}]${
             tag ? `  (whd ${tag})` : ""
           }\n`,
         );
@@ -84,7 +86,7 @@ export const register: Register = (program: Command, context: ContextLoader) => 
     .action(async (id: string, flags: _Common) => {
       const { ctx, api } = await open(flags);
       const e = await api.get(id);
-      ctx.out(flags.json ? _json(_public(e)) : _describe(e));
+      ctx.out(flags.json ? jsonText(_public(e)) : _describe(e));
     });
 
   common(
@@ -114,14 +116,14 @@ export const register: Register = (program: Command, context: ContextLoader) => 
       await _keepSecret(ctx, flags, desired, secret, e.id);
       ctx.log.info("webhook endpoint created", { provider: provider.name, id: e.id, url: e.url });
       if (flags.json) {
-        return ctx.out(_json({
+        return ctx.out(jsonText({
           ..._public(e),
           secret_env: desired.secretEnv,
           ...(flags.secretFile ? { secret_file: flags.secretFile } : {}),
           ...(flags.showSecret ? { secret } : {}),
         }));
       }
-      ctx.out(`created ${e.id} for ${desired.tag}: ${e.url} [${_events(e.enabled_events)}]\n`);
+      ctx.out(`created ${e.id} for ${desired.tag}: ${e.url} [${eventList(e.enabled_events, 4)}]\n`);
       ctx.out(_secretLines(flags, [{ desired, id: e.id }]));
       if (flags.showSecret) ctx.out(`${desired.secretEnv}=${secret}\n`);
     },
@@ -169,7 +171,7 @@ export const register: Register = (program: Command, context: ContextLoader) => 
       const { ctx, provider, api } = await open(flags);
       const e = await api.update(id, changes);
       ctx.log.info("webhook endpoint updated", { provider: provider.name, id });
-      ctx.out(flags.json ? _json(_public(e)) : `updated ${e.id}\n${_describe(e)}`);
+      ctx.out(flags.json ? jsonText(_public(e)) : `updated ${e.id}\n${_describe(e)}`);
     },
   );
 
@@ -186,7 +188,7 @@ export const register: Register = (program: Command, context: ContextLoader) => 
     const { ctx, provider, api } = await open(flags);
     await api.delete(id);
     ctx.log.info("webhook endpoint deleted", { provider: provider.name, id });
-    ctx.out(flags.json ? _json({ id, deleted: true }) : `deleted ${id}\n`);
+    ctx.out(flags.json ? jsonText({ id, deleted: true }) : `deleted ${id}\n`);
   });
 
   common(
@@ -241,7 +243,7 @@ export async function runSync(
     });
   }
   if (flags.json) {
-    ctx.out(_json({
+    ctx.out(jsonText({
       provider: plan.provider,
       plan: plan.actions,
       warnings: plan.warnings,
@@ -316,16 +318,6 @@ function _secretLines(
 function _public(e: StripeEndpoint): Omit<StripeEndpoint, "secret"> {
   const { secret: _secret, ...rest } = e;
   return rest;
-}
-
-function _json(value: unknown): string {
-  return JSON.stringify(value, null, 2) + "\n";
-}
-
-function _events(events: readonly string[]): string {
-  return events.length <= 4
-    ? events.join(", ")
-    : `${events.slice(0, 4).join(", ")} … (${events.length})`;
 }
 
 function _describe(e: StripeEndpoint): string {

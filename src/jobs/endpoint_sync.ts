@@ -179,10 +179,18 @@ export function planChanges(plan: SyncPlan): boolean {
   );
 }
 
-function _events(events: readonly string[]): string {
-  return events.length <= 6
+/**
+ * Event types for a one-line summary: the first `max`, then `… (N)` when there are more.
+ *
+ * @example
+ * ```ts
+ * eventList(["a", "b", "c"], 2); // "a, b … (3)"
+ * ```
+ */
+export function eventList(events: readonly string[], max = 6): string {
+  return events.length <= max
     ? events.join(", ")
-    : `${events.slice(0, 6).join(", ")} … (${events.length})`;
+    : `${events.slice(0, max).join(", ")} … (${events.length})`;
 }
 
 /** The plan as lines for people. */
@@ -191,7 +199,7 @@ export function formatPlan(plan: SyncPlan): string[] {
   for (const a of plan.actions) {
     if (a.kind === "create") {
       lines.push(
-        `+ create  ${a.desired.webhook}: ${a.desired.url} [${_events(a.desired.enabledEvents)}]`,
+        `+ create  ${a.desired.webhook}: ${a.desired.url} [${eventList(a.desired.enabledEvents)}]`,
       );
     } else if (a.kind === "update") {
       lines.push(`~ update  ${a.desired.webhook}: ${a.id}`);
@@ -200,8 +208,8 @@ export function formatPlan(plan: SyncPlan): string[] {
         const from = new Set(a.enabledEvents.from), to = new Set(a.enabledEvents.to);
         const added = a.enabledEvents.to.filter((e) => !from.has(e));
         const removed = a.enabledEvents.from.filter((e) => !to.has(e));
-        if (added.length) lines.push(`    events +: ${_events(added)}`);
-        if (removed.length) lines.push(`    events -: ${_events(removed)}`);
+        if (added.length) lines.push(`    events +: ${eventList(added)}`);
+        if (removed.length) lines.push(`    events -: ${eventList(removed)}`);
       }
     } else if (a.kind === "in_sync") {
       lines.push(`= in sync ${a.desired.webhook}: ${a.id} ${a.desired.url}`);

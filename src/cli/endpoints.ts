@@ -205,12 +205,12 @@ export const register: Register = (program: Command, context: ContextLoader) => 
       .option("--show-secret", "print new endpoints' signing secrets"),
   ).action(async (flags: _Common & _SecretFlags & { yes?: boolean; prune?: boolean }) => {
     const { ctx, provider, api } = await open(flags);
-    await runSync(ctx, provider, api, flags);
+    await _runSync(ctx, provider, api, flags);
   });
 };
 
-/** The action of `whd endpoints sync` (exported for tests). */
-export async function runSync(
+/** The action of `whd endpoints sync`. */
+async function _runSync(
   ctx: CliContext,
   provider: ProviderConfig,
   api: EndpointApi,

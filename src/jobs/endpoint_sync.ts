@@ -59,13 +59,13 @@ export interface SyncPlan {
 }
 
 /** Env var a webhook's signing secret is written to: `signing_secret_env`, else derived. */
-export function secretEnvName(webhook: WebhookConfig): string {
+function _secretEnvName(webhook: WebhookConfig): string {
   return webhook.signing_secret_env ??
     `${webhook.provider}_${webhook.name}_SIGNING_SECRET`.toUpperCase().replace(/[^A-Z0-9_]/g, "_");
 }
 
 /** The public url of a webhook: `server.public_url` joined with its path. */
-export function webhookUrl(config: Config, webhook: WebhookConfig): string {
+function _webhookUrl(config: Config, webhook: WebhookConfig): string {
   const base = config.server.public_url;
   if (!base) {
     throw new UserError(
@@ -96,13 +96,13 @@ export function desiredEndpoints(
   }
   return webhooks.map((w) => ({
     webhook: w.name,
-    url: options.url ?? webhookUrl(config, w),
+    url: options.url ?? _webhookUrl(config, w),
     enabledEvents: toEnabledEvents(
       w.events,
       `providers.${provider.name}.webhooks.${w.name}.events`,
     ),
     description: w.description ?? `whd ${provider.name}/${w.name}`,
-    secretEnv: secretEnvName(w),
+    secretEnv: _secretEnvName(w),
     tag: `${provider.name}/${w.name}`,
   }));
 }

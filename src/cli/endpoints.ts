@@ -108,7 +108,7 @@ export const register: Register = (program: Command, context: ContextLoader) => 
       _requireSecretSink(flags);
       const webhook = pickWebhook(provider, flags.webhook);
       const [desired] = desiredEndpoints(ctx.config, provider, {
-        only: webhook.name,
+        only: webhook,
         url: flags.url,
       });
       if (flags.description !== undefined) desired.description = flags.description;

@@ -82,18 +82,9 @@ function _webhookUrl(config: Config, webhook: WebhookConfig): string {
 export function desiredEndpoints(
   config: Config,
   provider: ProviderConfig,
-  options: { only?: string; url?: string } = {},
+  options: { only?: WebhookConfig; url?: string } = {},
 ): DesiredEndpoint[] {
-  const webhooks = options.only
-    ? provider.webhooks.filter((w) => w.name === options.only)
-    : provider.webhooks;
-  if (options.only && webhooks.length === 0) {
-    throw new UserError(
-      `provider "${provider.name}" has no webhook "${options.only}"; it has: ${
-        provider.webhooks.map((w) => w.name).join(", ")
-      }`,
-    );
-  }
+  const webhooks = options.only ? [options.only] : provider.webhooks;
   return webhooks.map((w) => ({
     webhook: w.name,
     url: options.url ?? _webhookUrl(config, w),

@@ -96,6 +96,24 @@ Deno.test("endpoints create writes the signing secret once to a 0600 file as NAM
   assert.equal(listed.out.includes(ep.secret), false);
 });
 
+Deno.test("endpoints create that cannot write --secret-file names the created endpoint and how to recover, without the secret", async () => {
+  await using t = await setup();
+  const run = await t.run("create", "--secret-file", join(t.dir, "missing", "whd.env"));
+  const [ep] = t.fake.state.endpoints;
+  assert.ok(run.error instanceof UserError);
+  assert.match(
+    run.error.message,
+    new RegExp(
+      `^created ${ep.id} but could not keep its signing secret \\(cannot write --secret-file `,
+    ),
+  );
+  assert.match(run.error.message, new RegExp(`whd endpoints delete ${ep.id} --yes`));
+  assert.equal(run.error.message.includes("\n"), false);
+  assert.equal(run.error.message.includes(ep.secret), false);
+  assert.equal(run.out.includes(ep.secret), false);
+  assert.equal(run.logs.join("\n").includes(ep.secret), false);
+});
+
 Deno.test("endpoints create prints the secret only with --show-secret, and refuses without a place for it", async () => {
   await using t = await setup();
   const refused = await t.run("create");
@@ -329,4 +347,27 @@ Deno.test("endpoints sync --show-secret prints new secrets after the summary, an
     new RegExp(`applied: 1 created.*\\nSTRIPE_WEBHOOK_SECRET=${again.secret}\\n$`),
   );
   assert.equal(shown.logs.join("\n").includes(again.secret), false);
+});
+
+Deno.test("an api_base that does not answer like Stripe is one line naming it, not 'Stripe refused'", async () => {
+  const server = Deno.serve(
+    { hostname: "127.0.0.1", port: 0, onListen() {} },
+    () => new Response("<html>not found</html>", { status: 404 }),
+  );
+  try {
+    const apiBase = `http://127.0.0.1:${server.addr.port}`;
+    const config = parseConfig(yaml(apiBase), "test.yaml");
+    const run = await runCli(register, ["endpoints", "list"], {
+      config,
+      env: { STRIPE_SECRET_KEY: KEY },
+    });
+    assert.ok(run.error instanceof UserError);
+    assert.equal(
+      run.error.message,
+      `the server at ${apiBase} did not answer like the Stripe API while listing webhook endpoints: ` +
+        "check providers.stripe.api_base (https://api.stripe.com, or a Stripe mock)",
+    );
+  } finally {
+    await server.shutdown();
+  }
 });

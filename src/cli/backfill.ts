@@ -13,11 +13,12 @@ import type { Command } from "commander";
 import { UserError } from "../errors.ts";
 import { backfill, type BackfillProgress, type BackfillReport } from "../jobs/backfill.ts";
 import type { ContextLoader, Register } from "./context.ts";
+import { jsonText } from "./format.ts";
 import { stripeClientFor } from "./stripe_target.ts";
 import { parseList, pickProvider, pickWebhook } from "./target.ts";
 
 /** Flags of `whd backfill`. */
-export interface BackfillFlags {
+interface _BackfillFlags {
   hours: string;
   provider?: string;
   webhook?: string;
@@ -43,16 +44,16 @@ export const register: Register = (program: Command, context: ContextLoader) => 
     .option("--dry-run", "list and compare, change nothing")
     .option("--retry-failed", "re-queue events already stored but failed or dead")
     .option("--json", "print the report as JSON")
-    .action(async (flags: BackfillFlags) => {
-      await runBackfill(program, context, flags);
+    .action(async (flags: _BackfillFlags) => {
+      await _runBackfill(program, context, flags);
     });
 };
 
-/** The action of `whd backfill` (exported for tests). */
-export async function runBackfill(
+/** The action of `whd backfill`. */
+async function _runBackfill(
   program: Command,
   context: ContextLoader,
-  flags: BackfillFlags,
+  flags: _BackfillFlags,
 ): Promise<BackfillReport> {
   const hours = Number(flags.hours);
   if (!Number.isFinite(hours) || hours <= 0 || hours > _MAX_HOURS) {
@@ -100,7 +101,7 @@ export async function runBackfill(
     errors: report.errors.length,
     dry_run: report.dryRun,
   });
-  ctx.out(flags.json ? JSON.stringify(report, null, 2) + "\n" : formatReport(report, hours));
+  ctx.out(flags.json ? jsonText(report) : _formatReport(report, hours));
   if (report.errors.length > 0) {
     const first = report.errors[0];
     throw new UserError(
@@ -125,7 +126,7 @@ function _bar(fraction: number, width = 30): string {
 }
 
 /** The report as text for people. */
-export function formatReport(report: BackfillReport, hours: number): string {
+function _formatReport(report: BackfillReport, hours: number): string {
   const lines = [
     `${
       report.dryRun ? "dry run: " : ""

@@ -9,13 +9,14 @@
  * @module
  */
 import type { Command } from "commander";
-import type Stripe from "stripe";
 import type { ProviderConfig } from "../config/schema.ts";
-import { UserError } from "../errors.ts";
+import { errorMessage, UserError } from "../errors.ts";
 import {
   applySync,
+  createDesired,
   type DesiredEndpoint,
   desiredEndpoints,
+  eventList,
   formatPlan,
   planChanges,
   planSync,
@@ -23,15 +24,13 @@ import {
 } from "../jobs/endpoint_sync.ts";
 import { writeSecretFile } from "../jobs/secret_file.ts";
 import {
-  createEndpoint,
-  deleteEndpoint,
-  getEndpoint,
-  listEndpoints,
+  type EndpointApi,
+  endpointApi,
   type StripeEndpoint,
   toEnabledEvents,
-  updateEndpoint,
 } from "../providers/stripe_api.ts";
 import type { CliContext, ContextLoader, Register } from "./context.ts";
+import { jsonText } from "./format.ts";
 import { stripeClientFor } from "./stripe_target.ts";
 import { parseList, pickProvider, pickWebhook } from "./target.ts";
 
@@ -60,19 +59,19 @@ export const register: Register = (program: Command, context: ContextLoader) => 
   const open = async (flags: _Common) => {
     const ctx = await context(program.opts());
     const provider = pickProvider(ctx.config, flags.provider, "stripe");
-    return { ctx, provider, client: stripeClientFor(ctx, provider) };
+    return { ctx, provider, api: endpointApi(stripeClientFor(ctx, provider), provider) };
   };
 
   common(endpoints.command("list").description("list the account's webhook endpoints"))
     .action(async (flags: _Common) => {
-      const { ctx, provider, client } = await open(flags);
-      const all = await listEndpoints(client, provider);
-      if (flags.json) return ctx.out(_json(all.map(_public)));
+      const { ctx, api } = await open(flags);
+      const all = await api.list();
+      if (flags.json) return ctx.out(jsonText(all.map(_public)));
       if (all.length === 0) return ctx.out("no webhook endpoints\n");
       for (const e of all) {
         const tag = e.metadata?.[WHD_METADATA_KEY];
         ctx.out(
-          `${e.id}  ${e.status.padEnd(8)}  ${e.url}  [${_events(e.enabled_events)}]${
+          `${e.id}  ${e.status.padEnd(8)}  ${e.url}  [${eventList(e.enabled_events, 4)}]${
             tag ? `  (whd ${tag})` : ""
           }\n`,
         );
@@ -85,9 +84,9 @@ export const register: Register = (program: Command, context: ContextLoader) => 
     ),
   )
     .action(async (id: string, flags: _Common) => {
-      const { ctx, provider, client } = await open(flags);
-      const e = await getEndpoint(client, provider, id);
-      ctx.out(flags.json ? _json(_public(e)) : _describe(e));
+      const { ctx, api } = await open(flags);
+      const e = await api.get(id);
+      ctx.out(flags.json ? jsonText(_public(e)) : _describe(e));
     });
 
   common(
@@ -105,34 +104,28 @@ export const register: Register = (program: Command, context: ContextLoader) => 
     async (
       flags: _Common & _SecretFlags & { webhook?: string; url?: string; description?: string },
     ) => {
-      const { ctx, provider, client } = await open(flags);
+      const { ctx, provider, api } = await open(flags);
       _requireSecretSink(flags);
       const webhook = pickWebhook(provider, flags.webhook);
       const [desired] = desiredEndpoints(ctx.config, provider, {
-        only: webhook.name,
+        only: webhook,
         url: flags.url,
       });
       if (flags.description !== undefined) desired.description = flags.description;
-      const e = await createEndpoint(client, provider, {
-        url: desired.url,
-        enabledEvents: desired.enabledEvents,
-        description: desired.description,
-        apiVersion: provider.api_version,
-        metadata: { [WHD_METADATA_KEY]: desired.tag },
-      });
-      await _keepSecret(ctx, flags, [{ desired, secret: e.secret, id: e.id }]);
+      const { endpoint: e, secret } = await createDesired(api, provider, desired);
+      await _keepSecret(ctx, flags, desired, secret, e.id);
       ctx.log.info("webhook endpoint created", { provider: provider.name, id: e.id, url: e.url });
       if (flags.json) {
-        return ctx.out(_json({
+        return ctx.out(jsonText({
           ..._public(e),
           secret_env: desired.secretEnv,
           ...(flags.secretFile ? { secret_file: flags.secretFile } : {}),
-          ...(flags.showSecret ? { secret: e.secret } : {}),
+          ...(flags.showSecret ? { secret } : {}),
         }));
       }
-      ctx.out(`created ${e.id} for ${desired.tag}: ${e.url} [${_events(e.enabled_events)}]\n`);
+      ctx.out(`created ${e.id} for ${desired.tag}: ${e.url} [${eventList(e.enabled_events, 4)}]\n`);
       ctx.out(_secretLines(flags, [{ desired, id: e.id }]));
-      if (flags.showSecret) ctx.out(`${desired.secretEnv}=${e.secret}\n`);
+      if (flags.showSecret) ctx.out(`${desired.secretEnv}=${secret}\n`);
     },
   );
 
@@ -175,10 +168,10 @@ export const register: Register = (program: Command, context: ContextLoader) => 
           "nothing to update: pass --url, --events, --description, --disable or --enable",
         );
       }
-      const { ctx, provider, client } = await open(flags);
-      const e = await updateEndpoint(client, provider, id, changes);
+      const { ctx, provider, api } = await open(flags);
+      const e = await api.update(id, changes);
       ctx.log.info("webhook endpoint updated", { provider: provider.name, id });
-      ctx.out(flags.json ? _json(_public(e)) : `updated ${e.id}\n${_describe(e)}`);
+      ctx.out(flags.json ? jsonText(_public(e)) : `updated ${e.id}\n${_describe(e)}`);
     },
   );
 
@@ -192,10 +185,10 @@ export const register: Register = (program: Command, context: ContextLoader) => 
         `refusing to delete ${id} without --yes: Stripe stops delivering to it at once`,
       );
     }
-    const { ctx, provider, client } = await open(flags);
-    await deleteEndpoint(client, provider, id);
+    const { ctx, provider, api } = await open(flags);
+    await api.delete(id);
     ctx.log.info("webhook endpoint deleted", { provider: provider.name, id });
-    ctx.out(flags.json ? _json({ id, deleted: true }) : `deleted ${id}\n`);
+    ctx.out(flags.json ? jsonText({ id, deleted: true }) : `deleted ${id}\n`);
   });
 
   common(
@@ -211,20 +204,20 @@ export const register: Register = (program: Command, context: ContextLoader) => 
       )
       .option("--show-secret", "print new endpoints' signing secrets"),
   ).action(async (flags: _Common & _SecretFlags & { yes?: boolean; prune?: boolean }) => {
-    const { ctx, provider, client } = await open(flags);
-    await runSync(ctx, provider, client, flags);
+    const { ctx, provider, api } = await open(flags);
+    await _runSync(ctx, provider, api, flags);
   });
 };
 
-/** The action of `whd endpoints sync` (exported for tests). */
-export async function runSync(
+/** The action of `whd endpoints sync`. */
+async function _runSync(
   ctx: CliContext,
   provider: ProviderConfig,
-  client: Stripe,
+  api: EndpointApi,
   flags: _Common & _SecretFlags & { yes?: boolean; prune?: boolean },
 ): Promise<void> {
   const desired = desiredEndpoints(ctx.config, provider);
-  const plan = planSync(provider, desired, await listEndpoints(client, provider), {
+  const plan = planSync(provider, desired, await api.list(), {
     prune: flags.prune,
   });
   const changes = planChanges(plan);
@@ -233,10 +226,10 @@ export async function runSync(
   const shown: Record<string, string> = {};
   const result = flags.yes && changes
     ? await applySync(plan, {
-      client,
+      api,
       provider,
       onSecret: async (d, secret, e) => {
-        await _keepSecret(ctx, flags, [{ desired: d, secret, id: e.id }]);
+        await _keepSecret(ctx, flags, d, secret, e.id);
         if (flags.showSecret) shown[d.secretEnv] = secret;
       },
     })
@@ -250,7 +243,7 @@ export async function runSync(
     });
   }
   if (flags.json) {
-    ctx.out(_json({
+    ctx.out(jsonText({
       provider: plan.provider,
       plan: plan.actions,
       warnings: plan.warnings,
@@ -287,21 +280,28 @@ function _requireSecretSink(flags: _SecretFlags): void {
 }
 
 /**
- * Writes secrets to the secret file (if any) and registers them to be scrubbed from logs;
- * `--show-secret` printing is left to the caller.
+ * Writes a new endpoint's secret to the secret file (if any) and registers it to be scrubbed
+ * from logs; `--show-secret` printing is left to the caller.
  */
 async function _keepSecret(
   ctx: CliContext,
   flags: _SecretFlags,
-  items: { desired: DesiredEndpoint; secret?: string; id: string }[],
+  desired: DesiredEndpoint,
+  secret: string,
+  id: string,
 ): Promise<void> {
-  const entries = [];
-  for (const { desired, secret, id } of items) {
-    if (!secret) throw new UserError(`Stripe created ${id} but returned no signing secret`);
-    ctx.secrets.add(secret);
-    entries.push({ name: desired.secretEnv, value: secret });
+  ctx.secrets.add(secret);
+  if (!flags.secretFile) return;
+  try {
+    await writeSecretFile(flags.secretFile, [{ name: desired.secretEnv, value: secret }]);
+  } catch (error) {
+    throw new UserError(
+      `created ${id} but could not keep its signing secret (${errorMessage(error)}); Stripe ` +
+        `returns it only once: roll the secret in the Stripe Dashboard, or delete ${id} ` +
+        `(whd endpoints delete ${id} --yes) and create it again`,
+      { cause: error },
+    );
   }
-  if (flags.secretFile) await writeSecretFile(flags.secretFile, entries);
 }
 
 function _secretLines(
@@ -318,16 +318,6 @@ function _secretLines(
 function _public(e: StripeEndpoint): Omit<StripeEndpoint, "secret"> {
   const { secret: _secret, ...rest } = e;
   return rest;
-}
-
-function _json(value: unknown): string {
-  return JSON.stringify(value, null, 2) + "\n";
-}
-
-function _events(events: readonly string[]): string {
-  return events.length <= 4
-    ? events.join(", ")
-    : `${events.slice(0, 4).join(", ")} … (${events.length})`;
 }
 
 function _describe(e: StripeEndpoint): string {

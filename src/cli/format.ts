@@ -1,5 +1,6 @@
 /**
- * Output and flag helpers shared by the subcommands: aligned tables, durations, integers.
+ * Output and flag helpers shared by the subcommands: aligned tables, `--json` text, durations,
+ * integers.
  *
  * @example
  * ```ts
@@ -60,6 +61,11 @@ export function parseInteger(
     });
   }
   return value;
+}
+
+/** A value as the CLI prints it for `--json`: indented by two spaces, ending in a newline. */
+export function jsonText(value: unknown): string {
+  return JSON.stringify(value, null, 2) + "\n";
 }
 
 /** Formats epoch milliseconds as ISO 8601, or empty for null. */

@@ -22,7 +22,6 @@ import { errorMessage } from "../errors.ts";
 import type { IncomingEvent } from "../event.ts";
 import type { EventStatus, Inbox } from "../inbox/types.ts";
 import { listEventsSince, type StripeCallOptions } from "../providers/stripe_api.ts";
-import { STRIPE_EVENT_TYPES } from "../providers/stripe_event_types.ts";
 
 /** Inputs of {@linkcode backfill}. */
 export interface BackfillOptions {
@@ -122,51 +121,45 @@ export async function backfill(options: BackfillOptions): Promise<BackfillReport
   };
   const keep = (type: string) =>
     matchesEvents(type, webhook.events) && matchesEvents(type, options.types);
-  const apiTypes = _serverSideTypes(options.types ?? webhook.events);
-  let oldest = until;
-  const progress = () =>
-    options.onProgress?.({
-      page: report.pages,
-      found: report.found,
-      new: report.new,
-      alreadyStored: report.alreadyStored,
-      fraction: until > options.since
-        ? Math.min(1, Math.max(0, (until - oldest) / (until - options.since)))
-        : 1,
-    });
-
-  const events = listEventsSince(options.client, provider, {
+  const pages = listEventsSince(options.client, provider, {
     since: options.since,
-    types: apiTypes,
+    types: options.types ?? webhook.events,
     pageSize: options.pageSize,
     sleep: options.sleep,
-    // Called when page N arrives, i.e. once page N-1 has been fully processed.
-    onPage: ({ page }) => {
-      if (page > 1) progress();
-      report.pages = page;
-    },
   });
   try {
-    for await (const event of events) {
-      report.found++;
-      oldest = Math.min(oldest, event.created * 1000);
-      if (!keep(event.type)) {
-        report.skipped++;
-        continue;
+    for await (const { page, events, last } of pages) {
+      report.pages = page;
+      const now = clock.now();
+      for (const event of events) {
+        report.found++;
+        if (!keep(event.type)) {
+          report.skipped++;
+          continue;
+        }
+        try {
+          await _acceptOne(event, options, report, now);
+        } catch (error) {
+          report.errors.push({ id: event.id, message: errorMessage(error) });
+        }
       }
-      try {
-        await _acceptOne(event, options, report, clock.now());
-      } catch (error) {
-        report.errors.push({ id: event.id, message: errorMessage(error) });
-      }
+      // Newest first: the page's last event is the oldest seen so far.
+      const oldest = last ? options.since : events[events.length - 1].created * 1000;
+      options.onProgress?.({
+        page,
+        found: report.found,
+        new: report.new,
+        alreadyStored: report.alreadyStored,
+        fraction: until > options.since
+          ? Math.min(1, Math.max(0, (until - oldest) / (until - options.since)))
+          : 1,
+      });
     }
     report.complete = true;
-    oldest = options.since;
   } catch (error) {
     if (report.pages === 0) throw error;
     report.errors.push({ message: errorMessage(error) });
   }
-  progress();
   return report;
 }
 
@@ -205,10 +198,4 @@ async function _acceptOne(
   } else {
     report.requeued += (await options.inbox.requeue(key, now)).length;
   }
-}
-
-/** Types worth sending as `types[]`: only when all are exact known types, at most 20. */
-function _serverSideTypes(types: readonly string[] | undefined): string[] | undefined {
-  if (!types || types.length > 20) return undefined;
-  return types.every((t) => STRIPE_EVENT_TYPES.includes(t)) ? [...types] : undefined;
 }

@@ -10,22 +10,15 @@
  * @example
  * ```ts
  * import { applySync, desiredEndpoints, planSync } from "./endpoint_sync.ts";
- * const plan = planSync(provider, desiredEndpoints(config, provider), await listEndpoints(stripe, provider));
- * await applySync(plan, { client: stripe, provider, onSecret: (d, secret) => save(d.secretEnv, secret) });
+ * const api = endpointApi(stripe, provider);
+ * const plan = planSync(provider, desiredEndpoints(config, provider), await api.list());
+ * await applySync(plan, { api, provider, onSecret: (d, secret) => save(d.secretEnv, secret) });
  * ```
  * @module
  */
-import type Stripe from "stripe";
 import type { Config, ProviderConfig, WebhookConfig } from "../config/schema.ts";
 import { UserError } from "../errors.ts";
-import {
-  createEndpoint,
-  deleteEndpoint,
-  type StripeCallOptions,
-  type StripeEndpoint,
-  toEnabledEvents,
-  updateEndpoint,
-} from "../providers/stripe_api.ts";
+import { type EndpointApi, type StripeEndpoint, toEnabledEvents } from "../providers/stripe_api.ts";
 
 /** Metadata key whd puts on the endpoints it creates. */
 export const WHD_METADATA_KEY = "whd_webhook";
@@ -66,13 +59,13 @@ export interface SyncPlan {
 }
 
 /** Env var a webhook's signing secret is written to: `signing_secret_env`, else derived. */
-export function secretEnvName(webhook: WebhookConfig): string {
+function _secretEnvName(webhook: WebhookConfig): string {
   return webhook.signing_secret_env ??
     `${webhook.provider}_${webhook.name}_SIGNING_SECRET`.toUpperCase().replace(/[^A-Z0-9_]/g, "_");
 }
 
 /** The public url of a webhook: `server.public_url` joined with its path. */
-export function webhookUrl(config: Config, webhook: WebhookConfig): string {
+function _webhookUrl(config: Config, webhook: WebhookConfig): string {
   const base = config.server.public_url;
   if (!base) {
     throw new UserError(
@@ -89,27 +82,18 @@ export function webhookUrl(config: Config, webhook: WebhookConfig): string {
 export function desiredEndpoints(
   config: Config,
   provider: ProviderConfig,
-  options: { only?: string; url?: string } = {},
+  options: { only?: WebhookConfig; url?: string } = {},
 ): DesiredEndpoint[] {
-  const webhooks = options.only
-    ? provider.webhooks.filter((w) => w.name === options.only)
-    : provider.webhooks;
-  if (options.only && webhooks.length === 0) {
-    throw new UserError(
-      `provider "${provider.name}" has no webhook "${options.only}"; it has: ${
-        provider.webhooks.map((w) => w.name).join(", ")
-      }`,
-    );
-  }
+  const webhooks = options.only ? [options.only] : provider.webhooks;
   return webhooks.map((w) => ({
     webhook: w.name,
-    url: options.url ?? webhookUrl(config, w),
+    url: options.url ?? _webhookUrl(config, w),
     enabledEvents: toEnabledEvents(
       w.events,
       `providers.${provider.name}.webhooks.${w.name}.events`,
     ),
     description: w.description ?? `whd ${provider.name}/${w.name}`,
-    secretEnv: secretEnvName(w),
+    secretEnv: _secretEnvName(w),
     tag: `${provider.name}/${w.name}`,
   }));
 }
@@ -186,10 +170,18 @@ export function planChanges(plan: SyncPlan): boolean {
   );
 }
 
-function _events(events: readonly string[]): string {
-  return events.length <= 6
+/**
+ * Event types for a one-line summary: the first `max`, then `… (N)` when there are more.
+ *
+ * @example
+ * ```ts
+ * eventList(["a", "b", "c"], 2); // "a, b … (3)"
+ * ```
+ */
+export function eventList(events: readonly string[], max = 6): string {
+  return events.length <= max
     ? events.join(", ")
-    : `${events.slice(0, 6).join(", ")} … (${events.length})`;
+    : `${events.slice(0, max).join(", ")} … (${events.length})`;
 }
 
 /** The plan as lines for people. */
@@ -198,7 +190,7 @@ export function formatPlan(plan: SyncPlan): string[] {
   for (const a of plan.actions) {
     if (a.kind === "create") {
       lines.push(
-        `+ create  ${a.desired.webhook}: ${a.desired.url} [${_events(a.desired.enabledEvents)}]`,
+        `+ create  ${a.desired.webhook}: ${a.desired.url} [${eventList(a.desired.enabledEvents)}]`,
       );
     } else if (a.kind === "update") {
       lines.push(`~ update  ${a.desired.webhook}: ${a.id}`);
@@ -207,8 +199,8 @@ export function formatPlan(plan: SyncPlan): string[] {
         const from = new Set(a.enabledEvents.from), to = new Set(a.enabledEvents.to);
         const added = a.enabledEvents.to.filter((e) => !from.has(e));
         const removed = a.enabledEvents.from.filter((e) => !to.has(e));
-        if (added.length) lines.push(`    events +: ${_events(added)}`);
-        if (removed.length) lines.push(`    events -: ${_events(removed)}`);
+        if (added.length) lines.push(`    events +: ${eventList(added)}`);
+        if (removed.length) lines.push(`    events -: ${eventList(removed)}`);
       }
     } else if (a.kind === "in_sync") {
       lines.push(`= in sync ${a.desired.webhook}: ${a.id} ${a.desired.url}`);
@@ -224,9 +216,31 @@ export function formatPlan(plan: SyncPlan): string[] {
   return lines;
 }
 
+/**
+ * Creates the endpoint `desired` describes, tagged with whd's metadata and pinned to the
+ * provider's `api_version`, and returns it with the signing secret Stripe returns only now.
+ */
+export async function createDesired(
+  api: EndpointApi,
+  provider: ProviderConfig,
+  desired: DesiredEndpoint,
+): Promise<{ endpoint: StripeEndpoint; secret: string }> {
+  const endpoint = await api.create({
+    url: desired.url,
+    enabledEvents: desired.enabledEvents,
+    description: desired.description,
+    apiVersion: provider.api_version,
+    metadata: { [WHD_METADATA_KEY]: desired.tag },
+  });
+  if (!endpoint.secret) {
+    throw new UserError(`Stripe created ${endpoint.id} but returned no signing secret`);
+  }
+  return { endpoint, secret: endpoint.secret };
+}
+
 /** Options for {@linkcode applySync}. */
-export interface ApplyOptions extends StripeCallOptions {
-  client: Stripe;
+export interface ApplyOptions {
+  api: EndpointApi;
   provider: ProviderConfig;
   /**
    * Receives each new endpoint's signing secret, which Stripe returns only once; called right
@@ -244,21 +258,12 @@ export interface ApplyResult {
 
 /** Applies a plan, in order; stops at the first error (a UserError) after what was done. */
 export async function applySync(plan: SyncPlan, options: ApplyOptions): Promise<ApplyResult> {
-  const { client, provider } = options;
+  const { api, provider } = options;
   const result: ApplyResult = { created: [], updated: [], deleted: [] };
   for (const a of plan.actions) {
     if (a.kind === "create") {
-      const endpoint = await createEndpoint(client, provider, {
-        url: a.desired.url,
-        enabledEvents: a.desired.enabledEvents,
-        description: a.desired.description,
-        apiVersion: provider.api_version,
-        metadata: { [WHD_METADATA_KEY]: a.desired.tag },
-      }, options);
-      if (!endpoint.secret) {
-        throw new UserError(`Stripe created ${endpoint.id} but returned no signing secret`);
-      }
-      await options.onSecret(a.desired, endpoint.secret, endpoint);
+      const { endpoint, secret } = await createDesired(api, provider, a.desired);
+      await options.onSecret(a.desired, secret, endpoint);
       result.created.push({
         webhook: a.desired.webhook,
         id: endpoint.id,
@@ -266,14 +271,14 @@ export async function applySync(plan: SyncPlan, options: ApplyOptions): Promise<
         secretEnv: a.desired.secretEnv,
       });
     } else if (a.kind === "update") {
-      await updateEndpoint(client, provider, a.id, {
-        ...(a.url ? { url: a.url.to } : {}),
-        ...(a.enabledEvents ? { enabledEvents: a.enabledEvents.to } : {}),
+      await api.update(a.id, {
+        url: a.url?.to,
+        enabledEvents: a.enabledEvents?.to,
         metadata: { [WHD_METADATA_KEY]: a.desired.tag },
-      }, options);
+      });
       result.updated.push({ webhook: a.desired.webhook, id: a.id });
     } else if (a.kind === "extra" && a.delete) {
-      await deleteEndpoint(client, provider, a.id, options);
+      await api.delete(a.id);
       result.deleted.push(a.id);
     }
   }

@@ -45,7 +45,9 @@ export async function writeSecretFile(
   try {
     const file = await Deno.open(temp, { write: true, createNew: true, mode: 0o600 });
     try {
-      await file.write(new TextEncoder().encode(lines.join("\n") + "\n"));
+      const bytes = new TextEncoder().encode(lines.join("\n") + "\n");
+      // write() may take fewer bytes than given.
+      for (let at = 0; at < bytes.length;) at += await file.write(bytes.subarray(at));
       await file.sync();
     } finally {
       file.close();

@@ -11,8 +11,8 @@
  * ```ts
  * import { createStripeClient, listEventsSince } from "./stripe_api.ts";
  * const stripe = createStripeClient(provider, (name) => Deno.env.get(name));
- * for await (const event of listEventsSince(stripe, provider, { since: Date.now() - 86_400_000 })) {
- *   console.log(event.id, event.type);
+ * for await (const { events } of listEventsSince(stripe, provider, { since: Date.now() - 86_400_000 })) {
+ *   for (const event of events) console.log(event.id, event.type);
  * }
  * ```
  * @module
@@ -195,6 +195,14 @@ export function toStripeUserError(
       { cause: error },
     );
   }
+  if (error instanceof Stripe.errors.StripeAPIError && status === undefined) {
+    // The SDK's "Invalid JSON received from the Stripe API": something else answered.
+    return new UserError(
+      `the server at ${base} did not answer like the Stripe API while ${action}: ` +
+        `check providers.${provider.name}.api_base (https://api.stripe.com, or a Stripe mock)`,
+      { cause: error },
+    );
+  }
   if (status !== undefined && status >= 500) {
     return new UserError(
       `the Stripe API at ${base} failed (${status}) while ${action}, even after retries: try again later`,
@@ -236,18 +244,27 @@ export interface ListEventsOptions extends StripeCallOptions {
   /** Oldest creation time to include, in milliseconds since the epoch. */
   since: number;
   /**
-   * Exact types to ask the API for (sent as `types[]` when there are at most 20 and none has a
-   * `*`); callers still filter what they get.
+   * Types to ask the API for. Sent as `types[]` only when there are at most 20 and each is an
+   * exact type in {@linkcode STRIPE_EVENT_TYPES}; otherwise every type is listed, so callers
+   * still filter what they get.
    */
   types?: readonly string[];
   /** Page size, 1–100; default 100. */
   pageSize?: number;
-  /** Called after each page with its number (from 1), size and whether more follow. */
-  onPage?: (page: { page: number; count: number; hasMore: boolean }) => void;
+}
+
+/** One page of {@linkcode listEventsSince}. */
+export interface EventPage {
+  /** 1, 2, … */
+  page: number;
+  /** Newest first. */
+  events: StripeEvent[];
+  /** True for the final page. */
+  last: boolean;
 }
 
 /**
- * Iterates over the events created at or after `since`, newest first, page by page
+ * Iterates over the events created at or after `since`, newest first, a page at a time
  * (`created[gte]`, `limit`, `starting_after` until `has_more` is false). Throws a UserError
  * (see {@linkcode toStripeUserError}) if a page cannot be fetched.
  */
@@ -255,66 +272,29 @@ export async function* listEventsSince(
   stripe: Stripe,
   provider: ProviderConfig,
   options: ListEventsOptions,
-): AsyncGenerator<StripeEvent> {
+): AsyncGenerator<EventPage> {
   const types = options.types && options.types.length <= 20 &&
-      options.types.every((t) => !t.includes("*"))
+      options.types.every((t) => STRIPE_EVENT_TYPES.includes(t))
     ? [...options.types]
     : undefined;
   const params: Stripe.EventListParams = {
     created: { gte: Math.floor(options.since / 1000) },
     limit: options.pageSize ?? 100,
-    ...(types ? { types } : {}),
+    types,
   };
   let startingAfter: string | undefined;
   for (let page = 1;; page++) {
     const result = await _call(
       provider,
       `listing events (page ${page})`,
-      () =>
-        stripe.events.list(startingAfter ? { ...params, starting_after: startingAfter } : params),
+      () => stripe.events.list({ ...params, starting_after: startingAfter }),
       options,
     );
-    options.onPage?.({ page, count: result.data.length, hasMore: result.has_more });
-    for (const event of result.data) yield event;
-    if (!result.has_more || result.data.length === 0) return;
+    const last = !result.has_more || result.data.length === 0;
+    yield { page, events: result.data, last };
+    if (last) return;
     startingAfter = result.data[result.data.length - 1].id;
   }
-}
-
-/** Lists every webhook endpoint of the account (all pages). */
-export function listEndpoints(
-  stripe: Stripe,
-  provider: ProviderConfig,
-  options: StripeCallOptions = {},
-): Promise<StripeEndpoint[]> {
-  return _call(provider, "listing webhook endpoints", async () => {
-    const all: StripeEndpoint[] = [];
-    let startingAfter: string | undefined;
-    for (;;) {
-      const page = await stripe.webhookEndpoints.list({
-        limit: 100,
-        ...(startingAfter ? { starting_after: startingAfter } : {}),
-      });
-      all.push(...page.data);
-      if (!page.has_more || page.data.length === 0) return all;
-      startingAfter = page.data[page.data.length - 1].id;
-    }
-  }, options);
-}
-
-/** Retrieves one webhook endpoint. */
-export function getEndpoint(
-  stripe: Stripe,
-  provider: ProviderConfig,
-  id: string,
-  options: StripeCallOptions = {},
-): Promise<StripeEndpoint> {
-  return _call(
-    provider,
-    `retrieving webhook endpoint ${id}`,
-    () => stripe.webhookEndpoints.retrieve(id),
-    options,
-  );
 }
 
 /** What a new endpoint gets. */
@@ -327,33 +307,6 @@ export interface EndpointInput {
   metadata?: Record<string, string>;
 }
 
-/**
- * Creates a webhook endpoint. The result carries `secret`, which Stripe returns only here:
- * store it at once and never log it.
- */
-export function createEndpoint(
-  stripe: Stripe,
-  provider: ProviderConfig,
-  input: EndpointInput,
-  options: StripeCallOptions = {},
-): Promise<StripeEndpoint> {
-  return _call(
-    provider,
-    `creating a webhook endpoint for ${input.url}`,
-    () =>
-      stripe.webhookEndpoints.create({
-        url: input.url,
-        enabled_events: input.enabledEvents as Stripe.WebhookEndpointCreateParams.EnabledEvent[],
-        ...(input.description !== undefined ? { description: input.description } : {}),
-        ...(input.apiVersion
-          ? { api_version: input.apiVersion as Stripe.WebhookEndpointCreateParams.ApiVersion }
-          : {}),
-        ...(input.metadata ? { metadata: input.metadata } : {}),
-      }),
-    options,
-  );
-}
-
 /** Fields `update` may change; absent fields are left as they are. */
 export interface EndpointChanges {
   url?: string;
@@ -363,47 +316,82 @@ export interface EndpointChanges {
   metadata?: Record<string, string>;
 }
 
-/** Updates a webhook endpoint. */
-export function updateEndpoint(
-  stripe: Stripe,
-  provider: ProviderConfig,
-  id: string,
-  changes: EndpointChanges,
-  options: StripeCallOptions = {},
-): Promise<StripeEndpoint> {
-  return _call(
-    provider,
-    `updating webhook endpoint ${id}`,
-    () =>
-      stripe.webhookEndpoints.update(id, {
-        ...(changes.url !== undefined ? { url: changes.url } : {}),
-        ...(changes.enabledEvents !== undefined
-          ? {
-            enabled_events: changes
-              .enabledEvents as Stripe.WebhookEndpointUpdateParams.EnabledEvent[],
-          }
-          : {}),
-        ...(changes.description !== undefined ? { description: changes.description } : {}),
-        ...(changes.disabled !== undefined ? { disabled: changes.disabled } : {}),
-        ...(changes.metadata ? { metadata: changes.metadata } : {}),
-      }),
-    options,
-  );
+/**
+ * The account's webhook endpoints, as reached through one provider's client. Every call retries
+ * 429s and fails with a one-line UserError (see {@linkcode toStripeUserError}).
+ */
+export interface EndpointApi {
+  /** Lists every webhook endpoint of the account (all pages). */
+  list(): Promise<StripeEndpoint[]>;
+  /** Retrieves one webhook endpoint. */
+  get(id: string): Promise<StripeEndpoint>;
+  /**
+   * Creates a webhook endpoint. The result carries `secret`, which Stripe returns only here:
+   * store it at once and never log it.
+   */
+  create(input: EndpointInput): Promise<StripeEndpoint>;
+  /** Updates a webhook endpoint. */
+  update(id: string, changes: EndpointChanges): Promise<StripeEndpoint>;
+  /** Deletes a webhook endpoint. */
+  delete(id: string): Promise<void>;
 }
 
-/** Deletes a webhook endpoint. */
-export async function deleteEndpoint(
+/**
+ * The webhook-endpoint calls of `provider` through `stripe` (a client from
+ * {@linkcode createStripeClient}). Fields left undefined are not sent.
+ *
+ * @example
+ * ```ts
+ * const endpoints = endpointApi(stripe, provider);
+ * for (const e of await endpoints.list()) console.log(e.id, e.url);
+ * ```
+ */
+export function endpointApi(
   stripe: Stripe,
   provider: ProviderConfig,
-  id: string,
   options: StripeCallOptions = {},
-): Promise<void> {
-  await _call(
-    provider,
-    `deleting webhook endpoint ${id}`,
-    () => stripe.webhookEndpoints.del(id),
-    options,
-  );
+): EndpointApi {
+  const call = <T>(action: string, fn: () => Promise<T>) => _call(provider, action, fn, options);
+  const endpoints = stripe.webhookEndpoints;
+  return {
+    list: () =>
+      call("listing webhook endpoints", async () => {
+        const all: StripeEndpoint[] = [];
+        let startingAfter: string | undefined;
+        for (;;) {
+          const page = await endpoints.list({ limit: 100, starting_after: startingAfter });
+          all.push(...page.data);
+          if (!page.has_more || page.data.length === 0) return all;
+          startingAfter = page.data[page.data.length - 1].id;
+        }
+      }),
+    get: (id) => call(`retrieving webhook endpoint ${id}`, () => endpoints.retrieve(id)),
+    create: (input) =>
+      call(`creating a webhook endpoint for ${input.url}`, () =>
+        endpoints.create({
+          url: input.url,
+          enabled_events: input.enabledEvents as Stripe.WebhookEndpointCreateParams.EnabledEvent[],
+          description: input.description,
+          api_version: (input.apiVersion || undefined) as
+            | Stripe.WebhookEndpointCreateParams.ApiVersion
+            | undefined,
+          metadata: input.metadata,
+        })),
+    update: (id, changes) =>
+      call(`updating webhook endpoint ${id}`, () =>
+        endpoints.update(id, {
+          url: changes.url,
+          enabled_events: changes.enabledEvents as
+            | Stripe.WebhookEndpointUpdateParams.EnabledEvent[]
+            | undefined,
+          description: changes.description,
+          disabled: changes.disabled,
+          metadata: changes.metadata,
+        })),
+    delete: async (id) => {
+      await call(`deleting webhook endpoint ${id}`, () => endpoints.del(id));
+    },
+  };
 }
 
 /**

@@ -1,9 +1,16 @@
 /**
  * Builders of normalized Stripe provider/webhook configs for tests of backfill and endpoints.
+ * Defaults come from the config schema itself, so they never drift from what the loader fills in.
  *
  * @module
  */
-import type { Config, ProviderConfig, WebhookConfig } from "../../src/config/schema.ts";
+import {
+  type Config,
+  ConfigSchema,
+  type ProviderConfig,
+  type WebhookConfig,
+  WebhookSchema,
+} from "../../src/config/schema.ts";
 
 /** A stripe webhook config with the schema's defaults; `overrides` win. */
 export function stripeWebhook(overrides: Partial<WebhookConfig> = {}): WebhookConfig {
@@ -11,12 +18,10 @@ export function stripeWebhook(overrides: Partial<WebhookConfig> = {}): WebhookCo
     name: "default",
     provider: "stripe",
     type: "stripe",
-    path: "/webhooks/stripe",
-    signing_secret_env: "STRIPE_WEBHOOK_SECRET",
-    tolerance_seconds: 300,
-    verify_signature: true,
-    allow_unverified: false,
-    mode: "async",
+    ...WebhookSchema.parse({
+      path: "/webhooks/stripe",
+      signing_secret_env: "STRIPE_WEBHOOK_SECRET",
+    }),
     ...overrides,
   };
 }
@@ -38,31 +43,20 @@ export function stripeProvider(
   };
 }
 
-/** A whole normalized config around `providers`. */
+/**
+ * A whole normalized config around `providers`: the schema's defaults, on loopback port 0, with
+ * handler watching off.
+ */
 export function testConfig(
   providers: ProviderConfig[],
   overrides: { public_url?: string; database_url?: string } = {},
 ): Config {
+  const { shape } = ConfigSchema;
   return {
-    server: {
-      host: "127.0.0.1",
-      port: 0,
-      max_body_bytes: 1_048_576,
-      trusted_proxies: [],
-      ...(overrides.public_url ? { public_url: overrides.public_url } : {}),
-    },
-    database: { url: overrides.database_url ?? "file:data/whd.db" },
-    handlers: {
-      dir: "handlers",
-      max_attempts: 10,
-      timeout_ms: 30_000,
-      concurrency: 4,
-      backoff_base_ms: 1_000,
-      backoff_max_ms: 3_600_000,
-      shutdown_grace_ms: 10_000,
-      watch: false,
-    },
-    log: { level: "info", format: "text" },
+    server: shape.server.parse({ host: "127.0.0.1", port: 0, public_url: overrides.public_url }),
+    database: shape.database.parse({ url: overrides.database_url }),
+    handlers: shape.handlers.parse({ watch: false }),
+    log: shape.log.parse({}),
     providers,
     source: "test",
   };

@@ -9,7 +9,7 @@ import { resolveSecrets } from "../config/loader.ts";
 import { checkHandlers } from "../dispatch/registry.ts";
 import { describeRoutes } from "../http/routes.ts";
 import type { CliContext, Register } from "./context.ts";
-import { table } from "./format.ts";
+import { jsonText, table } from "./format.ts";
 
 /** Registers `whd check`. */
 export const register: Register = (program, context) => {
@@ -32,7 +32,7 @@ export async function check(ctx: CliContext, options: { json?: boolean } = {}): 
   const handlerErrors = await checkHandlers(ctx.config.handlers.dir);
   if (options.json) {
     const report = { config: ctx.config.source, routes, handler_errors: handlerErrors };
-    ctx.out(JSON.stringify(report, null, 2) + "\n");
+    ctx.out(jsonText(report));
   } else {
     ctx.out(`config ${ctx.config.source}: OK\n\n`);
     ctx.out(table(routes as unknown as Record<string, unknown>[]));

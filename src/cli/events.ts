@@ -18,7 +18,7 @@ import {
   type StoredEvent,
 } from "../inbox/types.ts";
 import type { CliContext, Register } from "./context.ts";
-import { isoTime, parseDuration, parseInteger, table } from "./format.ts";
+import { isoTime, jsonText, parseDuration, parseInteger, table } from "./format.ts";
 
 /** The stable JSON shape of an event in `whd events list --json`. */
 export function eventSummary(event: StoredEvent): Record<string, unknown> {
@@ -107,7 +107,7 @@ export const register: Register = (program, context) => {
         limit: parseInteger(options.limit, "--limit", 1, 100_000),
       };
       const rows = await withInbox(ctx, (inbox) => inbox.list(filter));
-      if (options.json) return ctx.out(JSON.stringify(rows.map(eventSummary), null, 2) + "\n");
+      if (options.json) return ctx.out(jsonText(rows.map(eventSummary)));
       ctx.out(table(rows.map(eventSummary), _LIST_COLUMNS));
     });
 
@@ -124,7 +124,7 @@ export const register: Register = (program, context) => {
         payload = JSON.parse(event.payload);
       } catch { /* stored as received; show the text */ }
       if (options.json) {
-        return ctx.out(JSON.stringify({ ...eventSummary(event), payload }, null, 2) + "\n");
+        return ctx.out(jsonText({ ...eventSummary(event), payload }));
       }
       const summary = eventSummary(event);
       for (const [k, v] of Object.entries(summary)) ctx.out(`${k.padEnd(16)}${v ?? ""}\n`);

@@ -13,6 +13,7 @@ import type { Config } from "../config/schema.ts";
 import { displayPath } from "../dispatch/discovery.ts";
 import { type HandlerRegistry, loadRegistry } from "../dispatch/registry.ts";
 import type { Register } from "./context.ts";
+import { jsonText } from "./format.ts";
 
 /** One handler file in the report. */
 export interface HandlerReportFile {
@@ -119,7 +120,7 @@ export const register: Register = (program, context) => {
       const ctx = await context(command.optsWithGlobals());
       const registry = await loadRegistry(ctx.config.handlers.dir);
       const report = handlerReport(ctx.config, registry);
-      ctx.out(options.json ? JSON.stringify(report, null, 2) + "\n" : formatHandlerReport(report));
+      ctx.out(options.json ? jsonText(report) : formatHandlerReport(report));
       if (report.errors.length > 0) Deno.exitCode = 1;
     });
 };

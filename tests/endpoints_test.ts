@@ -1,8 +1,10 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
+import { register as registerBackfill } from "../src/cli/backfill.ts";
 import { register } from "../src/cli/endpoints.ts";
 import { parseConfig } from "../src/config/loader.ts";
 import { UserError } from "../src/errors.ts";
+import { openInbox } from "../src/inbox/libsql_inbox.ts";
 import { planSync } from "../src/jobs/endpoint_sync.ts";
 import { toEnabledEvents } from "../src/providers/stripe_api.ts";
 import { STRIPE_EVENT_TYPES } from "../src/providers/stripe_event_types.ts";
@@ -367,6 +369,41 @@ Deno.test("an api_base that does not answer like Stripe is one line naming it, n
       `the server at ${apiBase} did not answer like the Stripe API while listing webhook endpoints: ` +
         "check providers.stripe.api_base (https://api.stripe.com, or a Stripe mock)",
     );
+  } finally {
+    await server.shutdown();
+  }
+});
+
+Deno.test("an api_base that answers JSON that is not a Stripe list is the same one line, for endpoints and backfill", async () => {
+  const server = Deno.serve(
+    { hostname: "127.0.0.1", port: 0, onListen() {} },
+    () => Response.json({ hello: "not stripe" }),
+  );
+  try {
+    const apiBase = `http://127.0.0.1:${server.addr.port}`;
+    const config = parseConfig(yaml(apiBase), "test.yaml");
+    const env = { STRIPE_SECRET_KEY: KEY };
+    const endpoints = await runCli(register, ["endpoints", "list"], { config, env });
+    const dir = await Deno.makeTempDir();
+    const backfill = await runCli(registerBackfill, ["backfill", "--hours", "1"], {
+      config,
+      env,
+      inbox: () => openInbox({ url: `file:${dir}/whd.db` }),
+    });
+    await Deno.remove(dir, { recursive: true });
+    for (
+      const [run, action] of [[endpoints, "listing webhook endpoints"], [
+        backfill,
+        "listing events (page 1)",
+      ]] as const
+    ) {
+      assert.ok(run.error instanceof UserError, String(run.error));
+      assert.equal(
+        run.error.message,
+        `the server at ${apiBase} did not answer like the Stripe API while ${action}: ` +
+          "check providers.stripe.api_base (https://api.stripe.com, or a Stripe mock)",
+      );
+    }
   } finally {
     await server.shutdown();
   }

@@ -239,6 +239,19 @@ async function _call<T>(
   }
 }
 
+/**
+ * Awaits a list call and checks it is a list. Anything else (a server at `api_base` that
+ * answers 200 with other JSON) becomes the SDK's own "not the Stripe API" error, which
+ * {@linkcode toStripeUserError} turns into one line naming `api_base`.
+ */
+async function _list<T>(call: Promise<Stripe.ApiList<T>>): Promise<Stripe.ApiList<T>> {
+  const page = await call;
+  if (!Array.isArray(page?.data)) {
+    throw new Stripe.errors.StripeAPIError({ message: "the answer is not a Stripe list" });
+  }
+  return page;
+}
+
 /** Options for {@linkcode listEventsSince}. */
 export interface ListEventsOptions extends StripeCallOptions {
   /** Oldest creation time to include, in milliseconds since the epoch. */
@@ -287,7 +300,7 @@ export async function* listEventsSince(
     const result = await _call(
       provider,
       `listing events (page ${page})`,
-      () => stripe.events.list({ ...params, starting_after: startingAfter }),
+      () => _list(stripe.events.list({ ...params, starting_after: startingAfter })),
       options,
     );
     const last = !result.has_more || result.data.length === 0;
@@ -359,7 +372,7 @@ export function endpointApi(
         const all: StripeEndpoint[] = [];
         let startingAfter: string | undefined;
         for (;;) {
-          const page = await endpoints.list({ limit: 100, starting_after: startingAfter });
+          const page = await _list(endpoints.list({ limit: 100, starting_after: startingAfter }));
           all.push(...page.data);
           if (!page.has_more || page.data.length === 0) return all;
           startingAfter = page.data[page.data.length - 1].id;

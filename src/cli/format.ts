@@ -72,3 +72,8 @@ export function jsonText(value: unknown): string {
 export function isoTime(ms: number | null | undefined): string {
   return ms === null || ms === undefined ? "" : new Date(ms).toISOString();
 }
+
+/** `http://host:port`, with an IPv6 host in brackets. */
+export function httpOrigin(host: string, port: number): string {
+  return `http://${host.includes(":") ? `[${host}]` : host}:${port}`;
+}

@@ -6,9 +6,10 @@
  */
 import type { Command } from "commander";
 import { splitSecrets } from "../config/secrets.ts";
-import { UserError } from "../errors.ts";
+import { errorMessage, UserError } from "../errors.ts";
 import { PROVIDERS } from "../providers/mod.ts";
 import type { CliContext, Register } from "./context.ts";
+import { httpOrigin } from "./format.ts";
 import { pickProvider, pickWebhook } from "./target.ts";
 
 /** Options of `whd send`. */
@@ -51,7 +52,7 @@ export async function send(ctx: CliContext, options: SendOptions): Promise<boole
     try {
       body = await Deno.readTextFile(options.file);
     } catch (error) {
-      throw new UserError(`--file ${options.file}: ${(error as Error).message}`, { exitCode: 2 });
+      throw new UserError(`--file ${options.file}: ${errorMessage(error)}`, { exitCode: 2 });
     }
   } else {
     const sample = kind.sample(options.type);
@@ -82,15 +83,14 @@ export async function send(ctx: CliContext, options: SendOptions): Promise<boole
   const host = ["0.0.0.0", "::", ""].includes(ctx.config.server.host)
     ? "127.0.0.1"
     : ctx.config.server.host;
-  const url = options.url ??
-    `http://${host.includes(":") ? `[${host}]` : host}:${ctx.config.server.port}${webhook.path}`;
+  const url = options.url ?? `${httpOrigin(host, ctx.config.server.port)}${webhook.path}`;
   let response: Response;
   try {
     response = await fetch(url, { method: "POST", headers, body });
   } catch (error) {
     throw new UserError(
       `cannot reach whd at ${url} (${
-        (error as Error).message
+        errorMessage(error)
       }): is \`whd serve\` (deno task start) running?`,
     );
   }

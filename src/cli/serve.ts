@@ -10,7 +10,7 @@ import { createRequestHandler } from "../http/server.ts";
 import { UserError } from "../errors.ts";
 import { Metrics } from "../ops/metrics.ts";
 import type { CliContext, Register } from "./context.ts";
-import { parseInteger } from "./format.ts";
+import { httpOrigin, parseInteger } from "./format.ts";
 
 /** Options of `whd serve`. */
 export interface ServeOptions {
@@ -95,7 +95,7 @@ export async function serve(ctx: CliContext, options: ServeOptions = {}): Promis
       port,
       onListen: ({ hostname, port }) => {
         log.info("listening", {
-          url: `http://${hostname.includes(":") ? `[${hostname}]` : hostname}:${port}`,
+          url: httpOrigin(hostname, port),
           port,
           routes: webhooks.map((w) => w.path).join(","),
           config: config.source,

@@ -62,6 +62,15 @@ export function createRequestHandler(deps: ServerDeps): Deno.ServeHandler {
     ? parseAllowlist(config.server.trusted_proxies)
     : null;
   const maxBody = config.server.max_body_bytes;
+  metrics.describe(
+    "whd_events_total",
+    "Verified deliveries by result: stored, duplicate, ignored.",
+  );
+  metrics.describe(
+    "whd_rejected_total",
+    "Deliveries refused, by reason (signature, guards, size).",
+  );
+  metrics.describe("whd_store_errors_total", "Deliveries answered 503 because the inbox failed.");
 
   const ops = (request: Request, path: string): Response => {
     if (request.method !== "GET" && request.method !== "HEAD") {

@@ -11,6 +11,7 @@
  * ```
  * @module
  */
+import { errorMessage } from "../errors.ts";
 import type { Event } from "../event.ts";
 import type { Logger } from "../ops/log.ts";
 import type { RunResult } from "./module_runner.ts";
@@ -90,8 +91,8 @@ export async function runExecutable(request: ExecRun): Promise<ExecResult> {
       },
     }).spawn();
   } catch (error) {
-    const message = error instanceof Error ? error.message : String(error);
-    return { ok: false, error: `cannot start ${request.path}: ${message}`, stdout: "", stderr: "" };
+    const failure = `cannot start ${request.path}: ${errorMessage(error)}`;
+    return { ok: false, error: failure, stdout: "", stderr: "" };
   }
   let timedOut = false;
   let cancelled = false;

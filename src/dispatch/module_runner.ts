@@ -16,6 +16,7 @@
  * ```
  * @module
  */
+import { errorMessage } from "../errors.ts";
 import type { Event } from "../event.ts";
 import type { Logger } from "../ops/log.ts";
 import { handlerHostCommand, type HostCommand } from "./host_command.ts";
@@ -285,8 +286,10 @@ export function createHostPool(options: HostPoolOptions = {}): HostPool {
       try {
         host = take(request.code);
       } catch (error) {
-        const message = error instanceof Error ? error.message : String(error);
-        return Promise.resolve({ ok: false, error: `cannot start a handler host: ${message}` });
+        return Promise.resolve({
+          ok: false,
+          error: `cannot start a handler host: ${errorMessage(error)}`,
+        });
       }
       host.codes.add(request.code);
       const runId = nextRunId++;

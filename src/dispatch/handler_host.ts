@@ -14,6 +14,7 @@
  *
  * @module
  */
+import type { LogLevel } from "../ops/log.ts";
 import type { Handler, HandlerContext, HandlerLogFields } from "./handler_types.ts";
 import {
   type FromHost,
@@ -22,8 +23,6 @@ import {
   type ToHost,
 } from "./host_protocol.ts";
 import { toDataUrl } from "./data_url.ts";
-
-type _Level = "debug" | "info" | "warn" | "error";
 
 /** Longest console line forwarded; the parent bounds the total per run. */
 const _MAX_CONSOLE_LINE = 16_384;
@@ -105,7 +104,7 @@ export async function runHandlerHost(): Promise<never> {
   const runIdNow = () => current?.runId ?? -1;
   const stripeClients = new Map<string, Promise<unknown>>();
 
-  const levels: [keyof Console, _Level][] = [
+  const levels: [keyof Console, LogLevel][] = [
     ["log", "info"],
     ["info", "info"],
     ["dir", "info"],
@@ -154,7 +153,7 @@ export async function runHandlerHost(): Promise<never> {
       const module = await import(toDataUrl(message.code));
       const handler = module.default as Handler;
       if (typeof handler !== "function") throw new Error("the default export is not a function");
-      const log = (level: _Level) => (text: string, fields?: HandlerLogFields) =>
+      const log = (level: LogLevel) => (text: string, fields?: HandlerLogFields) =>
         post({ kind: "log", runId, level, message: String(text), fields: _plain(fields) });
       const ctx: HandlerContext = {
         log: { debug: log("debug"), info: log("info"), warn: log("warn"), error: log("error") },

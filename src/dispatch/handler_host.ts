@@ -22,6 +22,7 @@ import {
   type StripeOptions,
   type ToHost,
 } from "./host_protocol.ts";
+import { pumpLines } from "./child_io.ts";
 import { toDataUrl } from "./data_url.ts";
 
 /** Longest console line forwarded; the parent bounds the total per run. */
@@ -53,21 +54,6 @@ function _stripeClient(options: StripeOptions): Promise<unknown> {
     }
     return new Stripe(options.apiKey, config);
   });
-}
-
-async function* _lines(stream: ReadableStream<Uint8Array>): AsyncGenerator<string> {
-  const decoder = new TextDecoder();
-  let buffer = "";
-  for await (const chunk of stream) {
-    buffer += decoder.decode(chunk, { stream: true });
-    let at: number;
-    while ((at = buffer.indexOf("\n")) >= 0) {
-      yield buffer.slice(0, at);
-      buffer = buffer.slice(at + 1);
-    }
-  }
-  buffer += decoder.decode();
-  if (buffer) yield buffer;
 }
 
 /**
@@ -175,13 +161,13 @@ export async function runHandlerHost(): Promise<never> {
     }
   };
 
-  for await (const line of _lines(Deno.stdin.readable)) {
-    if (line.trim() === "") continue;
+  await pumpLines(Deno.stdin.readable, (line) => {
+    if (line.trim() === "") return;
     const message = JSON.parse(line) as ToHost;
     if (message.kind === "run") void run(message);
     else if (current?.runId === message.runId) {
       current.controller.abort(new DOMException("handler timed out", "TimeoutError"));
     }
-  }
+  });
   Deno.exit(0);
 }

@@ -250,7 +250,7 @@ Deno.test("dispatcher: never more than handlers.concurrency handlers at once", a
     "stripe/_default.ts":
       `export default async (e, ctx) => { await (await fetch(ctx.env.GATE)).text(); };`,
   });
-  const { dispatcher, inbox } = await setup(dir, {
+  const { dispatcher, inbox, metrics } = await setup(dir, {
     handlers: { concurrency: 2 },
     env: () => ({ GATE: `http://127.0.0.1:${server.addr.port}/` }),
   });
@@ -264,6 +264,7 @@ Deno.test("dispatcher: never more than handlers.concurrency handlers at once", a
   }
   assert.equal(inflight, 2);
   assert.equal(dispatcher.running, 2);
+  assert.equal(metrics.get("whd_handlers_running"), 2, "the gauge counts both");
   release();
   await waitFor(async () => (await inbox.counts()).done === 5, 15_000, "all done");
   await dispatcher.stop(1000);

@@ -98,7 +98,6 @@ interface _Host {
   lastLog?: Logger;
   /** Why the pool killed it: the result the current run gets once the host is gone. */
   killResult?: RunResult;
-  dead: boolean;
   stderrTail: string;
   /** Resolves once the process is reaped and its output read. */
   exited: Promise<void>;
@@ -180,7 +179,6 @@ export function createHostPool(options: HostPoolOptions = {}): HostPool {
       child,
       writer: child.stdin.getWriter(),
       codes: new Set(),
-      dead: false,
       stderrTail: "",
       exited: Promise.resolve(),
     };
@@ -214,7 +212,6 @@ export function createHostPool(options: HostPoolOptions = {}): HostPool {
       const status = await child.status;
       // A grandchild may still hold the pipes open; do not wait for it forever.
       await settledWithin(Promise.all([stdout, stderr]), 500);
-      host.dead = true;
       forget(host);
       await host.writer.close().catch(() => {});
       host.current?.settle(
@@ -232,7 +229,6 @@ export function createHostPool(options: HostPoolOptions = {}): HostPool {
   const kill = (host: _Host, result: RunResult) => {
     host.killResult ??= result;
     forget(host);
-    if (host.dead) return;
     killQuietly(host.child, "SIGKILL");
   };
 

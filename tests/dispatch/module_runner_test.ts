@@ -2,20 +2,11 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { createBundler } from "../../src/dispatch/bundler.ts";
 import { createHostPool, type ModuleRun } from "../../src/dispatch/module_runner.ts";
-import type { Event } from "../../src/event.ts";
 import { memoryLogger } from "../../src/ops/log.ts";
-import { handlersDir, waitFor } from "./_helpers.ts";
+import { handlersDir, testEvent, waitFor } from "./_helpers.ts";
 
 const bundler = createBundler();
-const event: Event = {
-  id: "evt_1",
-  provider: "stripe",
-  webhook: "main",
-  type: "invoice.paid",
-  payload: { amount: 42 },
-  received_at: new Date(0).toISOString(),
-  source: "delivery",
-};
+const event = testEvent();
 
 async function code(text: string): Promise<string> {
   const dir = await handlersDir({ "h.ts": text });

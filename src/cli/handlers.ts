@@ -10,7 +10,7 @@
  * @module
  */
 import type { Config } from "../config/schema.ts";
-import { displayPath } from "../dispatch/discovery.ts";
+import { displayPath, type HandlerKind } from "../dispatch/discovery.ts";
 import { type HandlerRegistry, loadRegistry } from "../dispatch/registry.ts";
 import type { Register } from "./context.ts";
 import { jsonText } from "./format.ts";
@@ -18,7 +18,7 @@ import { jsonText } from "./format.ts";
 /** One handler file in the report. */
 export interface HandlerReportFile {
   file: string;
-  kind: "module" | "exec";
+  kind: HandlerKind;
   /** Exact type, `*` pattern, or `_default` (every type no other file handles). */
   covers: string;
   error?: string;

@@ -263,7 +263,6 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
       const event = _toEvent(stored);
       const vars = env();
       const startedAt = performance.now();
-      metrics.set("whd_handlers_running", {}, active.size);
       const result: RunResult = handler.kind === "exec"
         ? await runExecutable({
           path: handler.path,
@@ -333,6 +332,7 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
       }),
     };
     active.set(k, entry);
+    metrics.set("whd_handlers_running", {}, active.size);
     return entry;
   };
 

@@ -11,8 +11,10 @@
  * ```
  * @module
  */
+import { errorMessage } from "../errors.ts";
 import type { Event } from "../event.ts";
 import type { Logger } from "../ops/log.ts";
+import { killQuietly, settledWithin } from "./child_io.ts";
 import type { RunResult } from "./module_runner.ts";
 
 /** One executable handler run. */
@@ -90,16 +92,12 @@ export async function runExecutable(request: ExecRun): Promise<ExecResult> {
       },
     }).spawn();
   } catch (error) {
-    const message = error instanceof Error ? error.message : String(error);
-    return { ok: false, error: `cannot start ${request.path}: ${message}`, stdout: "", stderr: "" };
+    const failure = `cannot start ${request.path}: ${errorMessage(error)}`;
+    return { ok: false, error: failure, stdout: "", stderr: "" };
   }
   let timedOut = false;
   let cancelled = false;
-  const kill = (signal: Deno.Signal) => {
-    try {
-      child.kill(signal);
-    } catch { /* already exited */ }
-  };
+  const kill = (signal: Deno.Signal) => killQuietly(child, signal);
   const timers = [
     setTimeout(() => {
       timedOut = true;
@@ -126,10 +124,7 @@ export async function runExecutable(request: ExecRun): Promise<ExecResult> {
   timers.forEach(clearTimeout);
   request.signal?.removeEventListener("abort", onCancel);
   // A grandchild may still hold the pipes open; do not wait for it forever.
-  const drained = await Promise.race([
-    Promise.all([stdout, stderr]),
-    new Promise<null>((r) => setTimeout(() => r(null), 500)),
-  ]);
+  const drained = await settledWithin(Promise.all([stdout, stderr]), 500);
   const [out, err] = drained ?? [{ text: "", truncated: false }, { text: "", truncated: false }];
   _logLines(request.log, "info", "stdout", out.text);
   _logLines(request.log, "warn", "stderr", err.text);

@@ -14,6 +14,7 @@
  *
  * @module
  */
+import type { LogLevel } from "../ops/log.ts";
 import type { Handler, HandlerContext, HandlerLogFields } from "./handler_types.ts";
 import {
   type FromHost,
@@ -21,9 +22,8 @@ import {
   type StripeOptions,
   type ToHost,
 } from "./host_protocol.ts";
+import { pumpLines } from "./child_io.ts";
 import { toDataUrl } from "./data_url.ts";
-
-type _Level = "debug" | "info" | "warn" | "error";
 
 /** Longest console line forwarded; the parent bounds the total per run. */
 const _MAX_CONSOLE_LINE = 16_384;
@@ -54,21 +54,6 @@ function _stripeClient(options: StripeOptions): Promise<unknown> {
     }
     return new Stripe(options.apiKey, config);
   });
-}
-
-async function* _lines(stream: ReadableStream<Uint8Array>): AsyncGenerator<string> {
-  const decoder = new TextDecoder();
-  let buffer = "";
-  for await (const chunk of stream) {
-    buffer += decoder.decode(chunk, { stream: true });
-    let at: number;
-    while ((at = buffer.indexOf("\n")) >= 0) {
-      yield buffer.slice(0, at);
-      buffer = buffer.slice(at + 1);
-    }
-  }
-  buffer += decoder.decode();
-  if (buffer) yield buffer;
 }
 
 /**
@@ -105,7 +90,7 @@ export async function runHandlerHost(): Promise<never> {
   const runIdNow = () => current?.runId ?? -1;
   const stripeClients = new Map<string, Promise<unknown>>();
 
-  const levels: [keyof Console, _Level][] = [
+  const levels: [keyof Console, LogLevel][] = [
     ["log", "info"],
     ["info", "info"],
     ["dir", "info"],
@@ -154,7 +139,7 @@ export async function runHandlerHost(): Promise<never> {
       const module = await import(toDataUrl(message.code));
       const handler = module.default as Handler;
       if (typeof handler !== "function") throw new Error("the default export is not a function");
-      const log = (level: _Level) => (text: string, fields?: HandlerLogFields) =>
+      const log = (level: LogLevel) => (text: string, fields?: HandlerLogFields) =>
         post({ kind: "log", runId, level, message: String(text), fields: _plain(fields) });
       const ctx: HandlerContext = {
         log: { debug: log("debug"), info: log("info"), warn: log("warn"), error: log("error") },
@@ -176,13 +161,13 @@ export async function runHandlerHost(): Promise<never> {
     }
   };
 
-  for await (const line of _lines(Deno.stdin.readable)) {
-    if (line.trim() === "") continue;
+  await pumpLines(Deno.stdin.readable, (line) => {
+    if (line.trim() === "") return;
     const message = JSON.parse(line) as ToHost;
     if (message.kind === "run") void run(message);
     else if (current?.runId === message.runId) {
       current.controller.abort(new DOMException("handler timed out", "TimeoutError"));
     }
-  }
+  });
   Deno.exit(0);
 }

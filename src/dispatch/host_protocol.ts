@@ -15,6 +15,7 @@
  * @module
  */
 import type { Event } from "../event.ts";
+import type { LogLevel } from "../ops/log.ts";
 
 /** Environment variable carrying the per-host protocol line prefix. */
 export const HOST_PREFIX_ENV = "WHD_HANDLER_HOST_PREFIX";
@@ -46,7 +47,7 @@ export type FromHost =
   | {
     kind: "log";
     runId: number;
-    level: "debug" | "info" | "warn" | "error";
+    level: LogLevel;
     message: string;
     fields?: Record<string, unknown>;
   }

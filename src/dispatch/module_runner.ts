@@ -16,8 +16,10 @@
  * ```
  * @module
  */
+import { errorMessage } from "../errors.ts";
 import type { Event } from "../event.ts";
 import type { Logger } from "../ops/log.ts";
+import { killQuietly, pumpLines, settledWithin } from "./child_io.ts";
 import { handlerHostCommand, type HostCommand } from "./host_command.ts";
 import {
   type FromHost,
@@ -96,7 +98,6 @@ interface _Host {
   lastLog?: Logger;
   /** Why the pool killed it: the result the current run gets once the host is gone. */
   killResult?: RunResult;
-  dead: boolean;
   stderrTail: string;
   /** Resolves once the process is reaped and its output read. */
   exited: Promise<void>;
@@ -104,31 +105,6 @@ interface _Host {
 
 const _MAX_CODES_PER_HOST = 50;
 const _MAX_PENDING_LINE = 1 << 20;
-
-async function _pumpLines(
-  stream: ReadableStream<Uint8Array>,
-  onLine: (line: string) => void,
-  isProtocol: (partial: string) => boolean,
-): Promise<void> {
-  const decoder = new TextDecoder();
-  let buffer = "";
-  try {
-    for await (const chunk of stream) {
-      buffer += decoder.decode(chunk, { stream: true });
-      let at: number;
-      while ((at = buffer.indexOf("\n")) >= 0) {
-        onLine(buffer.slice(0, at));
-        buffer = buffer.slice(at + 1);
-      }
-      if (buffer.length > _MAX_PENDING_LINE && !isProtocol(buffer)) {
-        onLine(buffer);
-        buffer = "";
-      }
-    }
-  } catch { /* the process is gone */ }
-  buffer += decoder.decode();
-  if (buffer) onLine(buffer);
-}
 
 function _exitText(status: Deno.CommandStatus, stderrTail: string): string {
   const how = status.signal
@@ -203,11 +179,10 @@ export function createHostPool(options: HostPoolOptions = {}): HostPool {
       child,
       writer: child.stdin.getWriter(),
       codes: new Set(),
-      dead: false,
       stderrTail: "",
       exited: Promise.resolve(),
     };
-    const stdout = _pumpLines(child.stdout, (line) => {
+    const onStdout = (line: string) => {
       if (!line.startsWith(prefix)) return output(host, "stdout", line);
       let message: FromHost;
       try {
@@ -216,8 +191,8 @@ export function createHostPool(options: HostPoolOptions = {}): HostPool {
         return output(host, "stdout", line);
       }
       receive(host, message);
-    }, (partial) => partial.startsWith(prefix));
-    const stderr = _pumpLines(child.stderr, (line) => {
+    };
+    const onStderr = (line: string) => {
       if (line.startsWith(prefix)) {
         const run = host.current;
         if (run?.runId !== Number(line.slice(prefix.length))) return;
@@ -227,17 +202,16 @@ export function createHostPool(options: HostPoolOptions = {}): HostPool {
       }
       if (line.trim() !== "") host.stderrTail = line.trim().slice(0, 500);
       output(host, "stderr", line);
-    }, () => false);
+    };
+    const stdout = pumpLines(child.stdout, onStdout, {
+      maxLine: _MAX_PENDING_LINE,
+      keepLong: (partial) => partial.startsWith(prefix),
+    });
+    const stderr = pumpLines(child.stderr, onStderr, { maxLine: _MAX_PENDING_LINE });
     host.exited = (async () => {
       const status = await child.status;
       // A grandchild may still hold the pipes open; do not wait for it forever.
-      let timer: ReturnType<typeof setTimeout> | undefined;
-      await Promise.race([
-        Promise.all([stdout, stderr]),
-        new Promise((r) => timer = setTimeout(r, 500)),
-      ]);
-      clearTimeout(timer);
-      host.dead = true;
+      await settledWithin(Promise.all([stdout, stderr]), 500);
       forget(host);
       await host.writer.close().catch(() => {});
       host.current?.settle(
@@ -255,10 +229,7 @@ export function createHostPool(options: HostPoolOptions = {}): HostPool {
   const kill = (host: _Host, result: RunResult) => {
     host.killResult ??= result;
     forget(host);
-    if (host.dead) return;
-    try {
-      host.child.kill("SIGKILL");
-    } catch { /* already exited */ }
+    killQuietly(host.child, "SIGKILL");
   };
 
   const send = (host: _Host, message: ToHost) => {
@@ -285,8 +256,10 @@ export function createHostPool(options: HostPoolOptions = {}): HostPool {
       try {
         host = take(request.code);
       } catch (error) {
-        const message = error instanceof Error ? error.message : String(error);
-        return Promise.resolve({ ok: false, error: `cannot start a handler host: ${message}` });
+        return Promise.resolve({
+          ok: false,
+          error: `cannot start a handler host: ${errorMessage(error)}`,
+        });
       }
       host.codes.add(request.code);
       const runId = nextRunId++;

@@ -26,11 +26,8 @@ export interface LoadedHandler extends HandlerFile {
   error?: string;
 }
 
-/** A file that cannot be used, and why. */
-export interface HandlerLoadError {
-  path: string;
-  message: string;
-}
+/** A file that cannot be used, and why (a layout problem or a load error). */
+export type HandlerLoadError = DiscoveryProblem;
 
 /** A snapshot of the handlers directory. */
 export interface HandlerRegistry {
@@ -60,7 +57,7 @@ export async function loadRegistry(
     handlers.push(result.ok ? { ...file, code: result.code } : { ...file, error: result.error });
   }
   const errors: HandlerLoadError[] = [
-    ...found.problems.map((p: DiscoveryProblem) => ({ path: p.path, message: p.message })),
+    ...found.problems,
     ...handlers.filter((h) => h.error).map((h) => ({ path: h.path, message: h.error! })),
   ];
   return {

@@ -113,13 +113,3 @@ ${hmac}
     remove: () => Deno.remove(dir, { recursive: true }),
   };
 }
-
-/** The lines of a file written by a handler (empty while it does not exist). */
-export async function lines(file: string): Promise<string[]> {
-  try {
-    return (await Deno.readTextFile(file)).split("\n").filter(Boolean);
-  } catch (error) {
-    if (error instanceof Deno.errors.NotFound) return [];
-    throw error;
-  }
-}

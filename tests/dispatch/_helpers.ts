@@ -5,7 +5,7 @@
  */
 import { dirname, join } from "node:path";
 import { type Config, ConfigSchema, type ProviderConfig } from "../../src/config/schema.ts";
-import type { IncomingEvent } from "../../src/event.ts";
+import type { Event, IncomingEvent } from "../../src/event.ts";
 
 /** Writes `files` (relative path → text; a `mode` makes it executable) under a new temp dir. */
 export async function handlersDir(
@@ -63,6 +63,47 @@ export function incoming(
     receivedAt: 1_700_000_000_000,
     source: "delivery",
   };
+}
+
+/** An event as a handler receives it: a stripe `invoice.paid` unless `overrides` say otherwise. */
+export function testEvent(overrides: Partial<Event> = {}): Event {
+  return {
+    id: "evt_1",
+    provider: "stripe",
+    webhook: "main",
+    type: "invoice.paid",
+    payload: { amount: 42 },
+    received_at: new Date(0).toISOString(),
+    source: "delivery",
+    ...overrides,
+  };
+}
+
+/** The github `push` event the executable handler tests feed to `push.sh`. */
+export const PUSH_EVENT: Event = testEvent({
+  id: "d-1",
+  provider: "github",
+  webhook: "repo",
+  type: "push",
+  payload: { ref: "refs/heads/main" },
+});
+
+/**
+ * Handler source: a statement appending the JS expression `expr` and a newline to `file`,
+ * so a test can read back ({@linkcode lines}) what ran and how often.
+ */
+export function appendLine(file: string, expr: string): string {
+  return `await Deno.writeTextFile(${JSON.stringify(file)}, ${expr} + "\\n", { append: true });`;
+}
+
+/** The lines of a file written by a handler (empty while it does not exist). */
+export async function lines(file: string): Promise<string[]> {
+  try {
+    return (await Deno.readTextFile(file)).split("\n").filter(Boolean);
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound) return [];
+    throw error;
+  }
 }
 
 /** Polls `check` every 20 ms until it returns a truthy value or `ms` pass (then throws). */

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { leaseMarginMs } from "../../src/dispatch/dispatcher.ts";
-import { daemonProject, lines } from "./_daemon.ts";
-import { waitFor } from "./_helpers.ts";
+import { daemonProject } from "./_daemon.ts";
+import { appendLine, lines, waitFor } from "./_helpers.ts";
 
 const TIMEOUT_MS = 2000;
 
@@ -13,13 +13,9 @@ Deno.test("crash: kill -9 of whd serve mid-handler, restart, the event completes
   await project.handler(
     "order.created.ts",
     `export default async (event, ctx) => {
-      await Deno.writeTextFile(${
-      JSON.stringify(out)
-    }, "start " + ctx.attempt + "\\n", { append: true });
+      ${appendLine(out, `"start " + ctx.attempt`)}
       if (ctx.attempt === 1) await new Promise(() => {});
-      await Deno.writeTextFile(${
-      JSON.stringify(out)
-    }, "done " + ctx.attempt + "\\n", { append: true });
+      ${appendLine(out, `"done " + ctx.attempt`)}
     };`,
   );
   try {

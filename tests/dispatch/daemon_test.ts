@@ -4,8 +4,8 @@
  * outcome, and edited handler files are picked up without a restart.
  */
 import assert from "node:assert/strict";
-import { daemonProject, lines } from "./_daemon.ts";
-import { waitFor } from "./_helpers.ts";
+import { daemonProject } from "./_daemon.ts";
+import { appendLine, lines, waitFor } from "./_helpers.ts";
 
 /** Long timeout (the spinner keeps spinning), no background retry, quick shutdown. */
 const SETTINGS = { timeout_ms: 20_000, backoff_base_ms: 600_000, shutdown_grace_ms: 0 };
@@ -133,9 +133,7 @@ Deno.test("mode: sync answers 500 while the handler fails, 200 once a retry succ
   await project.handler(
     "flaky.ts",
     `export default async (event, ctx) => {
-      await Deno.writeTextFile(${
-      JSON.stringify(runs)
-    }, "run " + ctx.attempt + "\\n", { append: true });
+      ${appendLine(runs, `"run " + ctx.attempt`)}
       if (ctx.attempt === 1) throw new Error("first attempt fails");
     };`,
   );
@@ -176,7 +174,7 @@ Deno.test("mode: sync answers 200 only after the handler has run", async () => {
     "slow_ok.ts",
     `export default async (event) => {
       await new Promise((r) => setTimeout(r, 300));
-      await Deno.writeTextFile(${JSON.stringify(ran)}, "ran " + event.id + "\\n", { append: true });
+      ${appendLine(ran, `"ran " + event.id`)}
     };`,
   );
   const server = await project.start();
@@ -199,9 +197,7 @@ Deno.test("hot reload: after a handler file is edited under whd serve, the next 
     project.handler(
       "order.created.ts",
       `export default async (event) => {
-        await Deno.writeTextFile(${
-        JSON.stringify(out)
-      }, "${v} " + event.id + "\\n", { append: true });
+        ${appendLine(out, `"${v} " + event.id`)}
       };`,
     );
   await version("v1");

@@ -6,7 +6,15 @@ import type { Inbox } from "../../src/inbox/types.ts";
 import { memoryLogger } from "../../src/ops/log.ts";
 import { Metrics } from "../../src/ops/metrics.ts";
 import { openInbox } from "../../src/inbox/libsql_inbox.ts";
-import { handlersDir, incoming, testConfig, waitFor, writeFile } from "./_helpers.ts";
+import {
+  appendLine,
+  handlersDir,
+  incoming,
+  lines,
+  testConfig,
+  waitFor,
+  writeFile,
+} from "./_helpers.ts";
 
 type Setup = Partial<DispatcherOptions> & { handlers?: Record<string, unknown> };
 
@@ -46,20 +54,19 @@ const APPEND = (file: string) => `
 const APPEND_HELPER =
   `export async function appendCount(file: string, line: string) { await Deno.writeTextFile(file, line + "\\n", { append: true }); }`;
 
-async function lines(file: string): Promise<string[]> {
-  try {
-    return (await Deno.readTextFile(file)).trim().split("\n").filter(Boolean);
-  } catch {
-    return [];
-  }
-}
-
-Deno.test("dispatcher: a TS handler with a relative import runs once and the event is done", async () => {
+/** A handlers dir whose `stripe/invoice.paid.ts` appends to `out` (plus `extra` files). */
+async function appendingHandlers(extra: Record<string, string> = {}) {
   const out = join(await Deno.makeTempDir(), "runs.txt");
   const dir = await handlersDir({
     "stripe/invoice.paid.ts": APPEND(out),
     "stripe/_append.ts": APPEND_HELPER,
+    ...extra,
   });
+  return { out, dir };
+}
+
+Deno.test("dispatcher: a TS handler with a relative import runs once and the event is done", async () => {
+  const { out, dir } = await appendingHandlers();
   const { dispatcher, inbox, metrics } = await setup(dir);
   await dispatcher.start();
   await inbox.accept(incoming("evt_1", "invoice.paid"));
@@ -76,7 +83,7 @@ Deno.test("dispatcher: a throwing handler is retried with backoff, then dead aft
   const dir = await handlersDir({
     "stripe/_default.ts": `
       export default async (event, ctx) => {
-        await Deno.writeTextFile(${JSON.stringify(out)}, ctx.attempt + "\\n", { append: true });
+        ${appendLine(out, "ctx.attempt")}
         throw new Error("boom " + ctx.attempt);
       };`,
   });
@@ -161,9 +168,7 @@ Deno.test("dispatcher: a handler that fails to load keeps its events waiting, an
 Deno.test("dispatcher: hot reload — new deliveries use the edited file", async () => {
   const out = join(await Deno.makeTempDir(), "runs.txt");
   const handler = (tag: string) =>
-    `export default async (e) => { await Deno.writeTextFile(${
-      JSON.stringify(out)
-    }, "${tag} " + e.id + "\\n", { append: true }); };`;
+    `export default async (e) => { ${appendLine(out, `"${tag} " + e.id`)} };`;
   const dir = await handlersDir({ "github/push.ts": handler("v1") });
   const { dispatcher, inbox } = await setup(dir, { handlers: { watch: true } });
   await dispatcher.start();
@@ -250,7 +255,7 @@ Deno.test("dispatcher: never more than handlers.concurrency handlers at once", a
     "stripe/_default.ts":
       `export default async (e, ctx) => { await (await fetch(ctx.env.GATE)).text(); };`,
   });
-  const { dispatcher, inbox } = await setup(dir, {
+  const { dispatcher, inbox, metrics } = await setup(dir, {
     handlers: { concurrency: 2 },
     env: () => ({ GATE: `http://127.0.0.1:${server.addr.port}/` }),
   });
@@ -264,6 +269,7 @@ Deno.test("dispatcher: never more than handlers.concurrency handlers at once", a
   }
   assert.equal(inflight, 2);
   assert.equal(dispatcher.running, 2);
+  assert.equal(metrics.get("whd_handlers_running"), 2, "the gauge counts both");
   release();
   await waitFor(async () => (await inbox.counts()).done === 5, 15_000, "all done");
   await dispatcher.stop(1000);
@@ -274,9 +280,7 @@ Deno.test("dispatcher: never more than handlers.concurrency handlers at once", a
 
 Deno.test("dispatcher: shutdown lets quick handlers finish and releases the rest", async () => {
   const started = join(await Deno.makeTempDir(), "started.txt");
-  const mark = `await Deno.writeTextFile(${
-    JSON.stringify(started)
-  }, e.id + "\\n", { append: true });`;
+  const mark = appendLine(started, "e.id");
   const dir = await handlersDir({
     "stripe/quick.ts": `export default async (e) => {
       ${mark}
@@ -303,10 +307,7 @@ Deno.test("dispatcher: shutdown lets quick handlers finish and releases the rest
 });
 
 Deno.test("dispatcher: runNow (sync mode) runs before returning, reports failure, keeps dedupe", async () => {
-  const out = join(await Deno.makeTempDir(), "runs.txt");
-  const dir = await handlersDir({
-    "stripe/invoice.paid.ts": APPEND(out),
-    "stripe/_append.ts": APPEND_HELPER,
+  const { out, dir } = await appendingHandlers({
     "stripe/invoice.payment_failed.ts": `export default () => { throw new Error("nope"); };`,
   });
   // Not started: no poller competes, runNow alone runs events.
@@ -340,11 +341,7 @@ Deno.test("dispatcher: runNow (sync mode) runs before returning, reports failure
 });
 
 Deno.test("dispatcher: runNow racing the woken poller runs each event exactly once", async () => {
-  const out = join(await Deno.makeTempDir(), "runs.txt");
-  const dir = await handlersDir({
-    "stripe/invoice.paid.ts": APPEND(out),
-    "stripe/_append.ts": APPEND_HELPER,
-  });
+  const { out, dir } = await appendingHandlers();
   // As the server does for a sync webhook: accept, wake the poller, and runNow at once.
   const { dispatcher, inbox } = await setup(dir, { pollMs: 5, handlers: { concurrency: 8 } });
   await dispatcher.start();
@@ -375,11 +372,7 @@ Deno.test("dispatcher: a reload that adds a handler re-queues the unhandled even
 });
 
 Deno.test("dispatcher: an event leased by a process that died runs again once the lease expires", async () => {
-  const out = join(await Deno.makeTempDir(), "runs.txt");
-  const dir = await handlersDir({
-    "stripe/invoice.paid.ts": APPEND(out),
-    "stripe/_append.ts": APPEND_HELPER,
-  });
+  const { out, dir } = await appendingHandlers();
   const clock = new ManualClock();
   const { dispatcher, inbox } = await setup(dir, { clock });
   await inbox.accept(incoming("evt_crash", "invoice.paid"));

@@ -3,6 +3,7 @@ import { createHostPool } from "../../src/dispatch/module_runner.ts";
 import { runExecutable } from "../../src/dispatch/exec_runner.ts";
 import { loadRegistry } from "../../src/dispatch/registry.ts";
 import { memoryLogger } from "../../src/ops/log.ts";
+import { PUSH_EVENT, testEvent } from "./_helpers.ts";
 
 const HANDLERS = new URL("../../handlers", import.meta.url).pathname;
 
@@ -22,15 +23,11 @@ Deno.test("examples: every shipped handler loads and logs what it received", asy
     const handler = registry.resolve("stripe", type);
     assert.ok(handler?.code, `a handler for ${type}`);
     const log = memoryLogger();
-    const event = {
+    const event = testEvent({
       id: `evt_${type}`,
-      provider: "stripe",
-      webhook: "main",
       type,
       payload: { id: `evt_${type}`, type, data: { object: { id: "obj_1", customer: "cus_1" } } },
-      received_at: new Date(0).toISOString(),
-      source: "delivery" as const,
-    };
+    });
     const result = await pool.run({
       code: handler.code,
       event,
@@ -50,15 +47,7 @@ Deno.test("examples: every shipped handler loads and logs what it received", asy
   assert.equal(push?.kind, "exec");
   const result = await runExecutable({
     path: push!.path,
-    event: {
-      id: "d-1",
-      provider: "github",
-      webhook: "repo",
-      type: "push",
-      payload: { ref: "refs/heads/main" },
-      received_at: new Date(0).toISOString(),
-      source: "delivery",
-    },
+    event: PUSH_EVENT,
     attempt: 1,
     timeoutMs: 5000,
     log: memoryLogger(),

@@ -1,19 +1,8 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { runExecutable } from "../../src/dispatch/exec_runner.ts";
-import type { Event } from "../../src/event.ts";
 import { memoryLogger } from "../../src/ops/log.ts";
-import { handlersDir } from "./_helpers.ts";
-
-const event: Event = {
-  id: "d-1",
-  provider: "github",
-  webhook: "repo",
-  type: "push",
-  payload: { ref: "refs/heads/main" },
-  received_at: new Date(0).toISOString(),
-  source: "delivery",
-};
+import { handlersDir, PUSH_EVENT as event } from "./_helpers.ts";
 
 async function script(text: string): Promise<string> {
   const dir = await handlersDir({ "github/push.sh": { text, mode: 0o755 } });

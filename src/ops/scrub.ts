@@ -1,0 +1,188 @@
+/**
+ * The one scrubber: replaces every configured secret in text headed for a log line, a stored
+ * `last_error` or the CLI's output with `[redacted]`. It matches each secret raw and in the
+ * forms a secret takes when it travels inside other text: JSON-escaped (once and twice),
+ * `\/`-escaped, URL-encoded (`%XX` and form `+`), base64 and base64url (at every byte
+ * alignment, so a secret inside a longer encoded value such as an HTTP Basic credential is
+ * found too) and hex of its UTF-8 bytes. All forms of all secrets are one regular expression,
+ * so a line is scanned once.
+ *
+ * Secrets shorter than {@linkcode MIN_SECRET_LENGTH} are not scrubbed (scrubbing every "abc"
+ * would garble the output and still reveal the secret by its holes): see
+ * {@linkcode shortSecrets} to warn about them.
+ *
+ * @example
+ * ```ts
+ * import { createScrubber } from "./scrub.ts";
+ * const scrubber = createScrubber(new Set(["sk_test_canary123"]));
+ * scrubber.scrub('key "sk_test_canary123"'); // 'key "[redacted]"'
+ * scrubber.scrub(btoa("sk_test_canary123:")); // "[redacted]…" (base64 form)
+ * ```
+ * @module
+ */
+import { splitSecrets } from "../config/secrets.ts";
+import type { Config } from "../config/schema.ts";
+
+/** What a secret is replaced with. */
+export const REDACTED = "[redacted]";
+
+/** Secrets shorter than this (in characters) are not scrubbed. */
+export const MIN_SECRET_LENGTH = 8;
+
+/** Replaces secrets in text. */
+export interface Scrubber {
+  /** `text` with every form of every secret replaced by {@linkcode REDACTED}. */
+  scrub(text: string): string;
+}
+
+/** A secret value and the environment variable it was read from (for warnings). */
+export interface NamedSecret {
+  env: string;
+  value: string;
+}
+
+const _encoder = new TextEncoder();
+
+function _base64(bytes: Uint8Array): string {
+  let binary = "";
+  for (const b of bytes) binary += String.fromCharCode(b);
+  return btoa(binary);
+}
+
+function _hex(bytes: Uint8Array): string {
+  return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+/**
+ * The base64 text that encodes `bytes` wherever they sit in a longer encoded value: for each
+ * alignment (0, 1 or 2 bytes before them) the characters that depend on these bytes only.
+ */
+function _base64Runs(bytes: Uint8Array): string[] {
+  const runs = [_base64(bytes), _base64(bytes).replace(/=+$/, "")];
+  for (let pad = 0; pad < 3; pad++) {
+    const padded = new Uint8Array(pad + bytes.length);
+    padded.set(bytes, pad);
+    const text = _base64(padded).replace(/=+$/, "");
+    const first = Math.ceil((8 * pad) / 6);
+    const last = Math.floor((8 * (pad + bytes.length)) / 6);
+    runs.push(text.slice(first, last));
+  }
+  return runs;
+}
+
+/**
+ * Every form of `secret` the scrubber matches (deduplicated).
+ *
+ * @example
+ * ```ts
+ * import { secretForms } from "./scrub.ts";
+ * secretForms('ab"cdefgh').includes('ab\\"cdefgh'); // true: the JSON-escaped form
+ * ```
+ */
+export function secretForms(secret: string): string[] {
+  const bytes = _encoder.encode(secret);
+  const json = JSON.stringify(secret).slice(1, -1);
+  const jsonTwice = JSON.stringify(json).slice(1, -1);
+  const url = encodeURIComponent(secret);
+  const forms = [
+    secret,
+    json,
+    jsonTwice,
+    json.replaceAll("/", "\\/"),
+    url,
+    url.replaceAll("%20", "+"),
+    new URLSearchParams({ x: secret }).toString().slice(2),
+    _hex(bytes),
+  ];
+  for (const run of _base64Runs(bytes)) {
+    forms.push(run, run.replaceAll("+", "-").replaceAll("/", "_"));
+  }
+  // A run shorter than the secret's own minimum would match unrelated text.
+  return [...new Set(forms)].filter((f) => f.length >= MIN_SECRET_LENGTH);
+}
+
+function _escape(text: string): string {
+  return text.replace(/[.*+?^${}()|[\]\\\/-]/g, "\\$&");
+}
+
+function _compile(secrets: Iterable<string>): RegExp | null {
+  const forms = new Set<string>();
+  for (const secret of secrets) {
+    if (secret.length < MIN_SECRET_LENGTH) continue;
+    for (const form of secretForms(secret)) forms.add(form);
+  }
+  if (forms.size === 0) return null;
+  // Longest first: at one position the alternation takes the first form that matches.
+  const sorted = [...forms].sort((a, b) => b.length - a.length);
+  // Case-insensitive so %2f/%2F and hex in either case match; a false match needs a run of
+  // at least MIN_SECRET_LENGTH characters equal to a secret's form but for case.
+  return new RegExp(sorted.map(_escape).join("|"), "gi");
+}
+
+/**
+ * A scrubber for the values in `secrets`. The set may grow later (a command that resolves an
+ * API key adds it): the expression is rebuilt on the next `scrub` after the set's size
+ * changed, and otherwise built once.
+ */
+export function createScrubber(secrets: ReadonlySet<string>): Scrubber {
+  let size = -1;
+  let pattern: RegExp | null = null;
+  return {
+    scrub(text: string): string {
+      if (secrets.size !== size) {
+        size = secrets.size;
+        pattern = _compile(secrets);
+      }
+      if (pattern === null || text.length < MIN_SECRET_LENGTH) return text;
+      return text.replace(pattern, REDACTED);
+    },
+  };
+}
+
+/** A scrubber that changes nothing. */
+export const NO_SCRUBBER: Scrubber = { scrub: (text) => text };
+
+/**
+ * Every secret the config names that is set in the environment: each value of every
+ * webhook's `signing_secret_env` (the whole rotation list), each provider's `api_key_env`
+ * and the database's `auth_token_env`. Unlike `resolveSecrets` it never throws: a variable
+ * that is unset is simply not there (the command that needs it reports that).
+ *
+ * @example
+ * ```ts ignore
+ * const found = configuredSecrets(config, (name) => Deno.env.get(name));
+ * const secrets = new Set(found.map((s) => s.value));
+ * ```
+ */
+export function configuredSecrets(
+  config: Pick<Config, "providers" | "database">,
+  env: (name: string) => string | undefined,
+): NamedSecret[] {
+  const found: NamedSecret[] = [];
+  const add = (name: string | undefined, split: boolean) => {
+    if (name === undefined) return;
+    const raw = env(name);
+    if (raw === undefined) return;
+    const values = split ? splitSecrets(raw) : [raw.trim()].filter((v) => v !== "");
+    for (const value of values) found.push({ env: name, value });
+    // The untrimmed value too, in case a tool prints the variable as it is.
+    if (raw !== raw.trim() && raw.trim() !== "") found.push({ env: name, value: raw });
+  };
+  for (const provider of config.providers) {
+    add(provider.api_key_env, false);
+    for (const webhook of provider.webhooks) add(webhook.signing_secret_env, true);
+  }
+  add(config.database.auth_token_env, false);
+  return found;
+}
+
+/**
+ * The names of the variables holding a secret too short to scrub, each once, for a warning
+ * such as "STRIPE_WEBHOOK_SECRET holds a secret shorter than 8 characters; it is not
+ * scrubbed from output".
+ */
+export function shortSecrets(found: readonly NamedSecret[]): string[] {
+  return [
+    ...new Set(found.filter((s) => s.value.length < MIN_SECRET_LENGTH).map((s) => s.env)),
+  ];
+}

@@ -1,8 +1,11 @@
 /**
  * Runs an executable handler as a child process: the event JSON on stdin; `WHD_PROVIDER`,
  * `WHD_WEBHOOK`, `WHD_EVENT_ID`, `WHD_EVENT_TYPE`, `WHD_ATTEMPT` added to whd's environment;
- * exit code 0 is success. Its stdout and stderr go to the log line by line, at most
- * `maxOutputBytes` of each. At the timeout it gets SIGTERM, then SIGKILL `abortGraceMs` later.
+ * exit code 0 is success. It runs in a process group of its own. Its stdout and stderr go to
+ * the log line by line as they come, at most `maxOutputBytes` of log lines for each stream,
+ * then one "handler output truncated" line. At the timeout (and when `signal` aborts) the whole
+ * group gets SIGTERM, then SIGKILL `abortGraceMs` later if any of it is still alive. The
+ * result's `error`, `stdout` and `stderr` are scrubbed of secrets (`log.scrub`).
  *
  * @example
  * ```ts ignore
@@ -14,7 +17,7 @@
 import { errorMessage } from "../errors.ts";
 import type { Event } from "../event.ts";
 import type { Logger } from "../ops/log.ts";
-import { killQuietly, settledWithin } from "./child_io.ts";
+import { pumpLines, settledWithin } from "./child_io.ts";
 import type { RunResult } from "./module_runner.ts";
 
 /** One executable handler run. */
@@ -25,11 +28,12 @@ export interface ExecRun {
   timeoutMs: number;
   /** Receives the process's output lines (stdout at info, stderr at warn). */
   log: Logger;
-  /** Aborting it kills the process at once; the run resolves with `cancelled: true`. */
+  /** Aborting it stops the process group (as at the timeout); the run resolves `cancelled`. */
   signal?: AbortSignal;
   /** Default 1000. */
   abortGraceMs?: number;
-  /** Per stream; the rest is read and dropped. Default 65536. */
+  /** Bytes of log lines per stream (and of text kept in the result); the rest is read and
+   * dropped. Default 65536. */
   maxOutputBytes?: number;
 }
 
@@ -40,42 +44,101 @@ export interface ExecResult extends RunResult {
   stderr: string;
 }
 
-async function _collect(
+/** Longest piece of one output line logged as a line; a longer one is split. */
+const _MAX_LINE = 16_384;
+
+/**
+ * Logs `stream`'s lines through `log` (capped) and keeps its first `limit` bytes as text for
+ * the result. Resolves when the stream ends or `stop` aborts (a grandchild may hold the pipe
+ * open long after the handler exited).
+ */
+async function _pump(
   stream: ReadableStream<Uint8Array>,
   limit: number,
-): Promise<{ text: string; truncated: boolean }> {
-  const chunks: Uint8Array[] = [];
-  let kept = 0;
-  let truncated = false;
-  for await (const chunk of stream) {
-    if (kept >= limit) {
-      truncated = true;
-      continue;
-    }
-    const part = chunk.subarray(0, limit - kept);
-    if (part.length < chunk.length) truncated = true;
-    chunks.push(part);
-    kept += part.length;
-  }
-  const all = new Uint8Array(kept);
+  stop: AbortSignal,
+  onLine: (line: string) => void,
+): Promise<string> {
+  const kept: Uint8Array[] = [];
+  let size = 0;
+  const recorder = new TransformStream<Uint8Array, Uint8Array>({
+    transform(chunk, controller) {
+      if (size < limit) {
+        const part = chunk.subarray(0, limit - size);
+        kept.push(part);
+        size += part.length;
+      }
+      controller.enqueue(chunk);
+    },
+  });
+  await pumpLines(stream.pipeThrough(recorder, { signal: stop }), onLine, {
+    maxLine: _MAX_LINE,
+  });
+  const all = new Uint8Array(size);
   let at = 0;
-  for (const c of chunks) {
-    all.set(c, at);
-    at += c.length;
+  for (const part of kept) {
+    all.set(part, at);
+    at += part.length;
   }
-  return { text: new TextDecoder().decode(all), truncated };
+  return new TextDecoder().decode(all);
 }
 
-function _logLines(log: Logger, level: "info" | "warn", stream: string, text: string): void {
-  for (const line of text.split("\n")) {
-    if (line.trim() !== "") log[level]("handler output", { stream, line });
+/** Sends `signal` to every process of the group led by `pgid`; a gone group is left alone. */
+function _signalGroup(pgid: number, signal: Deno.Signal): void {
+  try {
+    Deno.kill(-pgid, signal);
+  } catch { /* the group is gone */ }
+}
+
+/**
+ * Whether any process of group `pgid` is still running. `kill(-pgid, 0)` also counts zombies,
+ * which an init that reaps slowly (a container's) leaves behind, so on Linux the group's
+ * members in `/proc` are looked at too.
+ */
+function _groupAlive(pgid: number): boolean {
+  try {
+    Deno.kill(-pgid, 0 as unknown as Deno.Signal);
+  } catch {
+    return false;
   }
+  let entries: Iterable<Deno.DirEntry>;
+  try {
+    entries = Deno.readDirSync("/proc");
+  } catch {
+    return true;
+  }
+  for (const entry of entries) {
+    if (!/^\d+$/.test(entry.name)) continue;
+    let stat: string;
+    try {
+      stat = Deno.readTextFileSync(`/proc/${entry.name}/stat`);
+    } catch {
+      continue; // exited meanwhile
+    }
+    // pid (comm) state ppid pgrp …; comm may hold spaces and parentheses.
+    const [state, , pgrp] = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    if (Number(pgrp) === pgid && state !== "Z" && state !== "X") return true;
+  }
+  return false;
+}
+
+/**
+ * SIGTERM to the whole process group, then SIGKILL once `graceMs` have passed while any of it
+ * is still alive. Resolves when the group is gone (or SIGKILLed).
+ */
+async function _stopGroup(pgid: number, graceMs: number): Promise<void> {
+  _signalGroup(pgid, "SIGTERM");
+  const deadline = Date.now() + graceMs;
+  while (_groupAlive(pgid) && Date.now() < deadline) {
+    await new Promise((resolve) => setTimeout(resolve, 25));
+  }
+  if (_groupAlive(pgid)) _signalGroup(pgid, "SIGKILL");
 }
 
 /** Runs one executable handler. Never throws; a spawn failure is a failed run. */
 export async function runExecutable(request: ExecRun): Promise<ExecResult> {
   const limit = request.maxOutputBytes ?? 65_536;
   const grace = request.abortGraceMs ?? 1000;
+  const scrub = (text: string) => request.log.scrub(text);
   if (request.signal?.aborted) return { ok: false, cancelled: true, stdout: "", stderr: "" };
   let child: Deno.ChildProcess;
   try {
@@ -83,6 +146,9 @@ export async function runExecutable(request: ExecRun): Promise<ExecResult> {
       stdin: "piped",
       stdout: "piped",
       stderr: "piped",
+      // A session (and process group) of its own, so a timeout or shutdown stops everything
+      // the handler started (`sleep 600 &`, a pipeline), not only the handler.
+      detached: true,
       env: {
         WHD_PROVIDER: request.event.provider,
         WHD_WEBHOOK: request.event.webhook,
@@ -93,26 +159,32 @@ export async function runExecutable(request: ExecRun): Promise<ExecResult> {
     }).spawn();
   } catch (error) {
     const failure = `cannot start ${request.path}: ${errorMessage(error)}`;
-    return { ok: false, error: failure, stdout: "", stderr: "" };
+    return { ok: false, error: scrub(failure), stdout: "", stderr: "" };
   }
+  const pgid = child.pid;
   let timedOut = false;
   let cancelled = false;
-  const kill = (signal: Deno.Signal) => killQuietly(child, signal);
-  const timers = [
-    setTimeout(() => {
-      timedOut = true;
-      kill("SIGTERM");
-    }, request.timeoutMs),
-    setTimeout(() => kill("SIGKILL"), request.timeoutMs + grace),
-  ];
+  let stopping: Promise<void> | undefined;
+  const stop = () => stopping ??= _stopGroup(pgid, grace);
+  const timer = setTimeout(() => {
+    timedOut = true;
+    stop();
+  }, request.timeoutMs);
   const onCancel = () => {
     cancelled = true;
-    kill("SIGKILL");
+    stop();
   };
   request.signal?.addEventListener("abort", onCancel, { once: true });
 
-  const stdout = _collect(child.stdout, limit);
-  const stderr = _collect(child.stderr, limit);
+  const drain = new AbortController();
+  const logStream = (stream: "stdout" | "stderr", level: "info" | "warn") => {
+    const log = request.log.capped(limit, "handler output truncated", { stream });
+    return (line: string) => {
+      if (line.trim() !== "") log[level]("handler output", { stream, line });
+    };
+  };
+  const stdout = _pump(child.stdout, limit, drain.signal, logStream("stdout", "info"));
+  const stderr = _pump(child.stderr, limit, drain.signal, logStream("stderr", "warn"));
   (async () => {
     const writer = child.stdin.getWriter();
     try {
@@ -121,23 +193,24 @@ export async function runExecutable(request: ExecRun): Promise<ExecResult> {
     } catch { /* the process exited without reading stdin */ }
   })();
   const status = await child.status;
-  timers.forEach(clearTimeout);
+  clearTimeout(timer);
   request.signal?.removeEventListener("abort", onCancel);
-  // A grandchild may still hold the pipes open; do not wait for it forever.
-  const drained = await settledWithin(Promise.all([stdout, stderr]), 500);
-  const [out, err] = drained ?? [{ text: "", truncated: false }, { text: "", truncated: false }];
-  _logLines(request.log, "info", "stdout", out.text);
-  _logLines(request.log, "warn", "stderr", err.text);
-  if (out.truncated || err.truncated) {
-    request.log.warn("handler output truncated", { limit_bytes: limit });
+  // After a timeout or cancel, the rest of the group is stopped before the run ends.
+  await stopping;
+  // A process left behind may still hold the pipes open; stop reading them after a while so
+  // whd is not kept waiting (or kept alive) by it.
+  let output = await settledWithin(Promise.all([stdout, stderr]), 500);
+  if (output === undefined) {
+    drain.abort();
+    output = await Promise.all([stdout, stderr]);
   }
-  const base = { stdout: out.text, stderr: err.text, exitCode: status.code };
+  const base = { stdout: scrub(output[0]), stderr: scrub(output[1]), exitCode: status.code };
   if (cancelled) return { ...base, ok: false, cancelled: true };
   if (timedOut) {
     return { ...base, ok: false, timedOut: true, error: `timed out after ${request.timeoutMs} ms` };
   }
   if (status.success) return { ...base, ok: true };
-  const lastLine = err.text.trim().split("\n").pop();
+  const lastLine = base.stderr.trim().split("\n").pop();
   return {
     ...base,
     ok: false,

@@ -29,6 +29,12 @@ export interface Logger {
   child(fields: LogFields): Logger;
   /** `text` with every configured secret replaced, as each log line is. */
   scrub(text: string): string;
+  /**
+   * A child that writes at most `maxBytes` of log lines (UTF-8, newline included, as
+   * written), then one warning line `marker` with `fields` and `limit_bytes`, and drops every
+   * later line: for output a handler controls, so a flood costs the log a bounded amount.
+   */
+  capped(maxBytes: number, marker: string, fields?: LogFields): Logger;
 }
 
 /** Options for {@linkcode createLogger}. */
@@ -53,6 +59,15 @@ const encoder = new TextEncoder();
 
 function writeStderr(line: string): void {
   Deno.stderr.writeSync(encoder.encode(line + "\n"));
+}
+
+/** What a {@linkcode Logger.capped} child may still write. */
+interface _Budget {
+  max: number;
+  marker: string;
+  fields: LogFields;
+  /** Bytes written so far; Infinity once the marker is out. */
+  spent: number;
 }
 
 function textValue(value: unknown, scrub: (text: string) => string): string {
@@ -90,9 +105,9 @@ export function createLogger(options: LoggerOptions = {}): Logger {
   const scrubber = options.scrubber ??
     (options.secrets ? createScrubber(options.secrets) : NO_SCRUBBER);
   const scrub = (text: string) => scrubber.scrub(text);
-  const make = (bound: LogFields): Logger => {
+  const make = (bound: LogFields, budget?: _Budget): Logger => {
     const emit = (level: LogLevel, message: string, fields?: LogFields) => {
-      if (RANK[level] < min) return;
+      if (RANK[level] < min || budget?.spent === Infinity) return;
       const all = { ...bound, ...fields };
       let line: string;
       if (json) {
@@ -114,15 +129,27 @@ export function createLogger(options: LoggerOptions = {}): Logger {
         }
         line = parts.join(" ");
       }
-      write(scrub(line));
+      line = scrub(line);
+      if (budget) {
+        const size = encoder.encode(line).length + 1;
+        if (budget.spent + size > budget.max) {
+          budget.spent = Infinity;
+          const extra = { ...budget.fields, limit_bytes: budget.max };
+          return make(bound).warn(budget.marker, extra);
+        }
+        budget.spent += size;
+      }
+      write(line);
     };
     return {
       debug: (m, f) => emit("debug", m, f),
       info: (m, f) => emit("info", m, f),
       warn: (m, f) => emit("warn", m, f),
       error: (m, f) => emit("error", m, f),
-      child: (fields) => make({ ...bound, ...fields }),
+      child: (fields) => make({ ...bound, ...fields }, budget),
       scrub,
+      capped: (max, marker, fields = {}) =>
+        make(bound, { max, marker, fields: { ...fields }, spent: 0 }),
     };
   };
   return make({});

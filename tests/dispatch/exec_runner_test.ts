@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { runExecutable } from "../../src/dispatch/exec_runner.ts";
 import { memoryLogger } from "../../src/ops/log.ts";
+import { REDACTED } from "../../src/ops/scrub.ts";
 import { handlersDir, PUSH_EVENT as event } from "./_helpers.ts";
 
 async function script(text: string): Promise<string> {
@@ -24,11 +25,11 @@ echo "warning here" >&2
   assert.equal(envLine, "github|repo|d-1|push|2");
   assert.deepEqual(JSON.parse(body), event);
   const lines = log.lines.map((l) => JSON.parse(l));
-  assert.deepEqual(lines.map((l) => [l.level, l.stream, l.line]), [
-    ["info", "stdout", envLine],
-    ["info", "stdout", body],
-    ["warn", "stderr", "warning here"],
-  ]);
+  // The two streams are read side by side: order holds within a stream.
+  const of = (stream: string) =>
+    lines.filter((l) => l.stream === stream).map((l) => [l.level, l.line]);
+  assert.deepEqual(of("stdout"), [["info", envLine], ["info", body]]);
+  assert.deepEqual(of("stderr"), [["warn", "warning here"]]);
 });
 
 Deno.test("exec: a non-zero exit code is a failure that quotes the last stderr line", async () => {
@@ -87,4 +88,132 @@ Deno.test("exec: a file that cannot be started is a failed run", async () => {
   });
   assert.equal(result.ok, false);
   assert.match(result.error!, /cannot start \/nonexistent\/handler\.sh/);
+});
+
+/** Whether process `pid` is still running (a zombie counts as gone). */
+function alive(pid: number): boolean {
+  try {
+    const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
+    return stat.slice(stat.lastIndexOf(")") + 2)[0] !== "Z";
+  } catch {
+    return false;
+  }
+}
+
+async function pidsIn(file: string): Promise<number[]> {
+  const text = await Deno.readTextFile(file).catch(() => "");
+  return text.trim().split(/\s+/).filter(Boolean).map(Number);
+}
+
+for (
+  const [name, body] of [
+    ["a background sleep 600 &", `sleep 600 &\necho $! >> "$PIDS"\nwait\n`],
+    ["a pipeline", `sleep 600 | sleep 601 &\njobs -p >> "$PIDS"\nwait\n`],
+    [
+      "a child that ignores SIGTERM",
+      `sh -c 'trap "" TERM; echo $$ >> "$PIDS"; while :; do sleep 1; done' &\nwait\n`,
+    ],
+  ]
+) {
+  Deno.test(`exec: at the timeout the whole process group dies: ${name}`, async () => {
+    const dir = await Deno.makeTempDir({ prefix: "whd_exec_group_" });
+    const pids = join(dir, "pids");
+    const path = await script(`#!/bin/sh\nexport PIDS=${pids}\necho $$ >> "$PIDS"\n${body}`);
+    const result = await runExecutable({
+      path,
+      event,
+      attempt: 1,
+      timeoutMs: 500,
+      abortGraceMs: 300,
+      log: memoryLogger(),
+    });
+    assert.equal(result.timedOut, true);
+    const started = await pidsIn(pids);
+    assert.ok(started.length >= 2, `the script recorded its pids: ${started}`);
+    assert.deepEqual(started.filter(alive), [], "every process of the handler is gone");
+    await Deno.remove(dir, { recursive: true });
+  });
+}
+
+Deno.test("exec: a cancelled run (shutdown) stops the whole group too", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "whd_exec_cancel_" });
+  const pids = join(dir, "pids");
+  const path = await script(`#!/bin/sh\nsleep 600 &\necho $! > ${pids}\nwait\n`);
+  const controller = new AbortController();
+  const running = runExecutable({
+    path,
+    event,
+    attempt: 1,
+    timeoutMs: 60_000,
+    abortGraceMs: 300,
+    signal: controller.signal,
+    log: memoryLogger(),
+  });
+  while ((await pidsIn(pids)).length === 0) await new Promise((r) => setTimeout(r, 20));
+  controller.abort();
+  const result = await running;
+  assert.equal(result.cancelled, true);
+  assert.deepEqual((await pidsIn(pids)).filter(alive), []);
+  await Deno.remove(dir, { recursive: true });
+});
+
+Deno.test("exec: a process left behind holding the pipes does not hold the run", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "whd_exec_left_" });
+  const pids = join(dir, "pids");
+  // Exits 0 at once; its background child keeps stdout open.
+  const path = await script(`#!/bin/sh\nsleep 30 &\necho $! > ${pids}\necho done\n`);
+  const result = await runExecutable({
+    path,
+    event,
+    attempt: 1,
+    timeoutMs: 10_000,
+    log: memoryLogger(),
+  });
+  assert.equal(result.ok, true);
+  assert.equal(result.stdout, "done\n");
+  for (const pid of await pidsIn(pids)) Deno.kill(pid, "SIGKILL");
+  await Deno.remove(dir, { recursive: true });
+});
+
+Deno.test("exec: a flooding handler gets at most the cap of log lines per stream, marked once", async () => {
+  const cap = 8192;
+  const path = await script(
+    `#!/bin/sh\nyes "out line" | head -n 100000\nyes "err line" | head -n 100000 >&2\n`,
+  );
+  const log = memoryLogger();
+  const result = await runExecutable({
+    path,
+    event,
+    attempt: 1,
+    timeoutMs: 20_000,
+    maxOutputBytes: cap,
+    log,
+  });
+  assert.equal(result.ok, true);
+  const bytes = (l: string) => new TextEncoder().encode(l).length + 1;
+  for (const stream of ["stdout", "stderr"]) {
+    const lines = log.lines.filter((l) => JSON.parse(l).stream === stream);
+    const markers = lines.filter((l) => JSON.parse(l).msg === "handler output truncated");
+    assert.equal(markers.length, 1, `${stream} marked once`);
+    const output = lines.filter((l) => JSON.parse(l).msg === "handler output");
+    assert.ok(output.length > 10, `${stream} output reached the log`);
+    const total = output.reduce((n, l) => n + bytes(l), 0);
+    assert.ok(total <= cap, `${stream}: ${total} bytes of log lines > cap ${cap}`);
+  }
+});
+
+Deno.test("exec: a secret in output and in the failure never reaches the log or the result", async () => {
+  const canary = "sk_test_exec_canary_4242";
+  const path = await script(
+    `#!/bin/sh\necho "key ${canary}"\necho '{"k":"${canary}"}'\n` +
+      `printf '%s' '${canary}' | base64\necho "failed with ${canary}" >&2\nexit 1\n`,
+  );
+  const log = memoryLogger("debug", new Set([canary]));
+  const result = await runExecutable({ path, event, attempt: 1, timeoutMs: 10_000, log });
+  assert.equal(result.ok, false);
+  assert.equal(result.error, `exit code 1: failed with ${REDACTED}`);
+  const everything = [...log.lines, result.stdout, result.stderr, result.error].join("\n");
+  assert.ok(!everything.includes(canary), everything);
+  assert.ok(!everything.includes(btoa(canary).slice(0, 20)), everything);
+  assert.equal(log.lines.length, 4);
 });

@@ -7,7 +7,8 @@ import type { Command } from "commander";
 import { resolveSecrets, secretsFor } from "../config/loader.ts";
 import { createDispatcher } from "../dispatch/dispatcher.ts";
 import { createRequestHandler } from "../http/server.ts";
-import { UserError } from "../errors.ts";
+import { ClientGoneError } from "../http/body.ts";
+import { errorMessage, UserError } from "../errors.ts";
 import { Metrics } from "../ops/metrics.ts";
 import type { CliContext, Register } from "./context.ts";
 import { httpOrigin, parseInteger } from "./format.ts";
@@ -99,6 +100,19 @@ export async function serve(ctx: CliContext, options: ServeOptions = {}): Promis
           port,
           routes: webhooks.map((w) => w.path).join(","),
           config: config.source,
+        });
+      },
+      onError: (error) => {
+        if (error instanceof ClientGoneError) {
+          log.debug("client disconnected mid-request", { error: errorMessage(error.cause) });
+          return new Response(null, { status: 400 });
+        }
+        log.error("internal error answering a request", {
+          error: error instanceof Error ? error.stack ?? error.message : String(error),
+        });
+        return new Response('{"error":"internal_error"}', {
+          status: 500,
+          headers: { "content-type": "application/json" },
         });
       },
     }, handler);

@@ -10,8 +10,44 @@
  * @module
  */
 
-/** The body's bytes, or `null` when it is larger than `max` (reading stops there). */
+/**
+ * The client went away (closed or reset the connection) before its body was read: nobody is
+ * left to answer, and it is not whd's fault — worth a debug line, not a stack trace.
+ */
+export class ClientGoneError extends Error {
+  constructor(cause: unknown) {
+    super("the client closed the connection before its request body was read", { cause });
+    this.name = "ClientGoneError";
+  }
+}
+
+/** Whether a body read failed because the connection broke (not a bug of ours). */
+function _connectionError(error: unknown): boolean {
+  const e = Deno.errors;
+  return [
+    e.BadResource,
+    e.ConnectionReset,
+    e.ConnectionAborted,
+    e.BrokenPipe,
+    e.UnexpectedEof,
+    e.Interrupted,
+    e.Http,
+  ].some((kind) => error instanceof kind);
+}
+
+/**
+ * The body's bytes, or `null` when it is larger than `max` (reading stops there). Throws
+ * {@linkcode ClientGoneError} when the connection breaks mid-body.
+ */
 export async function readBody(request: Request, max: number): Promise<Uint8Array | null> {
+  try {
+    return await _read(request, max);
+  } catch (error) {
+    throw _connectionError(error) ? new ClientGoneError(error) : error;
+  }
+}
+
+async function _read(request: Request, max: number): Promise<Uint8Array | null> {
   const declared = request.headers.get("content-length");
   if (declared !== null && Number(declared) > max) return null;
   if (!request.body) return new Uint8Array();

@@ -116,6 +116,65 @@ export function requireSecrets(webhook: WebhookConfig, secrets: readonly string[
   }
 }
 
+/** The longest event id or type whd stores, in UTF-8 bytes. */
+export const MAX_ID_BYTES = 255;
+
+const _CONTROL = /\p{Cc}/u;
+const _utf8 = new TextEncoder();
+
+function _identityProblem(value: string): string | undefined {
+  if (!value.isWellFormed()) {
+    return "holds a lone UTF-16 surrogate (such as \\ud800 in the JSON), which is not valid " +
+      "Unicode";
+  }
+  const control = _CONTROL.exec(value);
+  if (control) {
+    const code = control[0].codePointAt(0)!.toString(16).toUpperCase().padStart(4, "0");
+    return `holds a control character (U+${code})`;
+  }
+  // UTF-8 is never shorter than the UTF-16 length, so only short strings need encoding.
+  const bytes = value.length > MAX_ID_BYTES ? value.length : _utf8.encode(value).length;
+  if (bytes > MAX_ID_BYTES) {
+    return value.length > MAX_ID_BYTES
+      ? `is longer than ${MAX_ID_BYTES} bytes (${value.length} characters)`
+      : `is ${bytes} bytes long (UTF-8)`;
+  }
+  return undefined;
+}
+
+/**
+ * An `invalid_id` or `invalid_type` rejection when the id or type of a verified delivery is
+ * not something whd can store and dedupe exactly: it must be valid Unicode (no lone
+ * surrogates), hold no control characters and be at most {@linkcode MAX_ID_BYTES} bytes of
+ * UTF-8. Undefined when both are fine. Every provider's result passes here (`mod.ts`).
+ *
+ * @example
+ * ```ts
+ * import { checkIdentity } from "./_shared.ts";
+ * checkIdentity("evt_1", "invoice.paid"); // undefined
+ * checkIdentity("evt_\ud800", "invoice.paid")?.code; // "invalid_id"
+ * ```
+ */
+export function checkIdentity(id: string, type: string): Rejected | undefined {
+  const idProblem = _identityProblem(id);
+  if (idProblem) {
+    return reject(
+      "invalid_id",
+      `event id ${idProblem}: ids must be valid Unicode without control characters, at most ` +
+        `${MAX_ID_BYTES} bytes of UTF-8`,
+    );
+  }
+  const typeProblem = _identityProblem(type);
+  if (typeProblem) {
+    return reject(
+      "invalid_type",
+      `event type ${typeProblem}: types must be valid Unicode without control characters, at ` +
+        `most ${MAX_ID_BYTES} bytes of UTF-8`,
+    );
+  }
+  return undefined;
+}
+
 /** `obj[key]` when `obj` is an object and the value is a non-empty string. */
 export function stringField(obj: unknown, key: string): string | undefined {
   if (typeof obj !== "object" || obj === null || Array.isArray(obj)) return undefined;

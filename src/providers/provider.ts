@@ -20,7 +20,9 @@ export type RejectionCode =
   | "stale_timestamp"
   | "invalid_json"
   | "missing_id"
-  | "missing_type";
+  | "missing_type"
+  | "invalid_id"
+  | "invalid_type";
 
 /** A verified delivery, normalized. */
 export interface Verified {

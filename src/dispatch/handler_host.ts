@@ -8,7 +8,9 @@
  * builds `ctx` and writes {@linkcode FromHost} lines on stdout behind the prefix from
  * {@linkcode HOST_PREFIX_ENV} (see `host_protocol.ts`). `console.*` is replaced so a handler's
  * console output travels as log messages; anything else a handler writes to stdout or stderr
- * is logged by the parent as handler output. Exits when stdin closes (the parent is gone).
+ * is logged by the parent as handler output. A run's console and `ctx.log` lines are capped
+ * here, at about 64 KiB of whd's log per run, marked once as truncated. Exits when stdin
+ * closes (the parent is gone).
  *
  * Reached from `main.ts` by a literal dynamic `import()`, so `deno compile` embeds it.
  *
@@ -25,8 +27,34 @@ import {
 import { pumpLines } from "./child_io.ts";
 import { toDataUrl } from "./data_url.ts";
 
-/** Longest console line forwarded; the parent bounds the total per run. */
+/** Longest console line forwarded. */
 const _MAX_CONSOLE_LINE = 16_384;
+
+/**
+ * Bytes of whd's log a run's console, `ctx.log` and uncaught-error lines may cost (the host
+ * pool's default output cap); then one "handler output truncated" line, and the rest of the
+ * run's lines are dropped here.
+ */
+const _MAX_RUN_LOG_BYTES = 65_536;
+
+const _encoder = new TextEncoder();
+
+/**
+ * What whd's log adds around a forwarded line of this run (time, level, the event's fields
+ * and the handler path the dispatcher binds), estimated from the event, with some slack.
+ */
+function _lineOverhead(event: { provider: string; id: string; type: string }): number {
+  const around = {
+    time: "2000-01-01T00:00:00.000Z",
+    level: "debug",
+    provider: event.provider,
+    event_id: event.id,
+    event_type: event.type,
+    attempt: 1000,
+    handler: `handlers/${event.provider}/${event.type}.ts`,
+  };
+  return _encoder.encode(JSON.stringify(around)).length + 64;
+}
 
 function _plain(fields: HandlerLogFields | undefined): Record<string, unknown> | undefined {
   if (fields === undefined) return undefined;
@@ -86,8 +114,35 @@ export async function runHandlerHost(): Promise<never> {
     if (message.kind === "done") writeAll(Deno.stderr, `\n${prefix}${message.runId}\n`);
     writeAll(stdout, `\n${prefix}${JSON.stringify(message)}\n`);
   };
-  let current: { runId: number; controller: AbortController } | undefined;
+  let current: { runId: number; controller: AbortController; overhead: number } | undefined;
   const runIdNow = () => current?.runId ?? -1;
+  /** The log bytes spent by one run (or by output between runs, `runId` -1). */
+  let budget = { runId: -2, spent: 0 };
+  /** Forwards a log line unless its run has used up its share of the log. */
+  const postLog = (
+    runId: number,
+    level: LogLevel,
+    message: string,
+    fields?: Record<string, unknown>,
+  ) => {
+    if (budget.runId !== runId) budget = { runId, spent: 0 };
+    if (budget.spent === Infinity) return;
+    const overhead = current?.runId === runId ? current.overhead : 256;
+    const size = overhead + _encoder.encode(JSON.stringify({ message, fields })).length;
+    if (budget.spent + size > _MAX_RUN_LOG_BYTES) {
+      budget.spent = Infinity;
+      post({
+        kind: "log",
+        runId,
+        level: "warn",
+        message: "handler output truncated",
+        fields: { limit_bytes: _MAX_RUN_LOG_BYTES },
+      });
+      return;
+    }
+    budget.spent += size;
+    post({ kind: "log", runId, level, message, fields });
+  };
   const stripeClients = new Map<string, Promise<unknown>>();
 
   const levels: [keyof Console, LogLevel][] = [
@@ -103,24 +158,15 @@ export async function runHandlerHost(): Promise<never> {
     (globalThis.console as unknown as Record<string, unknown>)[method] = (...args: unknown[]) => {
       const line = args.map((a) => typeof a === "string" ? a : Deno.inspect(a, { colors: false }))
         .join(" ");
-      post({
-        kind: "log",
-        runId: runIdNow(),
-        level,
-        message: "handler output",
-        fields: { stream: "console", line: line.slice(0, _MAX_CONSOLE_LINE) },
+      postLog(runIdNow(), level, "handler output", {
+        stream: "console",
+        line: line.slice(0, _MAX_CONSOLE_LINE),
       });
     };
   }
 
   const warn = (message: string, error: unknown) =>
-    post({
-      kind: "log",
-      runId: runIdNow(),
-      level: "warn",
-      message,
-      fields: { error: _errorText(error) },
-    });
+    postLog(runIdNow(), "warn", message, { error: _errorText(error) });
   // A promise the handler forgot to await, or a throw in its timer, must not kill the host.
   addEventListener("unhandledrejection", (e) => {
     e.preventDefault();
@@ -134,13 +180,13 @@ export async function runHandlerHost(): Promise<never> {
   const run = async (message: Extract<ToHost, { kind: "run" }>) => {
     const { runId } = message;
     const controller = new AbortController();
-    current = { runId, controller };
+    current = { runId, controller, overhead: _lineOverhead(message.event) };
     try {
       const module = await import(toDataUrl(message.code));
       const handler = module.default as Handler;
       if (typeof handler !== "function") throw new Error("the default export is not a function");
       const log = (level: LogLevel) => (text: string, fields?: HandlerLogFields) =>
-        post({ kind: "log", runId, level, message: String(text), fields: _plain(fields) });
+        postLog(runId, level, String(text), _plain(fields));
       const ctx: HandlerContext = {
         log: { debug: log("debug"), info: log("info"), warn: log("warn"), error: log("error") },
         attempt: message.attempt,

@@ -10,13 +10,18 @@ export type EventSource = "delivery" | "backfill" | "replay";
 
 /** A verified event, ready for `inbox.accept`. */
 export interface IncomingEvent {
-  /** Provider's event id (Stripe `evt_…`, GitHub delivery GUID, …); unique per provider. */
+  /**
+   * Provider's event id (Stripe `evt_…`, GitHub delivery GUID, …); unique per provider. Valid
+   * Unicode without control characters, at most 255 bytes of UTF-8 (a delivery with any other
+   * id is refused before it gets here: `checkIdentity` in `providers/_shared.ts`), so the id
+   * stored is exactly the one deduped.
+   */
   id: string;
   /** Provider name from the config (key under `providers:`). */
   provider: string;
   /** Webhook name from the config (key under `webhooks:`). */
   webhook: string;
-  /** Event type, e.g. `payment_intent.succeeded` or `push`. */
+  /** Event type, e.g. `payment_intent.succeeded` or `push`; the same rules as `id`. */
   type: string;
   /** The raw JSON body exactly as received (or as the API returned it). */
   payload: string;

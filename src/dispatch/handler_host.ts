@@ -9,8 +9,8 @@
  * {@linkcode HOST_PREFIX_ENV} (see `host_protocol.ts`). `console.*` is replaced so a handler's
  * console output travels as log messages; anything else a handler writes to stdout or stderr
  * is logged by the parent as handler output. A run's console and `ctx.log` lines are capped
- * here, at about 64 KiB of whd's log per run, marked once as truncated. Exits when stdin
- * closes (the parent is gone).
+ * here, at about 64 KiB of whd's log per run; the cut is marked by one console line
+ * "handler output truncated: …". Exits when stdin closes (the parent is gone).
  *
  * Reached from `main.ts` by a literal dynamic `import()`, so `deno compile` embeds it.
  *
@@ -38,6 +38,10 @@ const _MAX_CONSOLE_LINE = 16_384;
 const _MAX_RUN_LOG_BYTES = 65_536;
 
 const _encoder = new TextEncoder();
+
+/** The console line that marks a run's output as truncated. */
+const _TRUNCATED = `handler output truncated: more than ${_MAX_RUN_LOG_BYTES} bytes of log ` +
+  "lines in this run; the rest is dropped";
 
 /**
  * What whd's log adds around a forwarded line of this run (time, level, the event's fields
@@ -131,12 +135,14 @@ export async function runHandlerHost(): Promise<never> {
     const size = overhead + _encoder.encode(JSON.stringify({ message, fields })).length;
     if (budget.spent + size > _MAX_RUN_LOG_BYTES) {
       budget.spent = Infinity;
+      // Sent as a console line, so that when the pool's own output cap (module_runner.ts)
+      // fired first it swallows this one: the run is marked once either way.
       post({
         kind: "log",
         runId,
         level: "warn",
-        message: "handler output truncated",
-        fields: { limit_bytes: _MAX_RUN_LOG_BYTES },
+        message: "handler output",
+        fields: { stream: "console", line: _TRUNCATED },
       });
       return;
     }

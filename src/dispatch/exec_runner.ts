@@ -32,8 +32,10 @@ export interface ExecRun {
   signal?: AbortSignal;
   /** Default 1000. */
   abortGraceMs?: number;
-  /** Bytes of log lines per stream (and of text kept in the result); the rest is read and
-   * dropped. Default 65536. */
+  /**
+   * Bytes of log lines per stream, as written (and of output kept in the result); the rest is
+   * read and dropped. Default 65536.
+   */
   maxOutputBytes?: number;
 }
 

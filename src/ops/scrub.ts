@@ -110,6 +110,9 @@ function _compile(secrets: Iterable<string>): RegExp | null {
   for (const secret of secrets) {
     if (secret.length < MIN_SECRET_LENGTH) continue;
     for (const form of secretForms(secret)) forms.add(form);
+    // A Standard Webhooks secret's key is the base64 after `whsec_`; libraries print it bare.
+    const key = /^whsec_(.{8,})$/.exec(secret)?.[1];
+    if (key) { for (const form of secretForms(key)) forms.add(form); }
   }
   if (forms.size === 0) return null;
   // Longest first: at one position the alternation takes the first form that matches.

@@ -56,6 +56,12 @@ Deno.test("scrub: several secrets (a rotation list, an API key) in one line, tex
   assert.equal(out, `a=${REDACTED} b=${REDACTED} c=${REDACTED} d=plain`);
 });
 
+Deno.test("scrub: the key of a Standard Webhooks secret is scrubbed without its whsec_ prefix", () => {
+  const key = btoa("standard-webhooks-key-bytes!");
+  const scrubber = createScrubber(new Set([`whsec_${key}`]));
+  assert.equal(scrubber.scrub(`key=${key}`), `key=${REDACTED}`);
+});
+
 Deno.test("scrub: secrets shorter than 8 characters are left alone and named for a warning", () => {
   const scrubber = createScrubber(new Set(["abc"]));
   assert.equal(scrubber.scrub("abcabc abc"), "abcabc abc");

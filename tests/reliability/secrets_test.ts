@@ -84,3 +84,16 @@ for (const format of ["json", "text"]) {
     }
   });
 }
+
+Deno.test("secrets: a secret too short to scrub is named in a warning, never shown", async () => {
+  const p = await project();
+  try {
+    p.env.SHOP_SECRET = "tiny7ch";
+    const run = await p.cli("check");
+    assert.equal(run.code, 0, run.stderr);
+    assert.match(run.stderr, /SHOP_SECRET holds a secret shorter than 8 characters/);
+    assert.ok(!(run.stdout + run.stderr).includes("tiny7ch"));
+  } finally {
+    await p.remove();
+  }
+});

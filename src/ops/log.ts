@@ -70,30 +70,13 @@ interface _Budget {
   spent: number;
 }
 
-function textValue(value: unknown, scrub: (text: string) => string): string {
-  const s = scrub(
-    value instanceof Error
-      ? value.message
-      : typeof value === "string"
-      ? value
-      : JSON.stringify(value) ?? String(value),
-  );
+function textValue(value: unknown): string {
+  const s = value instanceof Error
+    ? value.message
+    : typeof value === "string"
+    ? value
+    : JSON.stringify(value) ?? String(value);
   return /^[^\s"=]+$/.test(s) ? s : JSON.stringify(s);
-}
-
-/**
- * `value` with its strings scrubbed (Errors become their message), so that a secret is found
- * before JSON escapes it again; the finished line is scrubbed once more.
- */
-function _scrubDeep(value: unknown, scrub: (text: string) => string, depth = 0): unknown {
-  if (typeof value === "string") return scrub(value);
-  if (value instanceof Error) return scrub(value.message);
-  if (depth > 8 || typeof value !== "object" || value === null) return value;
-  if (Array.isArray(value)) return value.map((v) => _scrubDeep(v, scrub, depth + 1));
-  if (Object.getPrototypeOf(value) !== Object.prototype) return value;
-  const out: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries(value)) out[k] = _scrubDeep(v, scrub, depth + 1);
-  return out;
 }
 
 /** Creates a logger. */
@@ -114,18 +97,18 @@ export function createLogger(options: LoggerOptions = {}): Logger {
         const record: LogFields = {
           time: new Date(now()).toISOString(),
           level,
-          msg: scrub(message),
+          msg: message,
         };
-        for (const [k, v] of Object.entries(all)) record[k] = _scrubDeep(v, scrub);
+        for (const [k, v] of Object.entries(all)) record[k] = v instanceof Error ? v.message : v;
         line = JSON.stringify(record);
       } else {
         const parts = [
           new Date(now()).toISOString(),
           level.toUpperCase().padEnd(5),
-          scrub(message),
+          message,
         ];
         for (const [k, v] of Object.entries(all)) {
-          if (v !== undefined) parts.push(`${k}=${textValue(v, scrub)}`);
+          if (v !== undefined) parts.push(`${k}=${textValue(v)}`);
         }
         line = parts.join(" ");
       }

@@ -1,7 +1,8 @@
 /**
  * The one scrubber: replaces every configured secret in text headed for a log line, a stored
  * `last_error` or the CLI's output with `[redacted]`. It matches each secret raw and in the
- * forms a secret takes when it travels inside other text: JSON-escaped (once and twice),
+ * forms a secret takes when it travels inside other text: JSON-escaped (up to three times, as
+ * a log line's JSON escapes a value that was JSON already),
  * `\/`-escaped, URL-encoded (`%XX` and form `+`), base64 and base64url (at every byte
  * alignment, so a secret inside a longer encoded value such as an HTTP Basic credential is
  * found too) and hex of its UTF-8 bytes. All forms of all secrets are one regular expression,
@@ -83,11 +84,13 @@ export function secretForms(secret: string): string[] {
   const bytes = _encoder.encode(secret);
   const json = JSON.stringify(secret).slice(1, -1);
   const jsonTwice = JSON.stringify(json).slice(1, -1);
+  const jsonThrice = JSON.stringify(jsonTwice).slice(1, -1);
   const url = encodeURIComponent(secret);
   const forms = [
     secret,
     json,
     jsonTwice,
+    jsonThrice,
     json.replaceAll("/", "\\/"),
     url,
     url.replaceAll("%20", "+"),
@@ -115,11 +118,44 @@ function _compile(secrets: Iterable<string>): RegExp | null {
     if (key) { for (const form of secretForms(key)) forms.add(form); }
   }
   if (forms.size === 0) return null;
-  // Longest first: at one position the alternation takes the first form that matches.
-  const sorted = [...forms].sort((a, b) => b.length - a.length);
   // Case-insensitive so %2f/%2F and hex in either case match; a false match needs a run of
   // at least MIN_SECRET_LENGTH characters equal to a secret's form but for case.
-  return new RegExp(sorted.map(_escape).join("|"), "gi");
+  return new RegExp(_trieSource([...forms].map(_asciiLower)), "gi");
+}
+
+function _asciiLower(text: string): string {
+  return text.replace(/[A-Z]/g, (c) => c.toLowerCase());
+}
+
+interface _Node {
+  next: Map<string, _Node>;
+  end: boolean;
+}
+
+/**
+ * One regular expression for all `words` with their common prefixes merged (a trie): at each
+ * position of the text the engine follows one branch instead of trying hundreds of
+ * alternatives, so the cost per line barely grows with the number of secrets. Longer words
+ * win (`?` is greedy).
+ */
+function _trieSource(words: string[]): string {
+  const root: _Node = { next: new Map(), end: false };
+  for (const word of words) {
+    let node = root;
+    for (const char of word) {
+      let child = node.next.get(char);
+      if (!child) node.next.set(char, child = { next: new Map(), end: false });
+      node = child;
+    }
+    node.end = true;
+  }
+  const emit = (node: _Node): string => {
+    const branches = [...node.next].map(([char, child]) => _escape(char) + emit(child));
+    if (branches.length === 0) return "";
+    const body = branches.length === 1 ? branches[0] : `(?:${branches.join("|")})`;
+    return node.end ? `(?:${body})?` : body;
+  };
+  return emit(root);
 }
 
 /**

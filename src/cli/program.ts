@@ -11,7 +11,9 @@ import { register as registerCheck } from "./check.ts";
 import { register as registerEndpoints } from "./endpoints.ts";
 import { register as registerEvents } from "./events.ts";
 import { register as registerHandlers } from "./handlers.ts";
+import { register as registerInit } from "./init.ts";
 import { loadContext } from "./load_context.ts";
+import { register as registerSchema } from "./schema.ts";
 import { register as registerSend } from "./send.ts";
 import { register as registerServe } from "./serve.ts";
 import { UserError } from "../errors.ts";
@@ -33,6 +35,8 @@ export function buildProgram(): Command {
       registerSend,
       registerBackfill,
       registerEndpoints,
+      registerInit,
+      registerSchema,
     ]
   ) register(program, loadContext); // subcommands inherit exitOverride from the program
   return program;

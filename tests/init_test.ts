@@ -51,7 +51,7 @@ Deno.test("init into an empty directory: check passes, serve stores and handles 
     const config = await Deno.readTextFile(join(target, "whd.yaml"));
     assert.equal(config.split("\n")[0], "# yaml-language-server: $schema=whd.schema.json");
     const schema = JSON.parse(await Deno.readTextFile(join(target, "whd.schema.json")));
-    assert.equal(schema.$schema, "https://json-schema.org/draft/2020-12/schema");
+    assert.equal(schema.$schema, "http://json-schema.org/draft-07/schema#");
     assert.equal((await Deno.stat(join(target, "whd.env"))).mode! & 0o777, 0o600);
     await Deno.stat(join(target, "handlers", "stripe", "_default.ts"));
     await Deno.stat(join(target, "handlers", "github", "_default.ts"));

@@ -17,13 +17,15 @@
 import { z } from "zod";
 import { ConfigSchema } from "./schema.ts";
 
-/** A JSON Schema document (draft 2020-12) as a plain object. */
+/** A JSON Schema document (draft 7) as a plain object. */
 export type JsonSchema = Record<string, unknown>;
 
 /** The JSON Schema of `whd.yaml` in its input form (keys with defaults are optional). */
 export function configJsonSchema(): JsonSchema {
   const generated = z.toJSONSchema(ConfigSchema, {
     io: "input",
+    // Draft 7: the draft editors (yaml-language-server) and validators support most widely.
+    target: "draft-07",
     // Records must not be empty (`.refine` in the zod schema, which JSON Schema cannot carry).
     override: ({ jsonSchema }) => {
       if (jsonSchema.type === "object" && jsonSchema.propertyNames !== undefined) {

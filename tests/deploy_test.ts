@@ -410,3 +410,10 @@ Deno.test("caddy (deploy/Caddyfile) in front of whd replaces a client's forged X
     }
   });
 });
+
+Deno.test("the README shows deploy/whd.service as it is, and no other whd.service", async () => {
+  const readme = await Deno.readTextFile(join(REPO, "README.md"));
+  const units = [...readme.matchAll(/```ini\n([\s\S]*?)```/g)].map((m) => m[1])
+    .filter((block) => /ExecStart=\S+ serve/.test(block));
+  assert.deepEqual(units, [UNIT]);
+});

@@ -138,6 +138,20 @@ Deno.test("systemd-analyze verify accepts deploy/whd.service and init's whd.serv
     const fromInit = await verifyUnit(dir, written);
     assert.equal(fromInit.code, 0, fromInit.complaints);
     assert.equal(fromInit.complaints, "");
+
+    // Paths with a space and a % (systemd's specifier character) are quoted and escaped:
+    // verify finds the binary only if ExecStart names it correctly.
+    const odd = join(dir, "odd dir%1");
+    await Deno.mkdir(odd);
+    const oddBin = join(odd, "whd 50%");
+    await Deno.copyFile(bin, oddBin);
+    await Deno.chmod(oddBin, 0o755);
+    const oddInit = await whd(["init", join(odd, "site"), "--bin", oddBin]);
+    assert.equal(oddInit.code, 0, oddInit.stderr);
+    const oddUnit = await Deno.readTextFile(join(odd, "site", "whd.service"));
+    const oddVerified = await verifyUnit(dir, oddUnit);
+    assert.equal(oddVerified.code, 0, oddVerified.complaints);
+    assert.equal(oddVerified.complaints, "");
   });
 });
 

@@ -9,6 +9,7 @@ import { splitSecrets } from "../config/secrets.ts";
 import { errorMessage, UserError } from "../errors.ts";
 import { PROVIDERS } from "../providers/mod.ts";
 import type { CliContext, Register } from "./context.ts";
+import { CommandFailed } from "./exit.ts";
 import { httpOrigin } from "./format.ts";
 import { pickProvider, pickWebhook } from "./target.ts";
 
@@ -37,7 +38,7 @@ export const register: Register = (program, context) => {
     .option("--url <url>", "where to POST (default: this config's server and the webhook's path)")
     .action(async (options: SendOptions, command: Command) => {
       const ok = await send(await context(command.optsWithGlobals()), options);
-      if (!ok) Deno.exitCode = 1;
+      if (!ok) throw new CommandFailed(1);
     });
 };
 

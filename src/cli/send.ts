@@ -5,7 +5,7 @@
  * @module
  */
 import type { Command } from "commander";
-import { splitSecrets } from "../config/secrets.ts";
+import { secretEnvNames, splitSecrets } from "../config/secrets.ts";
 import { errorMessage, UserError } from "../errors.ts";
 import { PROVIDERS } from "../providers/mod.ts";
 import type { CliContext, Register } from "./context.ts";
@@ -63,8 +63,10 @@ export async function send(ctx: CliContext, options: SendOptions): Promise<boole
 
   let secret = "";
   if (webhook.verify_signature) {
-    const envName = webhook.signing_secret_env!;
-    secret = splitSecrets(ctx.env(envName) ?? "")[0] ?? "";
+    // The first secret: of the first variable of a list, else of the comma-separated value.
+    const envName = secretEnvNames(webhook)[0];
+    const raw = ctx.env(envName) ?? "";
+    secret = Array.isArray(webhook.signing_secret_env) ? raw : splitSecrets(raw)[0] ?? "";
     if (!secret) {
       throw new UserError(
         `environment variable ${envName} is not set: export the signing secret of ${webhook.provider}/${webhook.name}` +

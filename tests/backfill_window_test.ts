@@ -12,8 +12,9 @@ import { stripeProvider, testConfig } from "./fakes/stripe_config.ts";
 import { tempDir } from "./helpers/temp_dir.ts";
 
 const KEY = "sk_test_window_0123456789";
-// Not a whole second, so a window computed in seconds must round the right way.
-const NOW = 1_760_000_000_750;
+// A day ahead of the real clock, so a window taken from Date.now() instead of the injected
+// clock shows; not a whole second, so a window computed in seconds must round the right way.
+const NOW = Math.floor(Date.now() / 1000) * 1000 + 86_400_000 + 750;
 const nowSec = Math.floor(NOW / 1000);
 
 for (const hours of [1, 24, 720]) {

@@ -17,6 +17,7 @@ import { register as registerSchema } from "./schema.ts";
 import { register as registerSend } from "./send.ts";
 import { register as registerServe } from "./serve.ts";
 import { UserError } from "../errors.ts";
+import { CommandFailed } from "./exit.ts";
 
 /** Builds the whd command line program. */
 export function buildProgram(): Command {
@@ -52,6 +53,7 @@ export async function main(args: string[]): Promise<number> {
       // Commander already printed help, the version, or the usage error.
       return error.exitCode === 0 ? 0 : 2;
     }
+    if (error instanceof CommandFailed) return error.exitCode; // it printed its own report
     if (error instanceof UserError) {
       console.error(`whd: ${error.message}`);
       return error.exitCode;

@@ -18,6 +18,8 @@ if (import.meta.main) {
     await runHandlerHost();
   } else {
     const { main } = await import("./src/cli/program.ts");
-    Deno.exitCode = await main(Deno.args);
+    const code = await main(Deno.args);
+    // Never turn a failure into success: keep a non-zero code something else already set.
+    if (code !== 0 || !Deno.exitCode) Deno.exitCode = code;
   }
 }

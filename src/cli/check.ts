@@ -1,47 +1,171 @@
 /**
- * `whd check`: validate the config (and the secrets it names) and print the route table,
- * without starting anything.
+ * `whd check`: everything `whd serve` needs, checked without starting anything — the config,
+ * the secrets it names, the handlers directory and its files (load errors, files no delivery can
+ * reach), and the database (reachable, schema version). Prints the route table and every
+ * problem; exit 0 when serve would run as configured, 1 on any problem, 2 when the config
+ * itself is invalid.
  *
+ * @example
+ * ```sh
+ * whd check
+ * whd check --json | jq '.problems'
+ * ```
  * @module
  */
 import type { Command } from "commander";
-import { resolveSecrets } from "../config/loader.ts";
-import { checkHandlers } from "../dispatch/registry.ts";
+import { type ResolvedSecrets, resolveSecrets, secretsFor } from "../config/loader.ts";
+import { displayPath } from "../dispatch/discovery.ts";
+import { loadRegistry } from "../dispatch/registry.ts";
+import { ConfigError, errorMessage, UserError } from "../errors.ts";
 import { describeRoutes } from "../http/routes.ts";
+import { PROVIDERS } from "../providers/mod.ts";
+import { type DatabaseReport, probeDatabase } from "./check_database.ts";
+import { unreachableHandlers } from "./check_handlers.ts";
 import type { CliContext, Register } from "./context.ts";
+import { CommandFailed } from "./exit.ts";
 import { jsonText, table } from "./format.ts";
+
+/** One thing serve would trip over. */
+export interface CheckProblem {
+  /** `secrets`, `handlers` or `database`. */
+  area: "secrets" | "handlers" | "database";
+  message: string;
+}
+
+/** What `whd check --json` prints. */
+export interface CheckReport {
+  config: string;
+  ok: boolean;
+  routes: ReturnType<typeof describeRoutes>;
+  handlers: { dir: string; exists: boolean; files: number };
+  database: DatabaseReport;
+  problems: CheckProblem[];
+}
 
 /** Registers `whd check`. */
 export const register: Register = (program, context) => {
   program.command("check")
-    .description("validate the config and print the route table without starting the server")
-    .option("--json", "print the route table as JSON")
+    .description(
+      "check everything serve needs (config, secrets, handlers, database) without starting it",
+    )
+    .option("--json", "print the report as JSON")
     .action(async (options: { json?: boolean }, command: Command) => {
-      const ok = await check(await context(command.optsWithGlobals()), options);
-      if (!ok) Deno.exitCode = 1;
+      const ctx = await context(command.optsWithGlobals());
+      const report = await check(ctx);
+      ctx.out(options.json ? jsonText(report) : formatCheckReport(report));
+      if (!report.ok) throw new CommandFailed(1);
     });
 };
 
-/**
- * Validates the config and its secrets (a problem throws a ConfigError, exit 2), prints the
- * route table, and loads every handler file; resolves false when one fails to load.
- */
-export async function check(ctx: CliContext, options: { json?: boolean } = {}): Promise<boolean> {
-  resolveSecrets(ctx.config, ctx.env, { secrets: ctx.secrets });
-  const routes = describeRoutes(ctx.config);
-  const handlerErrors = await checkHandlers(ctx.config.handlers.dir);
-  if (options.json) {
-    const report = { config: ctx.config.source, routes, handler_errors: handlerErrors };
-    ctx.out(jsonText(report));
-  } else {
-    ctx.out(`config ${ctx.config.source}: OK\n\n`);
-    ctx.out(table(routes as unknown as Record<string, unknown>[]));
-    if (handlerErrors.length === 0) {
-      ctx.out(`\nhandlers in ${ctx.config.handlers.dir}: all load\n`);
-    } else {
-      ctx.out(`\nhandlers that fail to load (their events wait until fixed):\n`);
-      for (const error of handlerErrors) ctx.out(`  ${error.path}: ${error.message}\n`);
+/** Runs every check on a loaded (valid) config; never throws for a problem it can name. */
+export async function check(ctx: CliContext): Promise<CheckReport> {
+  const { config } = ctx;
+  const problems: CheckProblem[] = [];
+  let resolved: ResolvedSecrets | undefined;
+  try {
+    resolved = resolveSecrets(config, ctx.env, { secrets: ctx.secrets });
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    for (const message of error.problems) problems.push({ area: "secrets", message });
+  }
+  if (resolved) {
+    for (const webhook of config.providers.flatMap((p) => p.webhooks)) {
+      try {
+        PROVIDERS[webhook.type].createVerifier(webhook, secretsFor(resolved, webhook));
+      } catch (error) {
+        if (!(error instanceof UserError)) throw error;
+        problems.push({ area: "secrets", message: error.message });
+      }
     }
   }
-  return handlerErrors.length === 0;
+
+  const registry = await loadRegistry(config.handlers.dir);
+  if (!registry.exists) {
+    problems.push({
+      area: "handlers",
+      message: `handlers.dir ${config.handlers.dir} does not exist: every event would be ` +
+        "unhandled; create it (handlers/<provider>/<type>.ts) or fix handlers.dir",
+    });
+  }
+  for (const e of registry.errors) {
+    problems.push({ area: "handlers", message: `${displayPath(e.path)}: ${e.message}` });
+  }
+  for (const u of unreachableHandlers(config, registry.handlers)) {
+    problems.push({ area: "handlers", message: `${u.file}: ${u.message}` });
+  }
+
+  let database: DatabaseReport;
+  const tokenMissing = config.database.auth_token_env !== undefined &&
+    resolved?.databaseAuthToken === undefined;
+  if (tokenMissing) {
+    database = {
+      url: config.database.url.replace(/\?.*$/, ""),
+      reachable: false,
+      schema_version: null,
+      latest_version: 0,
+      note: `not tried: ${config.database.auth_token_env} is not set`,
+    };
+  } else {
+    try {
+      database = await probeDatabase({
+        url: config.database.url,
+        authToken: resolved?.databaseAuthToken,
+      });
+    } catch (error) {
+      database = {
+        url: config.database.url.replace(/\?.*$/, ""),
+        reachable: false,
+        schema_version: null,
+        latest_version: 0,
+        note: "unreachable",
+        problem: `cannot read the inbox database: ${errorMessage(error)}`,
+      };
+    }
+  }
+  if (database.problem) problems.push({ area: "database", message: database.problem });
+
+  return {
+    config: config.source,
+    ok: problems.length === 0,
+    routes: describeRoutes(config),
+    handlers: {
+      dir: config.handlers.dir,
+      exists: registry.exists,
+      files: registry.handlers.length,
+    },
+    database,
+    problems,
+  };
+}
+
+/** Renders the report as text: the route table, then a line per area, then the problems. */
+export function formatCheckReport(report: CheckReport): string {
+  const out: string[] = [`config ${report.config}: valid`, ""];
+  out.push(table(report.routes as unknown as Record<string, unknown>[]).trimEnd(), "");
+  const count = (area: CheckProblem["area"]) => report.problems.filter((p) => p.area === area);
+  const secrets = count("secrets");
+  out.push(`secrets: ${secrets.length === 0 ? "all set" : `${secrets.length} problem(s)`}`);
+  const handlers = count("handlers");
+  out.push(
+    `handlers in ${report.handlers.dir}: ` +
+      (handlers.length === 0
+        ? `${report.handlers.files} file(s), all load and can run`
+        : `${handlers.length} problem(s)`),
+  );
+  out.push(`database ${report.database.url}: ${report.database.note}`);
+  if (report.problems.length > 0) {
+    out.push("", `${report.problems.length} problem(s) serve would have:`);
+    for (const p of report.problems) out.push(`  - ${p.area}: ${p.message}`);
+    if (secrets.length > 0) {
+      out.push(
+        "",
+        "whd reads secrets from the environment: export them, or load an env file with " +
+          "`deno run -A --env-file=FILE main.ts check` (systemd: EnvironmentFile=). For the " +
+          "example config and its demo secrets: deno task check:demo",
+      );
+    }
+  } else {
+    out.push("", "OK: whd serve would start with this config");
+  }
+  return out.join("\n") + "\n";
 }

@@ -13,6 +13,7 @@ import type { Config } from "../config/schema.ts";
 import { displayPath, type HandlerKind } from "../dispatch/discovery.ts";
 import { type HandlerRegistry, loadRegistry } from "../dispatch/registry.ts";
 import type { Register } from "./context.ts";
+import { CommandFailed } from "./exit.ts";
 import { jsonText } from "./format.ts";
 
 /** One handler file in the report. */
@@ -121,6 +122,6 @@ export const register: Register = (program, context) => {
       const registry = await loadRegistry(ctx.config.handlers.dir);
       const report = handlerReport(ctx.config, registry);
       ctx.out(options.json ? jsonText(report) : formatHandlerReport(report));
-      if (report.errors.length > 0) Deno.exitCode = 1;
+      if (report.errors.length > 0) throw new CommandFailed(1);
     });
 };

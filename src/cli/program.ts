@@ -11,10 +11,13 @@ import { register as registerCheck } from "./check.ts";
 import { register as registerEndpoints } from "./endpoints.ts";
 import { register as registerEvents } from "./events.ts";
 import { register as registerHandlers } from "./handlers.ts";
+import { register as registerInit } from "./init.ts";
 import { loadContext } from "./load_context.ts";
+import { register as registerSchema } from "./schema.ts";
 import { register as registerSend } from "./send.ts";
 import { register as registerServe } from "./serve.ts";
 import { UserError } from "../errors.ts";
+import { CommandFailed } from "./exit.ts";
 
 /** Builds the whd command line program. */
 export function buildProgram(): Command {
@@ -33,6 +36,8 @@ export function buildProgram(): Command {
       registerSend,
       registerBackfill,
       registerEndpoints,
+      registerInit,
+      registerSchema,
     ]
   ) register(program, loadContext); // subcommands inherit exitOverride from the program
   return program;
@@ -48,6 +53,7 @@ export async function main(args: string[]): Promise<number> {
       // Commander already printed help, the version, or the usage error.
       return error.exitCode === 0 ? 0 : 2;
     }
+    if (error instanceof CommandFailed) return error.exitCode; // it printed its own report
     if (error instanceof UserError) {
       console.error(`whd: ${error.message}`);
       return error.exitCode;

@@ -5,10 +5,12 @@
  * @module
  */
 import type { Command } from "commander";
-import { splitSecrets } from "../config/secrets.ts";
+import { secretEnvNames, splitSecrets } from "../config/secrets.ts";
 import { errorMessage, UserError } from "../errors.ts";
+import { findFixture, FIXTURES, renderFixture } from "../providers/fixtures/mod.ts";
 import { PROVIDERS } from "../providers/mod.ts";
 import type { CliContext, Register } from "./context.ts";
+import { CommandFailed } from "./exit.ts";
 import { httpOrigin } from "./format.ts";
 import { pickProvider, pickWebhook } from "./target.ts";
 
@@ -29,15 +31,18 @@ export const register: Register = (program, context) => {
     .description("sign a delivery with the webhook's secret and POST it to a running whd")
     .requiredOption("--provider <name>", "provider to send as")
     .option("--webhook <name>", "webhook of the provider (default: `default`, or its only one)")
-    .option("--type <type>", "event type of the sample body")
+    .option(
+      "--type <type>",
+      `event type of the sample body; realistic embedded samples: ${_fixtureList()}`,
+    )
     .option("--data <json>", "body to send (default: a realistic sample)")
     .option("--file <path>", "read the body from a file")
     .option("--sample", "send a sample body (the default)")
-    .option("--id <id>", "delivery id, for schemes that carry one in a header")
+    .option("--id <id>", "event id of the sample (default: a fresh one each send)")
     .option("--url <url>", "where to POST (default: this config's server and the webhook's path)")
     .action(async (options: SendOptions, command: Command) => {
       const ok = await send(await context(command.optsWithGlobals()), options);
-      if (!ok) Deno.exitCode = 1;
+      if (!ok) throw new CommandFailed(1);
     });
 };
 
@@ -47,6 +52,7 @@ export async function send(ctx: CliContext, options: SendOptions): Promise<boole
   const kind = PROVIDERS[webhook.type];
   let body: string;
   let type = options.type;
+  let id = options.id;
   if (options.data !== undefined) body = options.data;
   else if (options.file !== undefined) {
     try {
@@ -55,15 +61,24 @@ export async function send(ctx: CliContext, options: SendOptions): Promise<boole
       throw new UserError(`--file ${options.file}: ${errorMessage(error)}`, { exitCode: 2 });
     }
   } else {
-    const sample = kind.sample(options.type);
-    body = sample.body;
-    type = sample.type;
+    const fixture = findFixture(webhook.type, options.type);
+    if (fixture) {
+      const rendered = renderFixture(fixture, { id: options.id, now: ctx.clock.now() });
+      ({ body, type, id } = rendered);
+    } else {
+      const sample = kind.sample(options.type);
+      body = sample.body;
+      type = sample.type;
+    }
   }
+  id ??= crypto.randomUUID();
 
   let secret = "";
   if (webhook.verify_signature) {
-    const envName = webhook.signing_secret_env!;
-    secret = splitSecrets(ctx.env(envName) ?? "")[0] ?? "";
+    // The first secret: of the first variable of a list, else of the comma-separated value.
+    const envName = secretEnvNames(webhook)[0];
+    const raw = ctx.env(envName) ?? "";
+    secret = Array.isArray(webhook.signing_secret_env) ? raw : splitSecrets(raw)[0] ?? "";
     if (!secret) {
       throw new UserError(
         `environment variable ${envName} is not set: export the signing secret of ${webhook.provider}/${webhook.name}` +
@@ -75,7 +90,7 @@ export async function send(ctx: CliContext, options: SendOptions): Promise<boole
   }
   const headers = await kind.sign(webhook, body, {
     secret,
-    id: options.id ?? crypto.randomUUID(),
+    id,
     type,
     timestamp: Math.floor(ctx.clock.now() / 1000),
   });
@@ -98,7 +113,13 @@ export async function send(ctx: CliContext, options: SendOptions): Promise<boole
   ctx.out(
     `POST ${url} (${webhook.provider}/${webhook.name}${
       type ? `, ${type}` : ""
-    }) → ${response.status} ${text}\n`,
+    }, id ${id}) → ${response.status} ${text}\n`,
   );
   return response.ok;
+}
+
+function _fixtureList(): string {
+  const by = new Map<string, string[]>();
+  for (const f of FIXTURES) by.set(f.provider, [...(by.get(f.provider) ?? []), f.type]);
+  return [...by].map(([p, types]) => `${p}: ${types.join(", ")}`).join("; ");
 }

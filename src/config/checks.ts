@@ -139,10 +139,13 @@ function _checkWebhook(
     _checkHmac(at, webhook, report);
   } else {
     for (const key of HMAC_ONLY_KEYS) {
+      if (key === "type_path" && type === "standard") continue; // where the type is, default /type
       if (webhook[key] !== undefined) {
         report(
           [...at, key],
-          `"${key}" only applies to type: hmac providers (this one is type ${type})`,
+          `"${key}" only applies to type: hmac${
+            key === "type_path" ? " or standard" : ""
+          } providers (this one is type ${type})`,
           "remove it",
         );
       }
@@ -170,7 +173,12 @@ function _checkWebhook(
       'add "allow_unverified: true" next to it to confirm, or remove verify_signature',
     );
   }
-  _checkEnvName([...at, "signing_secret_env"], webhook.signing_secret_env, report);
+  const secretEnv = webhook.signing_secret_env;
+  if (Array.isArray(secretEnv)) {
+    secretEnv.forEach((name, i) => _checkEnvName([...at, "signing_secret_env", i], name, report));
+  } else {
+    _checkEnvName([...at, "signing_secret_env"], secretEnv, report);
+  }
   if ((RESERVED_PATHS as readonly string[]).includes(webhook.path)) {
     report(
       [...at, "path"],

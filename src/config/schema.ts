@@ -38,9 +38,11 @@ export const IpAllowlistSchema = z.array(z.string().min(1));
 /** One webhook route of a provider. Type-specific keys are checked by the loader. */
 export const WebhookSchema = z.strictObject({
   path: z.string().regex(/^\/[^\s?#]*$/, "must start with / and contain no spaces, ? or #"),
-  /** Env var holding the secret; several secrets may be listed comma-separated (rotation). */
-  signing_secret_env: envVarName
-    .optional(),
+  /**
+   * Env var holding the secret (several may be listed in it comma-separated, for rotation), or a
+   * list of env vars each holding exactly one secret (any character allowed, commas included).
+   */
+  signing_secret_env: z.union([envVarName, z.array(envVarName).min(1)]).optional(),
   tolerance_seconds: positiveInt.default(300),
   /** Event types to process; others are acknowledged and recorded as `ignored`. */
   events: z.array(z.string().min(1)).min(1).optional(),

@@ -48,9 +48,25 @@ export function secretsFor(
   return resolved.webhooks.get(webhookKey(webhook)) ?? [];
 }
 
-/** Splits an env value into its comma-separated secrets, trimmed, empties dropped. */
+/**
+ * The env var names of a webhook's `signing_secret_env`: one name (whose value may list several
+ * secrets, comma-separated) or a YAML list of names, each holding exactly one secret.
+ */
+export function secretEnvNames(
+  webhook: Pick<WebhookConfig, "signing_secret_env">,
+): string[] {
+  const names = webhook.signing_secret_env;
+  return names === undefined ? [] : Array.isArray(names) ? [...names] : [names];
+}
+
+/**
+ * Splits an env value into its comma-separated secrets, empties dropped. Spaces next to a comma
+ * belong to the separator (`new, old`); whitespace at either end of the whole value is kept, and
+ * {@linkcode resolveSecrets} refuses it rather than trimming it.
+ */
 export function splitSecrets(value: string): string[] {
-  return value.split(",").map((s) => s.trim()).filter((s) => s.length > 0);
+  if (value.trim() === "") return [];
+  return value.split(/[^\S\r\n]*,[^\S\r\n]*/).filter((s) => s.length > 0);
 }
 
 const _ROTATION_HINT =
@@ -59,6 +75,11 @@ const _ROTATION_HINT =
 /**
  * Reads every secret the config names. All problems are collected into one `ConfigError`
  * (exit 2); messages name variables and YAML paths, never values.
+ *
+ * `signing_secret_env: NAME` reads NAME as a comma-separated rotation list;
+ * `signing_secret_env: [NEW, OLD]` reads each variable as exactly one secret, so a secret may
+ * hold any character, commas included. A secret with whitespace around it is refused, never
+ * trimmed: the sender signs with the exact bytes.
  */
 export function resolveSecrets(
   config: Config,
@@ -81,31 +102,48 @@ export function resolveSecrets(
         webhook.name,
         "signing_secret_env",
       ]);
-      const name = webhook.signing_secret_env;
-      if (name === undefined) {
+      if (webhook.signing_secret_env === undefined) {
         // parseConfig rejects this; a hand-built Config may still get here.
         problems.push(`${at}: is required while verify_signature is on: add it`);
         continue;
       }
-      const raw = env(name);
-      const values = splitSecrets(raw ?? "");
-      remember(values);
-      if (values.length === 0) {
-        problems.push(`${at}: ${_unsetOrEmpty(name, raw)}: ${_ROTATION_HINT}`);
-        continue;
-      }
-      if (webhook.type === "standard") {
-        values.forEach((value, i) => {
-          if (!_isStandardSecret(value)) {
+      const listed = Array.isArray(webhook.signing_secret_env);
+      const values: string[] = [];
+      let complete = true;
+      for (const name of secretEnvNames(webhook)) {
+        const raw = env(name);
+        const found = listed ? (raw ? [raw] : []) : splitSecrets(raw ?? "");
+        remember(found);
+        if (found.length === 0) {
+          problems.push(
+            `${at}: ${_unsetOrEmpty(name, raw)}: ` +
+              (listed ? "export it (one secret per variable in a list)" : _ROTATION_HINT),
+          );
+          complete = false;
+          continue;
+        }
+        found.forEach((value, i) => {
+          const which = found.length === 1
+            ? `the secret in environment variable ${name}`
+            : `secret ${i + 1} of ${found.length} in environment variable ${name}`;
+          if (value !== value.trim()) {
             problems.push(
-              `${at}: secret ${i + 1} of ${values.length} in environment variable ${name} is ` +
-                "not a Standard Webhooks secret (whsec_ followed by base64): copy it exactly " +
-                "from the sender's settings",
+              `${at}: ${which} has whitespace around it: remove it (whd does not trim secrets: ` +
+                "the sender signs with the exact secret" +
+                ")",
             );
+            complete = false;
+          } else if (webhook.type === "standard" && !_isStandardSecret(value)) {
+            problems.push(
+              `${at}: ${which} is not a Standard Webhooks secret (whsec_ followed by base64): ` +
+                "copy it exactly from the sender's settings",
+            );
+            complete = false;
           }
         });
+        values.push(...found);
       }
-      webhooks.set(webhookKey(webhook), values);
+      if (complete) webhooks.set(webhookKey(webhook), values);
     }
   }
   const databaseAuthToken = _databaseToken(config, env, problems);
@@ -164,11 +202,14 @@ function _safeUrl(url: string): string {
   }
 }
 
+/** `whsec_` (optional) and standard base64, padded or not (as the reference libraries take it). */
 function _isStandardSecret(value: string): boolean {
   const body = value.startsWith("whsec_") ? value.slice("whsec_".length) : value;
-  if (!/^[A-Za-z0-9+/]+={0,2}$/.test(body) || body.length % 4 !== 0) return false;
+  const padded = /=$/.test(body);
+  if (!/^[A-Za-z0-9+/]+={0,2}$/.test(body)) return false;
+  if (padded ? body.length % 4 !== 0 : body.length % 4 === 1) return false;
   try {
-    return atob(body).length > 0;
+    return atob(padded ? body : body + "=".repeat((4 - body.length % 4) % 4)).length > 0;
   } catch {
     return false;
   }

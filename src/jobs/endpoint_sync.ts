@@ -17,6 +17,7 @@
  * @module
  */
 import type { Config, ProviderConfig, WebhookConfig } from "../config/schema.ts";
+import { secretEnvNames } from "../config/secrets.ts";
 import { UserError } from "../errors.ts";
 import { type EndpointApi, type StripeEndpoint, toEnabledEvents } from "../providers/stripe_api.ts";
 
@@ -58,9 +59,12 @@ export interface SyncPlan {
   warnings: string[];
 }
 
-/** Env var a webhook's signing secret is written to: `signing_secret_env`, else derived. */
+/**
+ * Env var a webhook's signing secret is written to: `signing_secret_env` (the first of a list),
+ * else derived.
+ */
 function _secretEnvName(webhook: WebhookConfig): string {
-  return webhook.signing_secret_env ??
+  return secretEnvNames(webhook)[0] ??
     `${webhook.provider}_${webhook.name}_SIGNING_SECRET`.toUpperCase().replace(/[^A-Z0-9_]/g, "_");
 }
 

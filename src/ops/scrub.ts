@@ -21,7 +21,7 @@
  * ```
  * @module
  */
-import { splitSecrets } from "../config/secrets.ts";
+import { secretEnvNames, splitSecrets } from "../config/secrets.ts";
 import type { Config } from "../config/schema.ts";
 
 /** What a secret is replaced with. */
@@ -183,8 +183,8 @@ export const NO_SCRUBBER: Scrubber = { scrub: (text) => text };
 
 /**
  * Every secret the config names that is set in the environment: each value of every
- * webhook's `signing_secret_env` (the whole rotation list), each provider's `api_key_env`
- * and the database's `auth_token_env`. Unlike `resolveSecrets` it never throws: a variable
+ * webhook's `signing_secret_env` (the whole rotation list, or each variable of a YAML list),
+ * each provider's `api_key_env` and the database's `auth_token_env`. Unlike `resolveSecrets` it never throws: a variable
  * that is unset is simply not there (the command that needs it reports that).
  *
  * @example
@@ -202,14 +202,19 @@ export function configuredSecrets(
     if (name === undefined) return;
     const raw = env(name);
     if (raw === undefined) return;
-    const values = split ? splitSecrets(raw) : [raw.trim()].filter((v) => v !== "");
-    for (const value of values) found.push({ env: name, value });
-    // The untrimmed value too, in case a tool prints the variable as it is.
-    if (raw !== raw.trim() && raw.trim() !== "") found.push({ env: name, value: raw });
+    const values = split ? splitSecrets(raw) : [raw];
+    // Trimmed too, as a client may send a key with the whitespace around it dropped.
+    for (const value of new Set([...values, ...values.map((v) => v.trim())])) {
+      if (value !== "") found.push({ env: name, value });
+    }
   };
   for (const provider of config.providers) {
     add(provider.api_key_env, false);
-    for (const webhook of provider.webhooks) add(webhook.signing_secret_env, true);
+    for (const webhook of provider.webhooks) {
+      // One name: a comma-separated rotation list; a YAML list: one secret per variable.
+      const listed = Array.isArray(webhook.signing_secret_env);
+      for (const name of secretEnvNames(webhook)) add(name, !listed);
+    }
   }
   add(config.database.auth_token_env, false);
   return found;

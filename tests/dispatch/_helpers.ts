@@ -7,11 +7,27 @@ import { dirname, join } from "node:path";
 import { type Config, ConfigSchema, type ProviderConfig } from "../../src/config/schema.ts";
 import type { Event, IncomingEvent } from "../../src/event.ts";
 
+/**
+ * One temp dir per test module holding every dir {@linkcode scratchDir} makes; removed when the
+ * module's tests are done (the `unload` event), so the suite leaves nothing in /tmp.
+ */
+const _ROOT = Deno.makeTempDirSync({ prefix: "whd_dispatch_tests_" });
+globalThis.addEventListener("unload", () => {
+  try {
+    Deno.removeSync(_ROOT, { recursive: true });
+  } catch { /* already gone */ }
+});
+
+/** A new empty directory, removed with the others when the test module ends. */
+export function scratchDir(prefix = "whd_scratch_"): Promise<string> {
+  return Deno.makeTempDir({ dir: _ROOT, prefix });
+}
+
 /** Writes `files` (relative path → text; a `mode` makes it executable) under a new temp dir. */
 export async function handlersDir(
   files: Record<string, string | { text: string; mode: number }>,
 ): Promise<string> {
-  const dir = await Deno.makeTempDir({ prefix: "whd_handlers_" });
+  const dir = await scratchDir("whd_handlers_");
   for (const [path, content] of Object.entries(files)) await writeFile(dir, path, content);
   return dir;
 }

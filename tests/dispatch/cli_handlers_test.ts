@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { Command } from "commander";
 import { register } from "../../src/cli/handlers.ts";
 import type { CliContext } from "../../src/cli/context.ts";
+import { CommandFailed } from "../../src/cli/exit.ts";
 import { ManualClock } from "../../src/clock.ts";
 import type { Config } from "../../src/config/schema.ts";
 import { memoryLogger } from "../../src/ops/log.ts";
@@ -22,11 +23,14 @@ async function runCli(config: Config, args: string[]): Promise<{ out: string; ex
     });
   const program = new Command().exitOverride().option("--config <path>");
   register(program, context);
-  const before = Deno.exitCode;
-  await program.parseAsync(["handlers", ...args], { from: "user" });
-  const exitCode = Deno.exitCode;
-  Deno.exitCode = before;
-  return { out, exitCode };
+  // The exit status of the real process is asserted in tests/cli_exit_codes_test.ts.
+  try {
+    await program.parseAsync(["handlers", ...args], { from: "user" });
+    return { out, exitCode: 0 };
+  } catch (error) {
+    if (error instanceof CommandFailed) return { out, exitCode: error.exitCode };
+    throw error;
+  }
 }
 
 Deno.test("whd handlers: lists files per provider, configured types, and load errors (exit 1)", async () => {

@@ -11,6 +11,7 @@ import {
   handlersDir,
   incoming,
   lines,
+  scratchDir,
   testConfig,
   waitFor,
   writeFile,
@@ -21,7 +22,7 @@ type Setup = Partial<DispatcherOptions> & { handlers?: Record<string, unknown> }
 /** A dispatcher over a real libSQL inbox file in a temp dir. */
 async function setup(dir: string, options: Setup = {}) {
   const inbox = options.inbox ??
-    await openInbox({ url: `file:${await Deno.makeTempDir({ prefix: "whd_inbox_" })}/whd.db` });
+    await openInbox({ url: `file:${await scratchDir("whd_inbox_")}/whd.db` });
   const log = memoryLogger();
   const metrics = new Metrics();
   const { handlers, ...rest } = options;
@@ -56,7 +57,7 @@ const APPEND_HELPER =
 
 /** A handlers dir whose `stripe/invoice.paid.ts` appends to `out` (plus `extra` files). */
 async function appendingHandlers(extra: Record<string, string> = {}) {
-  const out = join(await Deno.makeTempDir(), "runs.txt");
+  const out = join(await scratchDir(), "runs.txt");
   const dir = await handlersDir({
     "stripe/invoice.paid.ts": APPEND(out),
     "stripe/_append.ts": APPEND_HELPER,
@@ -79,7 +80,7 @@ Deno.test("dispatcher: a TS handler with a relative import runs once and the eve
 });
 
 Deno.test("dispatcher: a throwing handler is retried with backoff, then dead after max_attempts", async () => {
-  const out = join(await Deno.makeTempDir(), "runs.txt");
+  const out = join(await scratchDir(), "runs.txt");
   const dir = await handlersDir({
     "stripe/_default.ts": `
       export default async (event, ctx) => {
@@ -133,7 +134,7 @@ Deno.test("dispatcher: a throwing handler is retried with backoff, then dead aft
 });
 
 Deno.test("dispatcher: a handler that fails to load keeps its events waiting, and a fix runs them", async () => {
-  const out = join(await Deno.makeTempDir(), "runs.txt");
+  const out = join(await scratchDir(), "runs.txt");
   const dir = await handlersDir({
     "stripe/invoice.paid.ts": `import x from "left-pad";\nexport default () => x;`,
     "stripe/_append.ts": APPEND_HELPER,
@@ -166,7 +167,7 @@ Deno.test("dispatcher: a handler that fails to load keeps its events waiting, an
 });
 
 Deno.test("dispatcher: hot reload — new deliveries use the edited file", async () => {
-  const out = join(await Deno.makeTempDir(), "runs.txt");
+  const out = join(await scratchDir(), "runs.txt");
   const handler = (tag: string) =>
     `export default async (e) => { ${appendLine(out, `"${tag} " + e.id`)} };`;
   const dir = await handlersDir({ "github/push.ts": handler("v1") });
@@ -279,7 +280,7 @@ Deno.test("dispatcher: never more than handlers.concurrency handlers at once", a
 });
 
 Deno.test("dispatcher: shutdown lets quick handlers finish and releases the rest", async () => {
-  const started = join(await Deno.makeTempDir(), "started.txt");
+  const started = join(await scratchDir(), "started.txt");
   const mark = appendLine(started, "e.id");
   const dir = await handlersDir({
     "stripe/quick.ts": `export default async (e) => {

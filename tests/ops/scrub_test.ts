@@ -115,3 +115,17 @@ for (const format of ["text", "json"] as const) {
     assert.equal(leaks(log.scrub(`stored error ${f.json}`), CANARY), undefined);
   });
 }
+
+Deno.test("scrub: configuredSecrets reads a YAML list of variables as one secret each, commas kept", () => {
+  const config = parseConfig(
+    "providers:\n  github:\n    webhooks:\n      default:\n        path: /gh\n" +
+      "        signing_secret_env: [GH_NEW, GH_OLD]\n",
+    "inline",
+  );
+  const env: Record<string, string> = { GH_NEW: "new,secret,with,commas", GH_OLD: "old-secret-1" };
+  const found = configuredSecrets(config, (n) => env[n]);
+  assert.deepEqual(found.map((s) => [s.env, s.value]), [
+    ["GH_NEW", "new,secret,with,commas"],
+    ["GH_OLD", "old-secret-1"],
+  ]);
+});

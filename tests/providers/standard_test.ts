@@ -3,7 +3,8 @@ import { Buffer } from "node:buffer";
 import { createHmac } from "node:crypto";
 import { Webhook } from "standardwebhooks";
 import { UserError } from "../../src/errors.ts";
-import { standard } from "../../src/providers/standard.ts";
+import { standard, UNKNOWN_TYPE } from "../../src/providers/standard.ts";
+import vectors from "./vectors/standard_webhooks.json" with { type: "json" };
 import { assertRejected, assertVerified, request, seconds, webhookConfig } from "./_helpers.ts";
 
 const SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
@@ -143,11 +144,16 @@ Deno.test("standard: timestamps beyond tolerance either way are stale_timestamp"
   assertRejected(await verifier.verify(request(ms, body, now)), "stale_timestamp");
 });
 
-Deno.test("standard: invalid JSON and a missing type are rejected after the signature", async () => {
+Deno.test("standard: invalid JSON is rejected; a body without type is stored as type unknown, after the signature", async () => {
   const verifier = standard.createVerifier(webhook, [SECRET]);
   assertRejected(await verifier.verify(request(oracleHeaders("[nope"), "[nope")), "invalid_json");
   const noType = JSON.stringify({ data: {} });
-  assertRejected(await verifier.verify(request(oracleHeaders(noType), noType)), "missing_type");
+  const r = assertVerified(await verifier.verify(request(oracleHeaders(noType), noType)));
+  assert.deepEqual([r.type, r.payload], [UNKNOWN_TYPE, noType]);
+  for (const odd of ['{"type":""}', '{"type":7}', "[1]", '"text"']) {
+    const v = assertVerified(await verifier.verify(request(oracleHeaders(odd), odd)));
+    assert.equal(v.type, "unknown", odd);
+  }
   assertRejected(
     await verifier.verify(request(oracleHeaders(noType, WRONG), noType)),
     "bad_signature",
@@ -162,7 +168,10 @@ Deno.test("standard: verify_signature false still takes the id from webhook-id a
   const r = assertVerified(await verifier.verify(request({ "webhook-id": "msg_x" }, body)));
   assert.deepEqual([r.id, r.type], ["msg_x", "invoice.paid"]);
   assertRejected(await verifier.verify(request({}, body)), "missing_id");
-  assertRejected(await verifier.verify(request({ "webhook-id": "m" }, "{}")), "missing_type");
+  assert.equal(
+    assertVerified(await verifier.verify(request({ "webhook-id": "m" }, "{}"))).type,
+    "unknown",
+  );
 });
 
 Deno.test("standard: a secret that is not base64 is a UserError at setup that does not echo it", () => {
@@ -196,4 +205,107 @@ Deno.test("standard: sample is an invoice.paid payload, fresh each call, that ve
       .type,
     "invoice.paid",
   );
+});
+
+Deno.test("standard: type_path names where the type is (JSON pointer); absent there → unknown", async () => {
+  const hook = webhookConfig("standard", { type_path: "/event/kind" });
+  const verifier = standard.createVerifier(hook, [SECRET]);
+  const nested = JSON.stringify({ type: "ignored.here", event: { kind: "order.created" } });
+  const r = assertVerified(await verifier.verify(request(oracleHeaders(nested), nested)));
+  assert.equal(r.type, "order.created");
+  assert.equal(
+    assertVerified(await verifier.verify(request(oracleHeaders(body), body))).type,
+    "unknown",
+  );
+});
+
+Deno.test("standard: the timestamp boundary: at the tolerance is stale (past), at +tolerance is fresh (future)", async () => {
+  const now = 1_700_000_000_500;
+  const verifier = standard.createVerifier(webhook, [SECRET]);
+  const at = (offset: number) => {
+    const t = seconds(now) + offset;
+    return verifier.verify(request(oracleHeaders(body, SECRET, MSG, t), body, now));
+  };
+  assertRejected(await at(-300), "stale_timestamp");
+  assertVerified(await at(-299));
+  assertVerified(await at(300));
+  assertRejected(await at(301), "stale_timestamp");
+});
+
+// --- The reference libraries' own test cases (tests/providers/vectors/standard_webhooks.json) ---
+
+interface VerifyVector {
+  name: string;
+  valid: boolean;
+  secret?: string;
+  signing_secret?: string;
+  drop_header?: string;
+  timestamp_header?: string;
+  timestamp_offset?: number;
+  signature?: string;
+  truncate_signature?: number;
+  signature_list?: string[];
+}
+
+const NOW = 1_614_265_330_000 + 123; // any instant; vectors are relative to it
+
+async function vectorRequest(v: VerifyVector) {
+  const d = vectors.defaults;
+  const t = seconds(NOW) + (v.timestamp_offset ?? 0);
+  const signingKey = Buffer.from(
+    (v.signing_secret ?? v.secret ?? d.secret).replace(/^whsec_/, ""),
+    "base64",
+  );
+  const valid = "v1," +
+    createHmac("sha256", signingKey).update(`${d.msg_id}.${t}.${d.payload}`).digest("base64");
+  let signature = v.signature ?? valid;
+  if (v.truncate_signature !== undefined) signature = valid.slice(0, v.truncate_signature);
+  if (v.signature_list) {
+    signature = v.signature_list.map((s) => s === "$valid" ? valid : s).join(" ");
+  }
+  const headers: Record<string, string> = {
+    "webhook-id": d.msg_id,
+    "webhook-timestamp": v.timestamp_header ?? String(t),
+    "webhook-signature": signature,
+  };
+  if (v.drop_header) delete headers[v.drop_header];
+  const hook = webhookConfig("standard", { tolerance_seconds: d.tolerance_seconds });
+  const verifier = standard.createVerifier(hook, [v.secret ?? d.secret]);
+  return await verifier.verify(request(headers, d.payload, NOW));
+}
+
+Deno.test("standard: every verify case of the reference libraries (Python, Go, JavaScript) holds", async () => {
+  const failures: string[] = [];
+  for (const v of vectors.verify as VerifyVector[]) {
+    const result = await vectorRequest(v);
+    if (result.ok !== v.valid) {
+      failures.push(
+        `${v.name}: expected ${v.valid ? "valid" : "rejected"}, got ` +
+          (result.ok ? "valid" : `${result.code}: ${result.message}`),
+      );
+    }
+  }
+  assert.deepEqual(failures, []);
+  assert.ok(vectors.verify.length >= 20);
+});
+
+Deno.test("standard: sign reproduces the reference libraries' published signature", async () => {
+  for (const v of vectors.sign) {
+    const signed = await standard.sign(webhook, v.payload, {
+      secret: v.secret,
+      id: v.msg_id,
+      timestamp: v.timestamp,
+    });
+    assert.equal(signed["webhook-signature"], v.signature);
+  }
+});
+
+Deno.test("standard: the secrets the reference libraries refuse are refused at setup", () => {
+  for (const { secret } of vectors.refused_secrets) {
+    assert.throws(
+      () => standard.createVerifier(webhook, [secret]),
+      UserError,
+      JSON.stringify(secret),
+    );
+  }
 });

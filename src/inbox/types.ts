@@ -130,3 +130,21 @@ export interface Inbox {
   counts(): Promise<Record<EventStatus, number>>;
   close(): void;
 }
+
+/**
+ * The store did not answer within its deadline (locked, slow disk, stopped worker). The write
+ * may still commit later; callers answer 503 and let the sender retry (dedupe holds).
+ *
+ * @example
+ * ```ts
+ * import { StoreUnavailable } from "./types.ts";
+ * const e = new StoreUnavailable("no answer within 2000 ms");
+ * e instanceof StoreUnavailable; // true
+ * ```
+ */
+export class StoreUnavailable extends Error {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(`the inbox store is unavailable: ${message}`, options);
+    this.name = "StoreUnavailable";
+  }
+}

@@ -150,9 +150,12 @@ interface _Waiting {
 const _COLUMNS =
   "provider, id, webhook, type, payload, received_at, source, status, attempts, next_attempt_at, lease_owner, lease_until, last_error, updated_at, completed_at";
 
-// INDEXED BY: the planner would otherwise pick events_claim (status, next_attempt_at) for the
-// first scan and sort every pending row.
-const _CLAIM = `UPDATE events
+/**
+ * The claim statement (`:owner`, `:until`, `:now`, `:limit`): two index range scans, fresh
+ * pending rows by arrival and rows due by `run_at`, merged and cut at `:limit`. INDEXED BY: the
+ * planner would otherwise pick events_claim (status, next_attempt_at) and sort every pending row.
+ */
+export const CLAIM_SQL = `UPDATE events
   SET status = 'running', lease_owner = :owner, lease_until = :until,
       attempts = attempts + 1, updated_at = :now
   WHERE rowid IN (SELECT r FROM (
@@ -445,7 +448,7 @@ class _LibsqlInbox implements LibsqlInbox {
     if (options.limit <= 0) return Promise.resolve([]);
     return this.#enqueue({
       stmt: {
-        sql: _CLAIM,
+        sql: CLAIM_SQL,
         args: {
           owner: options.owner,
           until: options.now + options.leaseMs,

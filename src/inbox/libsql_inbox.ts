@@ -119,6 +119,7 @@ export async function openInbox(options: OpenInboxOptions): Promise<LibsqlInbox>
     url: options.url,
     authToken: options.authToken,
     busyTimeoutMs: options.busyTimeoutMs,
+    native: options.native,
   };
   const local = filePathOf(options.url) !== undefined;
   const engine = local && options.worker !== false

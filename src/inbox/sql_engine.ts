@@ -54,6 +54,11 @@ export interface EngineOptions {
   authToken?: string;
   /** How long a write waits for another process's lock on a `file:` database. Default 5000. */
   busyTimeoutMs?: number;
+  /**
+   * In the store worker, run a `file:` database on the `libsql` driver with prepared statements
+   * (default true) rather than through `@libsql/client`.
+   */
+  native?: boolean;
 }
 
 /** The path of a `file:` URL (undefined for remote URLs). */

@@ -8,7 +8,8 @@
 /// <reference no-default-lib="true" />
 /// <reference lib="deno.worker" />
 import { UserError } from "../errors.ts";
-import { openClientEngine, type SqlEngine } from "./sql_engine.ts";
+import { openNativeEngine } from "./native_engine.ts";
+import { filePathOf, isMemoryUrl, openClientEngine, type SqlEngine } from "./sql_engine.ts";
 import type { WorkerReply, WorkerRequest } from "./worker_protocol.ts";
 
 function _serve(scope: typeof self): void {
@@ -31,6 +32,14 @@ function _serve(scope: typeof self): void {
         switch (request.type) {
           case "open":
             engine = await openClientEngine(request.options);
+            if (!isMemoryUrl(request.options.url) && request.options.native !== false) {
+              // Created and migrated: from now on the driver itself, with prepared statements.
+              await engine.close();
+              engine = openNativeEngine(
+                filePathOf(request.options.url)!,
+                request.options.busyTimeoutMs ?? 5000,
+              );
+            }
             reply({ id: request.id, ok: true, result: null });
             return;
           case "execute":

@@ -100,6 +100,12 @@ export interface LibsqlInbox extends Inbox {
   stats(): InboxStats;
   /** Resolves once the connection closed by `close()` is released (the file is free). */
   whenClosed(): Promise<void>;
+  /**
+   * Whether the store is answering: unavailable from a write that failed or a call that timed
+   * out, until the next write commits. `reason` is the error's message (no secrets: driver
+   * messages carry no URL credentials) and `since` when it started (ms since the epoch).
+   */
+  health(): { available: true } | { available: false; reason: string; since: number };
 }
 
 /**
@@ -205,6 +211,7 @@ class _LibsqlInbox implements LibsqlInbox {
   #writing = false;
   #closed = false;
   #whenClosed: Promise<void> | undefined;
+  #unavailable: { reason: string; since: number } | undefined;
   #stats: InboxStats = {
     accepts: 0,
     acceptTransactions: 0,
@@ -262,7 +269,9 @@ class _LibsqlInbox implements LibsqlInbox {
     w.timer = setTimeout(() => {
       if (w.settled) return;
       this.#stats.timeouts++;
-      w.reject(new StoreUnavailable(`no answer within ${this.#deadlineMs} ms`));
+      const error = new StoreUnavailable(`no answer within ${this.#deadlineMs} ms`);
+      this.#unavailable ??= { reason: error.message, since: this.#now() };
+      w.reject(error);
     }, this.#deadlineMs);
     return w;
   }
@@ -356,6 +365,7 @@ class _LibsqlInbox implements LibsqlInbox {
     } catch (error) {
       if (accepts.length > 0) this.#stats.failedTransactions++;
       this.#log?.warn("inbox write failed", { calls: group.length, error });
+      this.#unavailable ??= { reason: errorMessage(error), since: this.#now() };
       const failure = error instanceof StoreUnavailable ? error : new Error(
         `inbox write failed: ${errorMessage(error)}`,
         { cause: error },
@@ -364,6 +374,7 @@ class _LibsqlInbox implements LibsqlInbox {
       return;
     }
     this.#log?.debug("inbox group committed", { calls: group.length });
+    this.#unavailable = undefined;
     const offset = accepts.length > 0 ? 1 : 0;
     others.forEach((w, i) => {
       try {
@@ -674,6 +685,12 @@ class _LibsqlInbox implements LibsqlInbox {
     const queued = this.#queue.splice(0);
     for (const w of queued) w.reject(new Error("the inbox was closed before the event was stored"));
     this.#whenClosed = this.#engine.close();
+  }
+
+  health(): { available: true } | { available: false; reason: string; since: number } {
+    return this.#unavailable === undefined
+      ? { available: true }
+      : { available: false, ...this.#unavailable };
   }
 
   whenClosed(): Promise<void> {

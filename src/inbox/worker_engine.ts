@@ -25,7 +25,8 @@ interface _Pending {
 
 /** Starts the store worker and opens (creating and migrating) the database in it. */
 export async function openWorkerEngine(options: EngineOptions): Promise<SqlEngine> {
-  // A literal URL: `deno compile` embeds the worker module with the binary.
+  // A literal URL next to this module. `deno compile` embeds worker code only when told to:
+  // the compile task passes `--include src/inbox/store_worker.ts` (Deno's compile docs, Workers).
   const worker = new Worker(new URL("./store_worker.ts", import.meta.url), { type: "module" });
   const engine = new _WorkerEngine(worker);
   try {

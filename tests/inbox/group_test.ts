@@ -32,6 +32,7 @@ Deno.test("outcomes issued together share one transaction and keep their own lea
 Deno.test("a locked database fails calls with StoreUnavailable at the deadline without blocking the event loop", async () => {
   await withInbox(async (inbox, { url }) => {
     await inbox.accept(ev("evt_before"));
+    assert.deepEqual(inbox.health(), { available: true });
     const server = Deno.serve(
       { port: 0, hostname: "127.0.0.1", onListen() {} },
       () => new Response("up"),
@@ -57,6 +58,9 @@ Deno.test("a locked database fails calls with StoreUnavailable at the deadline w
         });
       }
       assert.equal(inbox.stats().timeouts, 3);
+      const health = inbox.health();
+      assert.equal(health.available, false);
+      assert.match((health as { reason: string }).reason, /no answer within 300 ms/);
     } finally {
       await tx.rollback();
       tx.close();
@@ -67,5 +71,6 @@ Deno.test("a locked database fails calls with StoreUnavailable at the deadline w
     // sender's retry is then a duplicate); the one still queued at its deadline was dropped.
     assert.deepEqual(await inbox.accept(ev("evt_locked")), { duplicate: true, status: "pending" });
     assert.deepEqual(await inbox.accept(ev("evt_queued")), { duplicate: false, status: "pending" });
+    assert.deepEqual(inbox.health(), { available: true });
   }, { deadlineMs: 300, busyTimeoutMs: 10_000 });
 });

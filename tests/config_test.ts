@@ -165,7 +165,11 @@ Deno.test("defaults are applied to every omitted key", () => {
     max_body_bytes: 1_048_576,
     trusted_proxies: [],
   });
-  assert.deepEqual(config.database, { url: "file:data/whd.db" });
+  assert.deepEqual(config.database, {
+    url: "file:data/whd.db",
+    timeout_ms: 2000,
+    dedupe_retention_days: 30,
+  });
   assert.deepEqual(config.handlers, {
     dir: "handlers",
     max_attempts: 10,

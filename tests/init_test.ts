@@ -71,7 +71,7 @@ Deno.test("init into an empty directory: check passes, serve stores and handles 
     const check = await whd(["check", "--config", join(target, "whd.yaml")], inDir);
     assert.equal(check.code, 0, check.stderr);
     assert.match(check.stdout, /\/webhooks\/stripe +stripe/);
-    assert.match(check.stdout, /handlers in handlers: all load/);
+    assert.match(check.stdout, /handlers in handlers: 2 file\(s\), all load and can run/);
 
     const server = await startWhd([], inDir); // WHD_CONFIG=whd.yaml from whd.env
     try {

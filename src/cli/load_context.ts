@@ -47,7 +47,13 @@ export async function loadContext(options: GlobalOptions): Promise<CliContext> {
     },
     openInbox: () => {
       const authToken = resolveDatabaseToken(config, env, { secrets });
-      return openInbox({ url: config.database.url, authToken, log });
+      return openInbox({
+        url: config.database.url,
+        authToken,
+        log,
+        deadlineMs: config.database.timeout_ms,
+        dedupeRetentionMs: config.database.dedupe_retention_days * 86_400_000,
+      });
     },
   };
 }

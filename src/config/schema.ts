@@ -98,6 +98,10 @@ export const ConfigSchema = z.strictObject({
     url: z.string().min(1).default("file:data/whd.db"),
     auth_token_env: envVarName
       .optional(),
+    /** Longest wait for the database before a call fails (webhooks then get 503). */
+    timeout_ms: positiveInt.default(2_000),
+    /** How long a purged event's id still counts as a duplicate, from when it was received. */
+    dedupe_retention_days: positiveInt.default(30),
   }).prefault({}),
   handlers: z.strictObject({
     dir: z.string().min(1).default("handlers"),

@@ -1,11 +1,19 @@
 /**
  * The inbox on libSQL: a local SQLite file (`file:`) or a libSQL server (`libsql:`, `http(s):`).
  *
- * `accept` uses group commit: calls that arrive while a write is being prepared or is in flight
- * are gathered and written in one transaction (up to `maxBatch` rows), so one fsync covers many
- * events; every promise settles only after its transaction committed (or failed). Claims and
- * lease-bound status changes are single atomic statements, so several processes sharing one file
- * (the daemon and the CLI) never lease the same event twice.
+ * Writes use group commit: accepts, claims and lease-bound outcomes (complete, fail, bury,
+ * markUnhandled, release) that arrive while a write is being prepared or is in flight are
+ * gathered and written in one transaction (up to `maxBatch` calls), so one fsync covers many of
+ * them; every promise settles only after its transaction committed (or failed). Each claim and
+ * outcome is one atomic statement inside that transaction with its own lease check, so several
+ * processes sharing one file (the daemon and the CLI) never lease the same event twice, and a
+ * lost lease still answers false for its own row only.
+ *
+ * Claims are two index range scans (fresh pending rows by arrival; rows due at a time by
+ * `run_at`) merged in order, so their cost does not grow with the backlog. For `file:` URLs the connection lives in a worker (the driver is
+ * synchronous); every call waits at most `deadlineMs` and then fails with
+ * {@linkcode StoreUnavailable}. Purged events leave a tombstone, so a provider's retry or a
+ * backfill of a purged id stays a duplicate for `dedupeRetentionMs` after it was received.
  *
  * @example
  * ```ts
@@ -19,19 +27,20 @@
  * ```
  * @module
  */
-import {
-  type Client,
-  createClient,
-  type InStatement,
-  type ResultSet,
-  type Row,
-} from "@libsql/client";
-import { dirname } from "node:path";
 import { setImmediate } from "node:timers";
 import type { IncomingEvent } from "../event.ts";
 import type { Logger } from "../ops/log.ts";
 import { errorMessage, UserError } from "../errors.ts";
-import { INBOX_MIGRATIONS, migrate } from "./migrations.ts";
+import {
+  type EngineOptions,
+  filePathOf,
+  openClientEngine,
+  type SqlEngine,
+  type SqlResult,
+  type SqlStatement,
+  type SqlValue,
+} from "./sql_engine.ts";
+import { openWorkerEngine } from "./worker_engine.ts";
 import {
   type AcceptResult,
   EVENT_STATUSES,
@@ -42,37 +51,61 @@ import {
   type ListFilter,
   REQUEUEABLE_STATUSES,
   type StoredEvent,
+  StoreUnavailable,
 } from "./types.ts";
 
+/** Default of {@linkcode OpenInboxOptions.dedupeRetentionMs}: 30 days. */
+export const DEFAULT_DEDUPE_RETENTION_MS = 30 * 24 * 3600 * 1000;
+
 /** Options for {@linkcode openInbox}. */
-export interface OpenInboxOptions {
-  /** `file:path/to.db`, `file::memory:`, `libsql://…`, `http(s)://…`. */
-  url: string;
-  /** Token for a libSQL server. */
-  authToken?: string;
+export interface OpenInboxOptions extends EngineOptions {
   log?: Logger;
-  /** How long a write waits for another process's lock on a `file:` database. Default 5000. */
-  busyTimeoutMs?: number;
-  /** Most accepts written in one transaction. Default 256; 1 turns group commit off. */
+  /** Most calls written in one transaction. Default 256; 1 turns group commit off. */
   maxBatch?: number;
+  /**
+   * Longest wait of any call for the store; past it the call fails with
+   * {@linkcode StoreUnavailable} (the write may still commit later). Default 2000.
+   */
+  deadlineMs?: number;
+  /** How long a purged event's id stays a dedupe key, from when it was received. Default 30 d. */
+  dedupeRetentionMs?: number;
+  /** Current time in ms (purge uses it to drop expired tombstones). Default `Date.now`. */
+  now?: () => number;
+  /**
+   * Run a `file:` database in a worker (default true). False runs the driver on the calling
+   * thread, as libSQL server URLs always do.
+   */
+  worker?: boolean;
 }
 
-/** Counters of the accept path, for tests, benchmarks and metrics. */
+/** Counters of the write path, for tests, benchmarks and metrics. */
 export interface InboxStats {
   /** `accept` calls so far. */
   accepts: number;
-  /** Write transactions `accept` started (committed or not). */
+  /** Write transactions that held accepts (committed or not). */
   acceptTransactions: number;
   /** Of those, the ones that failed. */
   failedTransactions: number;
   /** Most accepts written in one transaction. */
   largestBatch: number;
+  /** Grouped write transactions of any kind (accepts, claims, outcomes). */
+  writeTransactions: number;
+  /** Calls that failed with StoreUnavailable (no answer within the deadline). */
+  timeouts: number;
 }
 
-/** The libSQL inbox: the {@linkcode Inbox} contract plus accept-path counters. */
+/** The libSQL inbox: the {@linkcode Inbox} contract plus write-path counters. */
 export interface LibsqlInbox extends Inbox {
-  /** A snapshot of the accept-path counters. */
+  /** A snapshot of the write-path counters. */
   stats(): InboxStats;
+  /** Resolves once the connection closed by `close()` is released (the file is free). */
+  whenClosed(): Promise<void>;
+  /**
+   * Whether the store is answering: unavailable from a write that failed or a call that timed
+   * out, until the next write commits. `reason` is the error's message (no secrets: driver
+   * messages carry no URL credentials) and `since` when it started (ms since the epoch).
+   */
+  health(): { available: true } | { available: false; reason: string; since: number };
 }
 
 /**
@@ -84,103 +117,62 @@ export interface LibsqlInbox extends Inbox {
  * written by a newer whd.
  */
 export async function openInbox(options: OpenInboxOptions): Promise<LibsqlInbox> {
-  const filePath = _filePath(options.url);
-  const inMemory = filePath !== undefined && /^:memory:($|\?)/.test(filePath);
-  if (filePath !== undefined && !inMemory) {
-    await Deno.mkdir(dirname(filePath), { recursive: true }).catch((error) => {
-      throw new UserError(
-        `cannot create the directory for the inbox database ${filePath}: ${errorMessage(error)}. ` +
-          `Fix the permissions or change database.url.`,
-        { cause: error },
-      );
-    });
+  const maxBatch = options.maxBatch ?? 256;
+  if (!Number.isInteger(maxBatch) || maxBatch < 1) {
+    throw new RangeError(`maxBatch must be a positive integer, got ${maxBatch}`);
   }
-  let client: Client;
-  try {
-    client = createClient({
-      url: options.url,
-      authToken: options.authToken,
-      // One connection: the sqlite3 driver runs statements synchronously, so more would not add
-      // parallelism, and per-connection PRAGMAs (synchronous) then cover every statement.
-      concurrency: filePath === undefined ? undefined : 1,
-      timeout: filePath === undefined ? undefined : options.busyTimeoutMs ?? 5000,
-    });
-  } catch (error) {
-    throw new UserError(
-      `cannot open the inbox database ${_redactUrl(options.url)}: ${
-        _redactUrl(errorMessage(error))
-      }. Check database.url.`,
-      { cause: error },
-    );
-  }
-  try {
-    if (filePath !== undefined) {
-      // WAL lets the CLI read while the daemon writes; it is persistent in the file.
-      await client.execute("PRAGMA journal_mode = WAL");
-      // FULL: the WAL is fsynced at every commit, so a resolved accept survives power loss.
-      // Group commit amortizes that fsync over many events.
-      await client.execute("PRAGMA synchronous = FULL");
-    }
-    await migrate(client, INBOX_MIGRATIONS);
-  } catch (error) {
-    client.close();
-    if (error instanceof UserError) throw error;
-    throw new UserError(
-      `cannot open the inbox database ${_redactUrl(options.url)}: ${
-        _redactUrl(errorMessage(error))
-      }. Check database.url and that the file is a whd database.`,
-      { cause: error },
-    );
-  }
-  // Reconnecting would lose an in-memory database, so only real files recover that way.
-  const recoverByReconnect = filePath !== undefined && !inMemory;
-  return new _LibsqlInbox(client, recoverByReconnect, options.maxBatch ?? 256, options.log);
+  const engineOptions: EngineOptions = {
+    url: options.url,
+    authToken: options.authToken,
+    busyTimeoutMs: options.busyTimeoutMs,
+    native: options.native,
+  };
+  const local = filePathOf(options.url) !== undefined;
+  const engine = local && options.worker !== false
+    ? await openWorkerEngine(engineOptions)
+    : await openClientEngine(engineOptions);
+  return new _LibsqlInbox(engine, {
+    maxBatch,
+    deadlineMs: options.deadlineMs ?? 2000,
+    retentionMs: options.dedupeRetentionMs ?? DEFAULT_DEDUPE_RETENTION_MS,
+    now: options.now ?? Date.now,
+    log: options.log,
+  });
 }
 
-/** The path of a `file:` URL (undefined for remote URLs). */
-function _filePath(url: string): string | undefined {
-  if (!/^file:/i.test(url)) return undefined;
-  let rest = url.slice("file:".length);
-  const query = rest.indexOf("?");
-  if (query >= 0 && !rest.startsWith(":memory:")) rest = rest.slice(0, query);
-  if (rest.startsWith("//")) {
-    const slash = rest.indexOf("/", 2);
-    rest = slash < 0 ? "" : rest.slice(slash);
-  }
-  return decodeURIComponent(rest);
+/** A call waiting for the next grouped write. */
+interface _Waiting {
+  /** Set once the caller's promise settled (answered, failed or timed out). */
+  settled: boolean;
+  timer: ReturnType<typeof setTimeout> | undefined;
+  resolve(value: unknown): void;
+  reject(error: unknown): void;
+  /** An accept, or a statement whose result `map` turns into the answer. */
+  accept?: { event: IncomingEvent; status: "pending" | "ignored" };
+  stmt?: SqlStatement;
+  map?(result: SqlResult): unknown;
 }
+
+/** Columns of a {@linkcode StoredEvent}, in its order. */
+const _COLUMNS =
+  "provider, id, webhook, type, payload, received_at, source, status, attempts, next_attempt_at, lease_owner, lease_until, last_error, updated_at, completed_at";
 
 /**
- * `text` with the credentials of any URL in it removed: user info and `authToken=` values. Used
- * on driver messages too, which may quote the URL they failed to parse.
+ * The claim statement (`:owner`, `:until`, `:now`, `:limit`): two index range scans, fresh
+ * pending rows by arrival and rows due by `run_at`, merged and cut at `:limit`. INDEXED BY: the
+ * planner would otherwise pick events_claim (status, next_attempt_at) and sort every pending row.
  */
-function _redactUrl(text: string): string {
-  return text.replace(/\/\/[^/@]*@/g, "//").replace(/([?&]authToken=)[^&'"]*/gi, "$1…");
-}
-
-interface _Waiting {
-  event: IncomingEvent;
-  status: "pending" | "ignored";
-  resolve(result: AcceptResult): void;
-  reject(error: unknown): void;
-}
-
-const _INSERT = `INSERT INTO events
-  (provider, id, webhook, type, payload, received_at, source, status, attempts, updated_at)
-  VALUES (?, ?, ?, ?, ?, ?, ?, ?, 0, ?)
-  ON CONFLICT (provider, id) DO NOTHING`;
-
-const _CLAIM = `UPDATE events
+export const CLAIM_SQL = `UPDATE events
   SET status = 'running', lease_owner = :owner, lease_until = :until,
       attempts = attempts + 1, updated_at = :now
-  WHERE rowid IN (
-    SELECT rowid FROM events
-    WHERE (status = 'pending' AND (next_attempt_at IS NULL OR next_attempt_at <= :now))
-       OR (status = 'failed' AND next_attempt_at <= :now)
-       OR (status = 'running' AND lease_until < :now)
-    ORDER BY received_at, rowid
-    LIMIT :limit)
-  RETURNING rowid AS _rowid, *`;
+  WHERE rowid IN (SELECT r FROM (
+    SELECT * FROM (SELECT rowid AS r, received_at AS k FROM events INDEXED BY events_ready
+      WHERE status = 'pending' AND next_attempt_at IS NULL ORDER BY received_at LIMIT :limit)
+    UNION ALL
+    SELECT * FROM (SELECT rowid AS r, run_at AS k FROM events INDEXED BY events_due
+      WHERE run_at <= :now ORDER BY run_at LIMIT :limit)
+    ORDER BY k LIMIT :limit))
+  RETURNING ${_COLUMNS}`;
 
 const _CLAIM_ONE = `UPDATE events
   SET status = 'running', lease_owner = :owner, lease_until = :until,
@@ -188,79 +180,120 @@ const _CLAIM_ONE = `UPDATE events
   WHERE provider = :provider AND id = :id
     AND status NOT IN ('done', 'dead')
     AND NOT (status = 'running' AND lease_owner IS NOT :owner AND lease_until >= :now)
-  RETURNING *`;
+  RETURNING ${_COLUMNS}`;
 
 const _LEASED = "provider = :provider AND id = :id AND status = 'running' AND lease_owner = :owner";
 const _REQUEUE_SET = `status = 'pending', next_attempt_at = :now, attempts = 0,
   lease_owner = NULL, lease_until = NULL, updated_at = :now`;
 
+/** The multi-row INSERT of `rows` accepts; a live tombstone keeps an id out (a duplicate). */
+function _insertSql(rows: number, retentionMs: number): string {
+  const values = Array.from({ length: rows }, () => "(?, ?, ?, ?, ?, ?, ?, ?)").join(", ");
+  return `INSERT INTO events
+    (provider, id, webhook, type, payload, received_at, source, status, attempts, updated_at)
+    SELECT v.column1, v.column2, v.column3, v.column4, v.column5, v.column6, v.column7, v.column8,
+      0, v.column6
+    FROM (VALUES ${values}) AS v
+    WHERE NOT EXISTS (SELECT 1 FROM purged p
+      WHERE p.provider = v.column1 AND p.id = v.column2 AND p.received_at > v.column6 - ${retentionMs})
+    ON CONFLICT (provider, id) DO NOTHING
+    RETURNING provider, id`;
+}
+
 class _LibsqlInbox implements LibsqlInbox {
-  #client: Client;
-  #recoverByReconnect: boolean;
+  #engine: SqlEngine;
   #maxBatch: number;
+  #deadlineMs: number;
+  #retentionMs: number;
+  #now: () => number;
   #log?: Logger;
   #queue: _Waiting[] = [];
   #writing = false;
   #closed = false;
+  #whenClosed: Promise<void> | undefined;
+  #unavailable: { reason: string; since: number } | undefined;
   #stats: InboxStats = {
     accepts: 0,
     acceptTransactions: 0,
     failedTransactions: 0,
     largestBatch: 0,
+    writeTransactions: 0,
+    timeouts: 0,
   };
 
-  constructor(client: Client, recoverByReconnect: boolean, maxBatch: number, log?: Logger) {
-    if (!Number.isInteger(maxBatch) || maxBatch < 1) {
-      throw new RangeError(`maxBatch must be a positive integer, got ${maxBatch}`);
-    }
-    this.#client = client;
-    this.#recoverByReconnect = recoverByReconnect;
-    this.#maxBatch = maxBatch;
-    this.#log = log;
-  }
-
-  #execute(stmt: InStatement): Promise<ResultSet> {
-    return this.#recovering(() => this.#client.execute(stmt));
-  }
-
-  #batch(stmts: InStatement[]): Promise<ResultSet[]> {
-    return this.#recovering(() => this.#client.batch(stmts, "write"));
-  }
-
-  /**
-   * Runs `op`; when it fails on a local file, replaces the connection before rethrowing. The
-   * sqlite3 driver (libsql 0.5) does not reset a statement that failed with SQLITE_BUSY, and that
-   * statement keeps the connection's locks: without a fresh connection every later write fails
-   * ("SQL statements in progress") and other processes stay locked out.
-   */
-  async #recovering<T>(op: () => Promise<T>): Promise<T> {
-    try {
-      return await op();
-    } catch (error) {
-      if (this.#recoverByReconnect && !this.#closed) {
-        try {
-          await this.#client.reconnect();
-          await this.#client.execute("PRAGMA synchronous = FULL");
-        } catch (reconnectError) {
-          this.#log?.error("inbox reconnect failed", { error: reconnectError });
-        }
-      }
-      throw error;
-    }
+  constructor(
+    engine: SqlEngine,
+    options: {
+      maxBatch: number;
+      deadlineMs: number;
+      retentionMs: number;
+      now: () => number;
+      log?: Logger;
+    },
+  ) {
+    this.#engine = engine;
+    this.#maxBatch = options.maxBatch;
+    this.#deadlineMs = options.deadlineMs;
+    this.#retentionMs = Math.max(0, Math.floor(options.retentionMs));
+    this.#now = options.now;
+    this.#log = options.log;
   }
 
   stats(): InboxStats {
     return { ...this.#stats };
   }
 
-  accept(
-    event: IncomingEvent,
-    options?: { status?: "pending" | "ignored" },
-  ): Promise<AcceptResult> {
-    this.#stats.accepts++;
+  /** Starts the deadline of a call: past it the call fails with StoreUnavailable. */
+  #waiting(
+    resolve: (value: never) => void,
+    reject: (error: unknown) => void,
+    fields: Partial<_Waiting>,
+  ): _Waiting {
+    const w: _Waiting = {
+      settled: false,
+      timer: undefined,
+      resolve: (value) => {
+        if (w.settled) return;
+        w.settled = true;
+        clearTimeout(w.timer);
+        resolve(value as never);
+      },
+      reject: (error) => {
+        if (w.settled) return;
+        w.settled = true;
+        clearTimeout(w.timer);
+        reject(error);
+      },
+      ...fields,
+    };
+    w.timer = setTimeout(() => {
+      if (w.settled) return;
+      this.#stats.timeouts++;
+      const error = new StoreUnavailable(`no answer within ${this.#deadlineMs} ms`);
+      this.#unavailable ??= { reason: error.message, since: this.#now() };
+      w.reject(error);
+    }, this.#deadlineMs);
+    return w;
+  }
+
+  /** Runs `op` on the engine, failing with StoreUnavailable past the deadline. */
+  #bounded<T>(op: () => Promise<T>): Promise<T> {
     if (this.#closed) return Promise.reject(new Error("the inbox is closed"));
-    return new Promise((resolve, reject) => {
-      this.#queue.push({ event, status: options?.status ?? "pending", resolve, reject });
+    return new Promise<T>((resolve, reject) => {
+      const w = this.#waiting(resolve, reject, {});
+      op().then(w.resolve, w.reject);
+    });
+  }
+
+  #execute(stmt: SqlStatement): Promise<SqlResult> {
+    return this.#bounded(() => this.#engine.execute(stmt));
+  }
+
+  /** Queues a call for the next grouped write transaction. */
+  #enqueue<T>(fields: Partial<_Waiting>): Promise<T> {
+    if (this.#closed) return Promise.reject(new Error("the inbox is closed"));
+    return new Promise<T>((resolve, reject) => {
+      this.#queue.push(this.#waiting(resolve, reject, fields));
       if (!this.#writing) {
         this.#writing = true;
         this.#drain();
@@ -268,22 +301,31 @@ class _LibsqlInbox implements LibsqlInbox {
     });
   }
 
-  /** Writes the queue in batches until it is empty. Never rejects. */
+  accept(
+    event: IncomingEvent,
+    options?: { status?: "pending" | "ignored" },
+  ): Promise<AcceptResult> {
+    this.#stats.accepts++;
+    return this.#enqueue({ accept: { event, status: options?.status ?? "pending" } });
+  }
+
+  /** Writes the queue in groups until it is empty. Never rejects. */
   async #drain(): Promise<void> {
     try {
       // Yield one macrotask (setImmediate costs ~10 µs; setTimeout(0) ~2 ms in Deno) so that
-      // requests the event loop already has ready join this batch, not only accepts issued in
+      // requests the event loop already has ready join this group, not only calls issued in
       // the same turn. Measured with 64 HTTP connections on one file: a microtask yield gave one
       // transaction per request; this gives ~20 accepts per transaction and 4× the requests/s.
       await new Promise((r) => setImmediate(r));
       while (this.#queue.length > 0) {
-        const batch = this.#queue.splice(0, this.#maxBatch);
+        // Calls that timed out while queued are not written: their callers were told so.
+        const group = this.#queue.splice(0, this.#maxBatch).filter((w) => !w.settled);
+        if (group.length === 0) continue;
         try {
-          await this.#writeBatch(batch);
+          await this.#writeGroup(group);
         } catch (error) {
           // A bug or a malformed event: settle every caller rather than leave them hanging.
-          // (Rejecting an already resolved promise does nothing.)
-          for (const w of batch) w.reject(error);
+          for (const w of group) w.reject(error);
         }
       }
     } finally {
@@ -291,79 +333,118 @@ class _LibsqlInbox implements LibsqlInbox {
     }
   }
 
-  async #writeBatch(batch: _Waiting[]): Promise<void> {
-    this.#stats.acceptTransactions++;
-    this.#stats.largestBatch = Math.max(this.#stats.largestBatch, batch.length);
-    const statements: InStatement[] = batch.map(({ event: e, status }) => ({
-      sql: _INSERT,
-      args: [
-        e.provider,
-        e.id,
-        e.webhook,
-        e.type,
-        e.payload,
-        e.receivedAt,
-        e.source,
-        status,
-        e.receivedAt,
-      ],
-    }));
-    let inserted: boolean[];
-    try {
-      const results = await this.#batch(statements);
-      inserted = results.map((r) => r.rowsAffected > 0);
-    } catch (error) {
-      this.#stats.failedTransactions++;
-      this.#log?.warn("inbox write failed", { events: batch.length, error });
-      const failure = new Error(`inbox write failed: ${errorMessage(error)}`, {
-        cause: error,
+  async #writeGroup(group: _Waiting[]): Promise<void> {
+    const accepts = group.filter((w) => w.accept !== undefined);
+    const others = group.filter((w) => w.accept === undefined);
+    const stmts: SqlStatement[] = [];
+    if (accepts.length > 0) {
+      this.#stats.acceptTransactions++;
+      this.#stats.largestBatch = Math.max(this.#stats.largestBatch, accepts.length);
+      stmts.push({
+        sql: _insertSql(accepts.length, this.#retentionMs),
+        args: accepts.flatMap(({ accept }) => {
+          const e = accept!.event;
+          return [
+            e.provider,
+            e.id,
+            e.webhook,
+            e.type,
+            e.payload,
+            e.receivedAt,
+            e.source,
+            accept!.status,
+          ];
+        }),
       });
-      for (const w of batch) w.reject(failure);
+    }
+    for (const w of others) stmts.push(w.stmt!);
+    this.#stats.writeTransactions++;
+    let results: SqlResult[];
+    try {
+      results = await this.#engine.batch(stmts);
+    } catch (error) {
+      if (accepts.length > 0) this.#stats.failedTransactions++;
+      this.#log?.warn("inbox write failed", { calls: group.length, error });
+      this.#unavailable ??= { reason: errorMessage(error), since: this.#now() };
+      const failure = error instanceof StoreUnavailable ? error : new Error(
+        `inbox write failed: ${errorMessage(error)}`,
+        { cause: error },
+      );
+      for (const w of group) w.reject(failure);
       return;
     }
-    this.#log?.debug("inbox batch committed", { events: batch.length });
-    // Status of each row written by this batch; duplicates of those share it (first one wins).
+    this.#log?.debug("inbox group committed", { calls: group.length });
+    this.#unavailable = undefined;
+    const offset = accepts.length > 0 ? 1 : 0;
+    others.forEach((w, i) => {
+      try {
+        w.resolve(w.map!(results[offset + i]));
+      } catch (error) {
+        w.reject(error);
+      }
+    });
+    if (accepts.length > 0) await this.#settleAccepts(accepts, results[0]);
+  }
+
+  async #settleAccepts(accepts: _Waiting[], inserted: SqlResult): Promise<void> {
+    const insertedKeys = new Set(
+      inserted.rows.map((r) => eventKeyString({ provider: String(r[0]), id: String(r[1]) })),
+    );
+    // Status of each row written by this group; duplicates of those share it (first one wins).
     const written = new Map<string, EventStatus>();
     const lookups: _Waiting[] = [];
-    batch.forEach((w, i) => {
-      const key = eventKeyString(w.event);
-      if (inserted[i]) {
-        written.set(key, w.status);
-        w.resolve({ duplicate: false, status: w.status });
+    for (const w of accepts) {
+      const { event, status } = w.accept!;
+      const key = eventKeyString(event);
+      if (insertedKeys.has(key) && !written.has(key)) {
+        written.set(key, status);
+        w.resolve({ duplicate: false, status });
       } else if (written.has(key)) {
         w.resolve({ duplicate: true, status: written.get(key)! });
       } else {
         lookups.push(w);
       }
-    });
+    }
     if (lookups.length > 0) await this.#resolveDuplicates(lookups);
   }
 
-  /** Reads the current status of rows that already existed before the batch. */
+  /** Reads the current status of rows (or tombstones) that already existed before the group. */
   async #resolveDuplicates(waiting: _Waiting[]): Promise<void> {
     try {
-      const keys = [...new Map(waiting.map((w) => [eventKeyString(w.event), w.event])).values()];
+      const keys = [
+        ...new Map(waiting.map((w) => [eventKeyString(w.accept!.event), w.accept!.event]))
+          .values(),
+      ];
       const statuses = new Map<string, EventStatus>();
       for (let i = 0; i < keys.length; i += 200) {
         const chunk = keys.slice(i, i + 200);
+        const values = chunk.map(() => "(?, ?)").join(", ");
+        const args = chunk.flatMap((k) => [k.provider, k.id]);
+        // A live row wins over a tombstone (an expired tombstone may outlive its successor).
         const rs = await this.#execute({
-          sql: `SELECT provider, id, status FROM events WHERE (provider, id) IN (VALUES ${
-            chunk.map(() => "(?, ?)").join(", ")
-          })`,
-          args: chunk.flatMap((k) => [k.provider, k.id]),
+          sql: `SELECT provider, id, status, 1 AS live FROM events
+              WHERE (provider, id) IN (VALUES ${values})
+            UNION ALL SELECT provider, id, status, 0 AS live FROM purged
+              WHERE (provider, id) IN (VALUES ${values})
+            ORDER BY live`,
+          args: [...args, ...args],
         });
         for (const row of rs.rows) {
           statuses.set(
-            eventKeyString({ provider: String(row.provider), id: String(row.id) }),
-            row.status as EventStatus,
+            eventKeyString({ provider: String(row[0]), id: String(row[1]) }),
+            row[2] as EventStatus,
           );
         }
       }
       for (const w of waiting) {
-        const status = statuses.get(eventKeyString(w.event));
+        const status = statuses.get(eventKeyString(w.accept!.event));
         if (status === undefined) {
-          // Purged between the insert and this read: it was stored, and is gone by request.
-          w.reject(new Error(`event ${w.event.provider}/${w.event.id} vanished during accept`));
+          // Expired tombstone swept between the insert and this read.
+          w.reject(
+            new Error(
+              `event ${w.accept!.event.provider}/${w.accept!.event.id} vanished during accept`,
+            ),
+          );
         } else {
           w.resolve({ duplicate: true, status });
         }
@@ -373,41 +454,46 @@ class _LibsqlInbox implements LibsqlInbox {
     }
   }
 
-  async claim(
+  claim(
     options: { owner: string; limit: number; leaseMs: number; now: number },
   ): Promise<StoredEvent[]> {
-    if (options.limit <= 0) return [];
-    const rs = await this.#execute({
-      sql: _CLAIM,
-      args: {
-        owner: options.owner,
-        until: options.now + options.leaseMs,
-        now: options.now,
-        limit: options.limit,
+    if (options.limit <= 0) return Promise.resolve([]);
+    return this.#enqueue({
+      stmt: {
+        sql: CLAIM_SQL,
+        args: {
+          owner: options.owner,
+          until: options.now + options.leaseMs,
+          now: options.now,
+          limit: options.limit,
+        },
       },
+      // RETURNING has no defined order: put the leases back in arrival order.
+      map: (rs) =>
+        _toStoredAll(rs).sort((a, b) =>
+          a.received_at - b.received_at || a.provider.localeCompare(b.provider) ||
+          a.id.localeCompare(b.id)
+        ),
     });
-    // RETURNING has no defined order: put the leases back in claim order.
-    const rows = [...rs.rows].sort((a, b) =>
-      Number(a.received_at) - Number(b.received_at) || Number(a._rowid) - Number(b._rowid)
-    );
-    return rows.map(_toStored);
   }
 
-  async claimOne(
+  claimOne(
     key: EventKey,
     options: { owner: string; leaseMs: number; now: number },
   ): Promise<StoredEvent | null> {
-    const rs = await this.#execute({
-      sql: _CLAIM_ONE,
-      args: {
-        provider: key.provider,
-        id: key.id,
-        owner: options.owner,
-        until: options.now + options.leaseMs,
-        now: options.now,
+    return this.#enqueue({
+      stmt: {
+        sql: _CLAIM_ONE,
+        args: {
+          provider: key.provider,
+          id: key.id,
+          owner: options.owner,
+          until: options.now + options.leaseMs,
+          now: options.now,
+        },
       },
+      map: (rs) => _toStoredAll(rs)[0] ?? null,
     });
-    return rs.rows.length === 0 ? null : _toStored(rs.rows[0]);
   }
 
   complete(key: EventKey, owner: string, now: number): Promise<boolean> {
@@ -456,19 +542,24 @@ class _LibsqlInbox implements LibsqlInbox {
     );
   }
 
-  /** Applies `set` to the row only while `owner` holds its lease; true when it did. */
-  async #leased(
+  /**
+   * Applies `set` to the row only while `owner` holds its lease; true when it did. Queued with
+   * the other writes, so outcomes that arrive together share one transaction.
+   */
+  #leased(
     set: string,
     key: EventKey,
     owner: string,
-    args: Record<string, string | number | null>,
+    args: Record<string, SqlValue>,
   ): Promise<boolean> {
-    const rs = await this.#execute({
-      sql: `UPDATE events SET ${set}, lease_owner = NULL, lease_until = NULL, updated_at = :now
-        WHERE ${_LEASED}`,
-      args: { ...args, provider: key.provider, id: key.id, owner },
+    return this.#enqueue({
+      stmt: {
+        sql: `UPDATE events SET ${set}, lease_owner = NULL, lease_until = NULL, updated_at = :now
+          WHERE ${_LEASED}`,
+        args: { ...args, provider: key.provider, id: key.id, owner },
+      },
+      map: (rs) => rs.rowsAffected === 1,
     });
-    return rs.rowsAffected === 1;
   }
 
   async list(filter: ListFilter = {}): Promise<StoredEvent[]> {
@@ -487,20 +578,23 @@ class _LibsqlInbox implements LibsqlInbox {
       args.type = filter.type;
     }
     const rs = await this.#execute({
-      sql: `SELECT * FROM events ${where.length ? `WHERE ${where.join(" AND ")}` : ""}
+      sql: `SELECT ${_COLUMNS} FROM events ${where.length ? `WHERE ${where.join(" AND ")}` : ""}
         ORDER BY received_at DESC, rowid DESC LIMIT :limit`,
       args,
     });
-    return rs.rows.map(_toStored);
+    return _toStoredAll(rs);
   }
 
   async find(id: string, provider?: string): Promise<StoredEvent[]> {
     const rs = await this.#execute(
       provider === undefined
-        ? { sql: "SELECT * FROM events WHERE id = ? ORDER BY provider", args: [id] }
-        : { sql: "SELECT * FROM events WHERE id = ? AND provider = ?", args: [id, provider] },
+        ? { sql: `SELECT ${_COLUMNS} FROM events WHERE id = ? ORDER BY provider`, args: [id] }
+        : {
+          sql: `SELECT ${_COLUMNS} FROM events WHERE id = ? AND provider = ?`,
+          args: [id, provider],
+        },
     );
-    return rs.rows.map(_toStored);
+    return _toStoredAll(rs);
   }
 
   async requeue(
@@ -531,7 +625,7 @@ class _LibsqlInbox implements LibsqlInbox {
     }
     const rs = await this.#execute({ sql: `${sql} RETURNING provider, id`, args });
     return rs.rows
-      .map((r) => ({ provider: String(r.provider), id: String(r.id) }))
+      .map((r) => ({ provider: String(r[0]), id: String(r[1]) }))
       .sort((a, b) => a.provider.localeCompare(b.provider) || a.id.localeCompare(b.id));
   }
 
@@ -546,23 +640,42 @@ class _LibsqlInbox implements LibsqlInbox {
     return rs.rowsAffected === 1;
   }
 
+  /**
+   * Deletes done and ignored rows received before `before`, keeping each one's (provider, id)
+   * as a tombstone until `dedupeRetentionMs` after it was received; drops expired tombstones.
+   * Returns how many events were deleted.
+   */
   async purge(before: number): Promise<number> {
-    const rs = await this.#execute({
-      sql: "DELETE FROM events WHERE status IN ('done', 'ignored') AND received_at < ?",
-      args: [before],
-    });
-    return rs.rowsAffected;
+    const now = this.#now();
+    const cutoff = now - this.#retentionMs;
+    const purgeable = "status IN ('done', 'ignored') AND received_at < :before";
+    const results = await this.#bounded(() =>
+      this.#engine.batch([
+        {
+          sql: `INSERT INTO purged (provider, id, status, received_at, purged_at)
+            SELECT provider, id, status, received_at, :now FROM events
+            WHERE ${purgeable} AND received_at > :cutoff
+            ON CONFLICT (provider, id) DO UPDATE SET status = excluded.status,
+              received_at = excluded.received_at, purged_at = excluded.purged_at`,
+          args: { before, now, cutoff },
+        },
+        { sql: `DELETE FROM events WHERE ${purgeable}`, args: { before } },
+        { sql: "DELETE FROM purged WHERE received_at <= :cutoff", args: { cutoff } },
+      ])
+    );
+    return results[1].rowsAffected;
   }
 
   async counts(): Promise<Record<EventStatus, number>> {
-    const rs = await this.#execute(
-      "SELECT status, COUNT(*) AS n FROM events GROUP BY status",
-    );
+    const rs = await this.#execute({
+      sql: "SELECT status, COUNT(*) AS n FROM events GROUP BY status",
+      args: [],
+    });
     const counts = Object.fromEntries(EVENT_STATUSES.map((s) => [s, 0])) as Record<
       EventStatus,
       number
     >;
-    for (const row of rs.rows) counts[row.status as EventStatus] = Number(row.n);
+    for (const row of rs.rows) counts[row[0] as EventStatus] = Number(row[1]);
     return counts;
   }
 
@@ -571,7 +684,17 @@ class _LibsqlInbox implements LibsqlInbox {
     this.#closed = true;
     const queued = this.#queue.splice(0);
     for (const w of queued) w.reject(new Error("the inbox was closed before the event was stored"));
-    this.#client.close();
+    this.#whenClosed = this.#engine.close();
+  }
+
+  health(): { available: true } | { available: false; reason: string; since: number } {
+    return this.#unavailable === undefined
+      ? { available: true }
+      : { available: false, ...this.#unavailable };
+  }
+
+  whenClosed(): Promise<void> {
+    return this.#whenClosed ?? Promise.reject(new Error("the inbox is not closed"));
   }
 }
 
@@ -583,22 +706,23 @@ function _str(value: unknown): string | null {
   return value === null || value === undefined ? null : String(value);
 }
 
-function _toStored(row: Row): StoredEvent {
-  return {
-    id: String(row.id),
-    provider: String(row.provider),
-    webhook: String(row.webhook),
-    type: String(row.type),
-    payload: String(row.payload),
-    received_at: Number(row.received_at),
-    source: row.source as StoredEvent["source"],
-    status: row.status as EventStatus,
-    attempts: Number(row.attempts),
-    next_attempt_at: _num(row.next_attempt_at),
-    lease_owner: _str(row.lease_owner),
-    lease_until: _num(row.lease_until),
-    last_error: _str(row.last_error),
-    updated_at: Number(row.updated_at),
-    completed_at: _num(row.completed_at),
-  };
+/** Rows selected or returned as {@linkcode _COLUMNS}, as stored events. */
+function _toStoredAll(rs: SqlResult): StoredEvent[] {
+  return rs.rows.map((row) => ({
+    id: String(row[1]),
+    provider: String(row[0]),
+    webhook: String(row[2]),
+    type: String(row[3]),
+    payload: String(row[4]),
+    received_at: Number(row[5]),
+    source: row[6] as StoredEvent["source"],
+    status: row[7] as EventStatus,
+    attempts: Number(row[8]),
+    next_attempt_at: _num(row[9]),
+    lease_owner: _str(row[10]),
+    lease_until: _num(row[11]),
+    last_error: _str(row[12]),
+    updated_at: Number(row[13]),
+    completed_at: _num(row[14]),
+  }));
 }

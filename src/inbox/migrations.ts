@@ -12,7 +12,7 @@
  * import { createClient } from "@libsql/client";
  * import { INBOX_MIGRATIONS, migrate } from "./migrations.ts";
  * const client = createClient({ url: "file::memory:" });
- * await migrate(client, INBOX_MIGRATIONS); // → 1
+ * await migrate(client, INBOX_MIGRATIONS); // → 2
  * ```
  * @module
  */
@@ -52,6 +52,36 @@ export const INBOX_MIGRATIONS: readonly Migration[] = [
       )`,
       "CREATE INDEX events_claim ON events (status, next_attempt_at)",
       "CREATE INDEX events_received ON events (received_at)",
+    ],
+  },
+  {
+    version: 2,
+    description: "claim indexes (events_ready, events_due on run_at); purged-event tombstones",
+    sql: [
+      // Two partial indexes hold only the runnable rows, so a claim is two index range scans
+      // in claim order (cost independent of the backlog; done rows are not in them):
+      // events_ready: fresh pending rows (no next_attempt_at), runnable at once, oldest first;
+      // events_due: rows runnable from a time, `run_at` (NULL: not waiting for a time). It is a
+      // generated column, so every write keeps it right and existing rows get it without a
+      // backfill pass. `lease_until + 1`: an expired lease is one with lease_until < now.
+      `ALTER TABLE events ADD COLUMN run_at INTEGER GENERATED ALWAYS AS (
+        CASE status
+          WHEN 'pending' THEN next_attempt_at
+          WHEN 'failed' THEN next_attempt_at
+          WHEN 'running' THEN lease_until + 1
+        END) VIRTUAL`,
+      "CREATE INDEX events_due ON events (run_at) WHERE run_at IS NOT NULL",
+      `CREATE INDEX events_ready ON events (received_at)
+        WHERE status = 'pending' AND next_attempt_at IS NULL`,
+      // A purged event's dedupe key, kept for inbox.dedupe_retention after it was received.
+      `CREATE TABLE purged (
+        provider TEXT NOT NULL,
+        id TEXT NOT NULL,
+        status TEXT NOT NULL,
+        received_at INTEGER NOT NULL,
+        purged_at INTEGER NOT NULL,
+        PRIMARY KEY (provider, id)
+      ) WITHOUT ROWID`,
     ],
   },
 ];

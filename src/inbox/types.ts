@@ -87,7 +87,11 @@ export interface ListFilter {
   limit?: number;
 }
 
-/** Durable, deduplicated event store. All writes are committed before their promise resolves. */
+/**
+ * Durable, deduplicated event store. All writes are committed before their promise resolves.
+ * Writes issued together (accepts, claims, outcomes) may share one transaction; each keeps its
+ * own result. A call the store does not answer in time fails with {@linkcode StoreUnavailable}.
+ */
 export interface Inbox {
   /** Stores the event once per (provider, id). Resolves only after the row is durable. */
   accept(event: IncomingEvent, options?: { status?: "pending" | "ignored" }): Promise<AcceptResult>;
@@ -124,9 +128,31 @@ export interface Inbox {
   ): Promise<EventKey[]>;
   /** Runs a done event again: pending, same payload, source `replay`. False if not done. */
   replay(key: EventKey, now: number): Promise<boolean>;
-  /** Deletes done and ignored rows received before `before`; returns how many. */
+  /**
+   * Deletes done and ignored rows received before `before`; returns how many. Each keeps its
+   * (provider, id) as a tombstone, so accepting it again is a duplicate for the store's dedupe
+   * retention (counted from when it was received).
+   */
   purge(before: number): Promise<number>;
   /** Number of rows per status. */
   counts(): Promise<Record<EventStatus, number>>;
   close(): void;
+}
+
+/**
+ * The store did not answer within its deadline (locked, slow disk, stopped worker). The write
+ * may still commit later; callers answer 503 and let the sender retry (dedupe holds).
+ *
+ * @example
+ * ```ts
+ * import { StoreUnavailable } from "./types.ts";
+ * const e = new StoreUnavailable("no answer within 2000 ms");
+ * e instanceof StoreUnavailable; // true
+ * ```
+ */
+export class StoreUnavailable extends Error {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(`the inbox store is unavailable: ${message}`, options);
+    this.name = "StoreUnavailable";
+  }
 }

@@ -186,6 +186,14 @@ const SCENARIOS: Record<string, (s: TestServer) => Promise<Answer>> = {
     const body = JSON.stringify({ id: "ord_1" });
     return await post(s, "/shop", body, await signed(s, "shop", body));
   },
+  "400 invalid_id": async (s) => {
+    const body = '{"id":"ord_\\ud800","type":"order.created"}';
+    return await post(s, "/shop", body, await signed(s, "shop", body));
+  },
+  "400 invalid_type": async (s) => {
+    const body = JSON.stringify({ id: "ord_1", type: "order\u0000created" });
+    return await post(s, "/shop", body, await signed(s, "shop", body));
+  },
   "403 forbidden": async (s) => {
     const body = JSON.stringify({ id: "ord_2", type: "order.created" });
     return await post(s, "/denied", body, await signed(s, "shop", body, { name: "denied" }));

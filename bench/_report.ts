@@ -112,7 +112,8 @@ export function renderReport(r: Report): string {
   out.push(
     "Medians over rounds; × columns are the median of per-round ratios. wrk CPU is wrk's " +
       "user+sys time over wall time (100% = one core): below 100% against whd, wrk was waiting " +
-      "for the server, not the other way round.",
+      "for the server, not the other way round. Stored rows may exceed the 2xx by requests in " +
+      "flight when wrk stopped (at most one per connection per wrk run, warm-up included).",
   );
   out.push("");
 

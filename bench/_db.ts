@@ -32,6 +32,24 @@ export async function countDone(dbFile: string): Promise<number> {
   return (await sqliteNumbers(dbFile, "SELECT count(*) FROM events WHERE status = 'done'"))[0];
 }
 
+/** Rows per status, e.g. `{ done: 1990, failed: 10 }`. */
+export async function countByStatus(dbFile: string): Promise<Record<string, number>> {
+  const output = await new Deno.Command("sqlite3", {
+    args: ["-cmd", ".timeout 5000", dbFile, "SELECT status, count(*) FROM events GROUP BY status"],
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  if (!output.success) {
+    throw new Error(`sqlite3 ${dbFile}: ${new TextDecoder().decode(output.stderr)}`);
+  }
+  const counts: Record<string, number> = {};
+  for (const line of new TextDecoder().decode(output.stdout).trim().split("\n")) {
+    const [status, count] = line.split("|");
+    if (status) counts[status] = Number(count);
+  }
+  return counts;
+}
+
 /** Bytes of the database file plus its WAL (0 for a missing file). */
 export async function fileBytes(dbFile: string): Promise<number> {
   let bytes = 0;

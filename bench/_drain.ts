@@ -5,7 +5,7 @@
  * @module
  */
 import { join } from "node:path";
-import { countDone } from "./_db.ts";
+import { countByStatus, countDone } from "./_db.ts";
 import { type Procs, rssSampler, sleep } from "./_procs.ts";
 import type { Drain } from "./_report.ts";
 import { startWhd, writeHandlers, writeWhdConfig } from "./_systems.ts";
@@ -75,6 +75,7 @@ export async function measureDrain(o: DrainOptions): Promise<Drain> {
       : 0,
     capped: done < target,
     peakRss,
+    statuses: await countByStatus(o.dbFile),
   };
 }
 /** Copies a database file (and its WAL, if any) to `dir/whd.db`; returns the new path. */

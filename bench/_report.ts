@@ -39,6 +39,8 @@ export interface Drain {
   firstK: number;
   capped: boolean;
   peakRss: number;
+  /** Rows per status after whd stopped (all rows: nothing may be missing). */
+  statuses: Record<string, number>;
 }
 
 /** All the figures of one run. */

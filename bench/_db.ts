@@ -22,9 +22,14 @@ export async function sqliteNumbers(dbFile: string, sql: string): Promise<number
     .map(Number);
 }
 
-/** Rows in the events table. */
-export async function countRows(dbFile: string): Promise<number> {
-  return (await sqliteNumbers(dbFile, "SELECT count(*) FROM events"))[0];
+/** Rows in the events table whose id starts with `idPrefix` (letters, digits and `_` only). */
+export async function countRows(dbFile: string, idPrefix: string): Promise<number> {
+  if (!/^\w+$/.test(idPrefix)) throw new Error(`id prefix ${idPrefix}: letters, digits, _ only`);
+  // substr, not LIKE: `_` is a LIKE wildcard.
+  return (await sqliteNumbers(
+    dbFile,
+    `SELECT count(*) FROM events WHERE substr(id, 1, ${idPrefix.length}) = '${idPrefix}'`,
+  ))[0];
 }
 
 /** Rows whose handler ran to success. */

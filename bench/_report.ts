@@ -17,7 +17,7 @@ export interface LoadSeries {
   /** Peak resident memory of its process tree over all rounds (bytes) and how many processes. */
   peakRss: number;
   peakProcesses: number;
-  /** For whd: rows stored per round, and the 2xx wrk counted in the same window. */
+  /** For whd: per wrk run (warm-up and measured), rows with that run's ids and its 2xx. */
   stored: { rows: number; acked: number }[];
   /** For whd: true when a round sent more requests than the pool holds (ids repeated). */
   poolExhausted: boolean;
@@ -114,8 +114,9 @@ export function renderReport(r: Report): string {
   out.push(
     "Medians over rounds; × columns are the median of per-round ratios. wrk CPU is wrk's " +
       "user+sys time over wall time (100% = one core): below 100% against whd, wrk was waiting " +
-      "for the server, not the other way round. Stored rows may exceed the 2xx by requests in " +
-      "flight when wrk stopped (at most one per connection per wrk run, warm-up included).",
+      "for the server, not the other way round. Stored counts the rows carrying each wrk run's " +
+      "ids (warm-ups included) against that run's 2xx; rows may exceed the 2xx by requests in " +
+      "flight when wrk stopped (at most one per connection).",
   );
   out.push("");
 

@@ -11,6 +11,7 @@
  * @module
  */
 import { type Bundler, createBundler } from "./bundler.ts";
+import { codeHash } from "./data_url.ts";
 import {
   discoverHandlers,
   type DiscoveryProblem,
@@ -22,6 +23,8 @@ import {
 export interface LoadedHandler extends HandlerFile {
   /** Bundled JavaScript (module handlers that loaded). */
   code?: string;
+  /** Content hash of `code`. */
+  hash?: string;
   /** Why the file cannot be run; its events wait until it is fixed. */
   error?: string;
 }
@@ -54,7 +57,11 @@ export async function loadRegistry(
       continue;
     }
     const result = await bundler.bundle(file.path);
-    handlers.push(result.ok ? { ...file, code: result.code } : { ...file, error: result.error });
+    handlers.push(
+      result.ok
+        ? { ...file, code: result.code, hash: codeHash(result.code) }
+        : { ...file, error: result.error },
+    );
   }
   const errors: HandlerLoadError[] = [
     ...found.problems,

@@ -176,6 +176,7 @@ export async function runHandlerHost(): Promise<never> {
     }
   };
 
+  post({ kind: "ready" });
   await pumpLines(Deno.stdin.readable, (line) => {
     if (line.trim() === "") return;
     const message = JSON.parse(line) as ToHost;

@@ -56,5 +56,7 @@ export type FromHost =
     message: string;
     fields?: Record<string, unknown>;
   }
+  /** Sent once, when the host is up and reads runs. */
+  | { kind: "ready" }
   | { kind: "done"; runId: number; ok: true }
   | { kind: "done"; runId: number; ok: false; error: string };

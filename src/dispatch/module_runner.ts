@@ -1,7 +1,9 @@
 /**
  * Runs bundled module handlers in a pool of handler host processes (`host_process.ts`), one
- * run per host at a time. Hosts start on demand and are reused after a run that settled (at
- * most `maxIdle` idle hosts are kept; a host that has loaded many modules is replaced). At the
+ * run per host at a time. Hosts start as load needs them — a run that finds every host busy
+ * waits `spawnAfterMs` for one to come free before a new one starts — and are reused after a
+ * run that settled (at most `maxIdle` idle hosts are kept, idle ones beyond the first stop
+ * after `idleMs`, and a host that has loaded many modules is replaced). At the
  * timeout the handler's `ctx.signal` is aborted; if the run has not settled `abortGraceMs`
  * later (it spins, or ignores the signal) the host is killed with SIGKILL — which, unlike
  * `Worker.terminate()`, really stops a `while (true) {}` — and the next run gets a fresh host.
@@ -20,7 +22,7 @@ import { systemClock, type TimerClock } from "../clock.ts";
 import { errorMessage } from "../errors.ts";
 import type { Event } from "../event.ts";
 import type { Logger } from "../ops/log.ts";
-import { codeHash } from "./data_url.ts";
+import { codeHash } from "./code_hash.ts";
 import type { RunResult } from "./decide.ts";
 import { handlerHostCommand, type HostCommand } from "./host_command.ts";
 import type { StripeOptions } from "./host_protocol.ts";
@@ -69,8 +71,15 @@ export interface HostPoolOptions {
   maxOutputBytes?: number;
   /** Protocol prefix source (one per host). Default: a random UUID. */
   randomId?: () => string;
-  /** Timers for the timeout and the kill. Default {@linkcode systemClock}. */
+  /** Timers for the timeout, the kill and the waits below. Default {@linkcode systemClock}. */
   clock?: TimerClock;
+  /**
+   * With every host busy, how long a run waits for one to come free before a new host is
+   * started (hosts start in 40–100 ms and take ~50 MB: quick handlers share a few). Default 20.
+   */
+  spawnAfterMs?: number;
+  /** An idle host beyond the first is stopped after this long without a run. Default 60000. */
+  idleMs?: number;
 }
 
 const _MAX_CODES_PER_HOST = 50;
@@ -101,10 +110,66 @@ export function createHostPool(options: HostPoolOptions = {}): HostPool {
     return host;
   };
 
-  const take = (hash: string): HostProcess => {
+  const spawnAfterMs = options.spawnAfterMs ?? 20;
+  const idleMs = options.idleMs ?? 60_000;
+  /** Runs waiting for a host to come free. */
+  const waiters: ((host: HostProcess) => void)[] = [];
+  const idleTimers = new Map<HostProcess, () => void>();
+
+  const takeIdle = (hash: string): HostProcess | undefined => {
     for (let i = idle.length - 1; i >= 0; i--) if (!idle[i].alive) idle.splice(i, 1);
     const warm = idle.findIndex((h) => h.has(hash));
-    return warm >= 0 ? idle.splice(warm, 1)[0] : idle.pop() ?? spawn();
+    const host = warm >= 0 ? idle.splice(warm, 1)[0] : idle.pop();
+    if (host) {
+      idleTimers.get(host)?.();
+      idleTimers.delete(host);
+    }
+    return host;
+  };
+
+  const acquire = async (hash: string): Promise<HostProcess> => {
+    const ready = takeIdle(hash);
+    if (ready) return ready;
+    if (live().length === 0 || spawnAfterMs <= 0) return spawn();
+    const freed = await new Promise<HostProcess | undefined>((resolve) => {
+      let cancel = () => {};
+      const waiter = (host: HostProcess) => {
+        cancel();
+        resolve(host);
+      };
+      // While a host is still starting up, it will soon take runs: wait on.
+      const expire = () => {
+        if (live().some((h) => !h.ready)) {
+          return cancel = clock.setTimer(spawnAfterMs, expire);
+        }
+        waiters.splice(waiters.indexOf(waiter), 1);
+        resolve(undefined);
+      };
+      cancel = clock.setTimer(spawnAfterMs, expire);
+      waiters.push(waiter);
+    });
+    return freed ?? spawn();
+  };
+
+  /** A host whose run settled: to a waiting run, else idle (or stopped). */
+  const giveBack = (host: HostProcess) => {
+    if (!host.alive) return;
+    if (host.loaded >= _MAX_CODES_PER_HOST) return host.kill({ ok: false, cancelled: true });
+    const waiter = waiters.shift();
+    if (waiter) return waiter(host);
+    if (idle.length >= maxIdle) return host.kill({ ok: false, cancelled: true });
+    idle.push(host);
+    idleTimers.set(
+      host,
+      clock.setTimer(idleMs, () => {
+        idleTimers.delete(host);
+        const i = idle.indexOf(host);
+        if (i >= 0 && idle.length > 1) {
+          idle.splice(i, 1);
+          host.kill({ ok: false, cancelled: true });
+        }
+      }),
+    );
   };
 
   const live = () => [...all].filter((h) => h.alive);
@@ -121,9 +186,13 @@ export function createHostPool(options: HostPoolOptions = {}): HostPool {
       const hash = request.hash ?? codeHash(request.code);
       let host: HostProcess;
       try {
-        host = take(hash);
+        host = await acquire(hash);
       } catch (error) {
         return { ok: false, error: `cannot start a handler host: ${errorMessage(error)}` };
+      }
+      if (request.signal?.aborted) {
+        giveBack(host);
+        return { ok: false, cancelled: true };
       }
       let timedOut = false;
       const onCancel = () => host.kill({ ok: false, cancelled: true });
@@ -151,13 +220,12 @@ export function createHostPool(options: HostPoolOptions = {}): HostPool {
             (result.error ? ` (${result.error.split("\n")[0]})` : ""),
         };
       }
-      if (host.alive) {
-        if (idle.length < maxIdle && host.loaded < _MAX_CODES_PER_HOST) idle.push(host);
-        else host.kill({ ok: false, cancelled: true });
-      }
+      giveBack(host);
       return result;
     },
     async close() {
+      for (const cancel of idleTimers.values()) cancel();
+      idleTimers.clear();
       for (const host of [...all]) host.kill({ ok: false, cancelled: true });
       await Promise.all([...exits]);
     },

@@ -11,7 +11,7 @@
  * @module
  */
 import { type Bundler, createBundler } from "./bundler.ts";
-import { codeHash } from "./data_url.ts";
+import { codeHash } from "./code_hash.ts";
 import {
   discoverHandlers,
   type DiscoveryProblem,

@@ -17,11 +17,13 @@ import type { TimerClock } from "../clock.ts";
 import { errorMessage } from "../errors.ts";
 import type { Logger } from "../ops/log.ts";
 import type { Bundler } from "./bundler.ts";
+import { createWorkerBundler } from "./worker_bundler.ts";
 import { type HandlerRegistry, loadRegistry } from "./registry.ts";
 
 /** Options for {@linkcode createRegistryWatch}. */
 export interface RegistryWatchOptions {
   dir: string;
+  /** Default: esbuild in a worker that is let go after each load (its memory with it). */
   bundler?: Bundler;
   log: Logger;
   clock: TimerClock;
@@ -64,6 +66,8 @@ export function createRegistryWatch(options: RegistryWatchOptions): RegistryWatc
   let again = false;
   let closed = false;
   let watcher: Deno.FsWatcher | undefined;
+  const own = options.bundler ? undefined : createWorkerBundler();
+  const bundler = options.bundler ?? own;
 
   const reload = (): Promise<HandlerRegistry> => {
     if (reloading) {
@@ -75,7 +79,11 @@ export function createRegistryWatch(options: RegistryWatchOptions): RegistryWatc
       do {
         again = false;
         const before = current;
-        next = await loadRegistry(dir, options.bundler);
+        try {
+          next = await loadRegistry(dir, bundler);
+        } finally {
+          if (!again) own?.close();
+        }
         current = next;
         loaded = true;
         const known = new Set(before.errors.map((e) => `${e.path}\n${e.message}`));
@@ -86,9 +94,8 @@ export function createRegistryWatch(options: RegistryWatchOptions): RegistryWatc
         }
         await options.onReload?.(next, before);
       } while (again);
-      reloading = undefined;
       return next;
-    })();
+    })().finally(() => reloading = undefined);
     return reloading;
   };
 

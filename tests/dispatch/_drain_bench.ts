@@ -123,20 +123,24 @@ const pump = async (stream: ReadableStream<Uint8Array>) => {
 };
 const pumping = Promise.all([pump(child.stdout), pump(child.stderr)]);
 
+let doneMs = 0;
+let startMs = 0;
 let peakWhd = 0;
 let peakAll = 0;
 let peakHosts = 0;
+/** Peak of the whole tree once events run (the handlers are loaded by then). */
+let peakRunning = 0;
 const sampler = setInterval(() => {
   const pids = tree(child.pid);
   const rss = pids.map(rssKb);
+  const sum = rss.reduce((a, b) => a + b, 0);
   peakWhd = Math.max(peakWhd, rss[0]);
-  peakAll = Math.max(peakAll, rss.reduce((a, b) => a + b, 0));
+  peakAll = Math.max(peakAll, sum);
+  if (startMs) peakRunning = Math.max(peakRunning, sum);
   peakHosts = Math.max(peakHosts, pids.length - 1);
 }, 50);
 
 const reader = createClient({ url });
-let doneMs = 0;
-let startMs = 0;
 while (true) {
   await new Promise((r) => setTimeout(r, 100));
   if (!listenMs) continue;
@@ -168,5 +172,6 @@ console.log(JSON.stringify({
   events_per_s: total ? Math.round(total / (drainMs / 1000)) : undefined,
   peak_rss_whd_mb: Math.round(peakWhd / 1024),
   peak_rss_all_mb: Math.round(peakAll / 1024),
+  peak_rss_while_running_mb: Math.round(peakRunning / 1024),
   hosts: peakHosts,
 }));

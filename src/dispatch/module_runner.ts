@@ -83,6 +83,8 @@ export interface HostPoolOptions {
 }
 
 const _MAX_CODES_PER_HOST = 50;
+/** Longest a run waits on a host that is still starting before it starts one of its own. */
+const _MAX_HOST_WAIT_MS = 1000;
 
 /** Creates a pool; hosts start on demand. */
 export function createHostPool(options: HostPoolOptions = {}): HostPool {
@@ -131,6 +133,7 @@ export function createHostPool(options: HostPoolOptions = {}): HostPool {
     const ready = takeIdle(hash);
     if (ready) return ready;
     if (live().length === 0 || spawnAfterMs <= 0) return spawn();
+    const since = clock.now();
     const freed = await new Promise<HostProcess | undefined>((resolve) => {
       let cancel = () => {};
       const waiter = (host: HostProcess) => {
@@ -139,7 +142,7 @@ export function createHostPool(options: HostPoolOptions = {}): HostPool {
       };
       // While a host is still starting up, it will soon take runs: wait on.
       const expire = () => {
-        if (live().some((h) => !h.ready)) {
+        if (live().some((h) => !h.ready) && clock.now() - since < _MAX_HOST_WAIT_MS) {
           return cancel = clock.setTimer(spawnAfterMs, expire);
         }
         waiters.splice(waiters.indexOf(waiter), 1);

@@ -42,9 +42,12 @@ function tree(pid: number): number[] {
   return out;
 }
 
-function rssKb(pid: number): number {
+/** Resident memory of a process in kB: RSS, or PSS (shared pages split among sharers). */
+function rssKb(pid: number, field = "Rss"): number {
   try {
-    const m = /VmRSS:\s+(\d+)/.exec(Deno.readTextFileSync(`/proc/${pid}/status`));
+    const m = new RegExp(`^${field}:\\s+(\\d+)`, "m").exec(
+      Deno.readTextFileSync(`/proc/${pid}/smaps_rollup`),
+    );
     return m ? Number(m[1]) : 0;
   } catch {
     return 0;
@@ -130,13 +133,17 @@ let peakAll = 0;
 let peakHosts = 0;
 /** Peak of the whole tree once events run (the handlers are loaded by then). */
 let peakRunning = 0;
+/** The same in PSS: the deno binary's pages, shared by whd and its hosts, counted once. */
+let peakPss = 0;
+let samples = 0;
 const sampler = setInterval(() => {
   const pids = tree(child.pid);
-  const rss = pids.map(rssKb);
+  const rss = pids.map((p) => rssKb(p));
   const sum = rss.reduce((a, b) => a + b, 0);
   peakWhd = Math.max(peakWhd, rss[0]);
   peakAll = Math.max(peakAll, sum);
   if (startMs) peakRunning = Math.max(peakRunning, sum);
+  peakPss = Math.max(peakPss, pids.map((p) => rssKb(p, "Pss")).reduce((a, b) => a + b, 0));
   peakHosts = Math.max(peakHosts, pids.length - 1);
 }, 50);
 
@@ -173,5 +180,6 @@ console.log(JSON.stringify({
   peak_rss_whd_mb: Math.round(peakWhd / 1024),
   peak_rss_all_mb: Math.round(peakAll / 1024),
   peak_rss_while_running_mb: Math.round(peakRunning / 1024),
+  peak_pss_all_mb: Math.round(peakPss / 1024),
   hosts: peakHosts,
 }));

@@ -45,6 +45,10 @@ function tree(pid: number): number[] {
 /** Resident memory of a process in kB: RSS, or PSS (shared pages split among sharers). */
 function rssKb(pid: number, field = "Rss"): number {
   try {
+    if (field === "Rss") {
+      const m = /VmRSS:\s+(\d+)/.exec(Deno.readTextFileSync(`/proc/${pid}/status`));
+      return m ? Number(m[1]) : 0;
+    }
     const m = new RegExp(`^${field}:\\s+(\\d+)`, "m").exec(
       Deno.readTextFileSync(`/proc/${pid}/smaps_rollup`),
     );
@@ -143,7 +147,9 @@ const sampler = setInterval(() => {
   peakWhd = Math.max(peakWhd, rss[0]);
   peakAll = Math.max(peakAll, sum);
   if (startMs) peakRunning = Math.max(peakRunning, sum);
-  peakPss = Math.max(peakPss, pids.map((p) => rssKb(p, "Pss")).reduce((a, b) => a + b, 0));
+  if (++samples % 10 === 0) {
+    peakPss = Math.max(peakPss, pids.map((p) => rssKb(p, "Pss")).reduce((a, b) => a + b, 0));
+  }
   peakHosts = Math.max(peakHosts, pids.length - 1);
 }, 50);
 

@@ -3,6 +3,10 @@
  * terminated by `close()`: esbuild-wasm takes about 200 MB while it works, which the daemon
  * should not keep between reloads.
  *
+ * When the worker cannot run (a `deno compile`d binary built without
+ * `--include src/dispatch/bundle_worker.ts` has no worker module), it bundles in-process
+ * instead: slower to give memory back, never a load error of its own.
+ *
  * @example
  * ```ts ignore
  * const bundler = createWorkerBundler();
@@ -12,7 +16,7 @@
  * @module
  */
 import type { BundleReply } from "./bundle_worker.ts";
-import type { Bundler, BundleResult } from "./bundler.ts";
+import { type Bundler, type BundleResult, createBundler } from "./bundler.ts";
 
 /** A bundler whose worker can be let go between uses. */
 export interface ClosableBundler extends Bundler {
@@ -20,43 +24,65 @@ export interface ClosableBundler extends Bundler {
   close(): void;
 }
 
+interface _Waiting {
+  path: string;
+  settle: (result: BundleResult) => void;
+}
+
+/** Options for {@linkcode createWorkerBundler}. */
+export interface WorkerBundlerOptions {
+  /** The worker module. Default `bundle_worker.ts` beside this file. */
+  workerUrl?: URL;
+}
+
 /** Creates a bundler that runs esbuild in a worker. */
-export function createWorkerBundler(): ClosableBundler {
+export function createWorkerBundler(options: WorkerBundlerOptions = {}): ClosableBundler {
   let worker: Worker | undefined;
+  let fallback: Bundler | undefined;
   let nextId = 1;
-  const waiting = new Map<number, (result: BundleResult) => void>();
+  const waiting = new Map<number, _Waiting>();
 
-  const start = (): Worker => {
-    const w = new Worker(new URL("./bundle_worker.ts", import.meta.url), { type: "module" });
-    w.onmessage = (e: MessageEvent<BundleReply>) => {
-      waiting.get(e.data.id)?.(e.data.result);
-      waiting.delete(e.data.id);
-    };
-    w.onerror = (e) => {
-      e.preventDefault();
-      fail(`the bundler worker failed: ${e.message}`);
-    };
-    return w;
-  };
-
-  const fail = (error: string) => {
-    for (const settle of waiting.values()) settle({ ok: false, error });
-    waiting.clear();
+  const stop = () => {
     worker?.terminate();
     worker = undefined;
   };
 
+  const start = (): Worker => {
+    const w = options.workerUrl
+      ? new Worker(options.workerUrl, { type: "module" })
+      : new Worker(new URL("./bundle_worker.ts", import.meta.url), { type: "module" });
+    w.onmessage = (e: MessageEvent<BundleReply>) => {
+      waiting.get(e.data.id)?.settle(e.data.result);
+      waiting.delete(e.data.id);
+    };
+    w.onerror = (e) => {
+      e.preventDefault();
+      // The worker cannot run here: bundle in this isolate from now on.
+      stop();
+      fallback ??= createBundler();
+      const pending = [...waiting.values()];
+      waiting.clear();
+      for (const { path, settle } of pending) fallback.bundle(path).then(settle);
+    };
+    return w;
+  };
+
   return {
     bundle(path: string): Promise<BundleResult> {
+      if (fallback) return fallback.bundle(path);
       worker ??= start();
       const id = nextId++;
-      return new Promise((resolve) => {
-        waiting.set(id, resolve);
+      return new Promise((settle) => {
+        waiting.set(id, { path, settle });
         worker!.postMessage({ id, path });
       });
     },
     close() {
-      fail("the bundler was closed");
+      stop();
+      for (const { settle } of waiting.values()) {
+        settle({ ok: false, error: "the bundler was closed" });
+      }
+      waiting.clear();
     },
   };
 }

@@ -3,7 +3,8 @@
  * terminated by `close()`: esbuild-wasm takes about 200 MB while it works, which the daemon
  * should not keep between reloads.
  *
- * When the worker cannot run (a `deno compile`d binary built without
+ * This module does not load esbuild into whd's own isolate (that costs ~130 ms at start and
+ * ~30 MB for good). When the worker cannot run (a `deno compile`d binary built without
  * `--include src/dispatch/bundle_worker.ts` has no worker module), it bundles in-process
  * instead: slower to give memory back, never a load error of its own.
  *
@@ -16,7 +17,7 @@
  * @module
  */
 import type { BundleReply } from "./bundle_worker.ts";
-import { type Bundler, type BundleResult, createBundler } from "./bundler.ts";
+import type { Bundler, BundleResult } from "./bundler.ts";
 
 /** A bundler whose worker can be let go between uses. */
 export interface ClosableBundler extends Bundler {
@@ -38,9 +39,11 @@ export interface WorkerBundlerOptions {
 /** Creates a bundler that runs esbuild in a worker. */
 export function createWorkerBundler(options: WorkerBundlerOptions = {}): ClosableBundler {
   let worker: Worker | undefined;
-  let fallback: Bundler | undefined;
+  let fallback: Promise<Bundler> | undefined;
   let nextId = 1;
   const waiting = new Map<number, _Waiting>();
+
+  const inProcess = async (path: string) => (await fallback!).bundle(path);
 
   const stop = () => {
     worker?.terminate();
@@ -59,17 +62,17 @@ export function createWorkerBundler(options: WorkerBundlerOptions = {}): Closabl
       e.preventDefault();
       // The worker cannot run here: bundle in this isolate from now on.
       stop();
-      fallback ??= createBundler();
+      fallback ??= import("./bundler.ts").then((m) => m.createBundler());
       const pending = [...waiting.values()];
       waiting.clear();
-      for (const { path, settle } of pending) fallback.bundle(path).then(settle);
+      for (const { path, settle } of pending) inProcess(path).then(settle);
     };
     return w;
   };
 
   return {
     bundle(path: string): Promise<BundleResult> {
-      if (fallback) return fallback.bundle(path);
+      if (fallback) return inProcess(path);
       worker ??= start();
       const id = nextId++;
       return new Promise((settle) => {

@@ -77,7 +77,6 @@ export async function serve(ctx: CliContext, options: ServeOptions = {}): Promis
   const dispatcher = options.handlers === false
     ? null
     : createDispatcher({ config, inbox, log, metrics, clock });
-  await dispatcher?.start();
   const handler = createRequestHandler({
     config,
     secretsFor: (webhook) => secretsFor(resolved, webhook),
@@ -121,6 +120,11 @@ export async function serve(ctx: CliContext, options: ServeOptions = {}): Promis
     inbox.close();
     throw listenError(error, hostname, port);
   }
+  // Handlers load (bundle) after the port is open: deliveries are stored meanwhile, and runs
+  // (sync ones too) wait for the registry.
+  const starting = dispatcher?.start().catch((error) =>
+    log.error("dispatcher failed to start", { error: errorMessage(error) })
+  );
 
   // A second signal while stopping resolves the same promise again: it is ignored.
   const { promise: received, resolve } = Promise.withResolvers<Deno.Signal>();
@@ -133,6 +137,7 @@ export async function serve(ctx: CliContext, options: ServeOptions = {}): Promis
 
   log.info("shutting down", { signal, grace_ms: config.handlers.shutdown_grace_ms });
   await server.shutdown();
+  await starting;
   await dispatcher?.stop(config.handlers.shutdown_grace_ms);
   inbox.close();
   for (const { signal, listener } of listeners) Deno.removeSignalListener(signal, listener);

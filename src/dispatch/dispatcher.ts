@@ -1,18 +1,22 @@
 /**
- * The dispatcher: leases stored events from the inbox, runs the handler each resolves to,
- * and records the outcome — done, failed (retried with backoff at `next_attempt_at`), dead
- * after `handlers.max_attempts`, or unhandled when no file matches.
+ * The dispatcher: wires the parts that run stored events — the live registry
+ * (`registry_watch.ts`), the poller that claims batches (`poller.ts`), the runners behind one
+ * interface (`runner.ts`), the pure outcome decision (`decide.ts`) and the sync run
+ * (`sync_run.ts`) — and records each outcome: done, failed (retried with backoff at
+ * `next_attempt_at`), dead after `handlers.max_attempts`, or unhandled when no file matches.
  *
  * - At most `handlers.concurrency` events run at once (sync-mode {@linkcode Dispatcher.runNow}
  *   runs come on top). Module handlers run in handler host processes (`module_runner.ts`),
  *   executables as child processes of their own, so a handler that spins, blocks or exits
  *   never stalls the HTTP server, and one that overstays its timeout is killed.
- * - The lease is `timeout_ms + abortGraceMs + margin` (see {@linkcode leaseMarginMs}): a run
- *   that died with the process (kill -9) is claimed again once the lease has expired. A
- *   completed event never runs again unless replayed.
+ * - At least once: an event is done only after its handler succeeded and the outcome was
+ *   committed. Outcomes are recorded while the next runs go on; a crash before the commit
+ *   leaves the event leased, and it runs again once the lease has expired.
+ * - The lease is `timeout_ms + abortGraceMs + margin` (see {@linkcode leaseMarginMs}).
  * - An event whose handler file fails to load is released to wait `loadRetryMs`, not failed.
- * - The handlers directory is watched (`handlers.watch`); a change rebuilds the registry, and
- *   new runs use the new code. Unhandled events that a new file now matches are re-queued.
+ * - `start()` resolves once the handlers are loaded; runs (sync ones too) wait for that.
+ *   With `handlers.watch`, a change rebuilds the registry, and new runs use the new code.
+ *   Unhandled events that a new file now matches are re-queued.
  * - `stop(graceMs)` takes no new work, lets running handlers finish within `graceMs`, then
  *   stops them and releases their events (pending again, the attempt not counted).
  *
@@ -20,34 +24,32 @@
  * ```ts ignore
  * const dispatcher = createDispatcher({ config, inbox, log, metrics, clock: systemClock });
  * await dispatcher.start();
- * // after each inbox.accept of an async webhook:
- * dispatcher.notify();
- * // sync-mode webhook: run before answering
- * const { ok } = await dispatcher.runNow({ provider: "stripe", id: "evt_1" });
+ * dispatcher.notify(); // after each inbox.accept of an async webhook
+ * const { ok } = await dispatcher.runNow({ provider: "stripe", id: "evt_1" }); // sync mode
  * await dispatcher.stop(config.handlers.shutdown_grace_ms);
  * ```
  * @module
  */
-import { type Clock, systemClock } from "../clock.ts";
+import { type Clock, sleep, systemClock, withTimers } from "../clock.ts";
 import type { Config } from "../config/schema.ts";
 import type { Event } from "../event.ts";
 import { errorMessage } from "../errors.ts";
-import {
-  type EventKey,
-  eventKeyString,
-  type EventStatus,
-  type Inbox,
-  type StoredEvent,
-} from "../inbox/types.ts";
+import { type EventKey, eventKeyString, type Inbox, type StoredEvent } from "../inbox/types.ts";
 import type { Logger } from "../ops/log.ts";
 import type { Metrics } from "../ops/metrics.ts";
-import { type Bundler, createBundler } from "./bundler.ts";
+import type { Bundler } from "./bundler.ts";
+import { decide, type RetryPolicy, type RunReport } from "./decide.ts";
 import { displayPath } from "./discovery.ts";
-import { runExecutable } from "./exec_runner.ts";
-import { createHostPool, type RunResult } from "./module_runner.ts";
-import { type HandlerRegistry, type LoadedHandler, loadRegistry } from "./registry.ts";
-import { backoffDelay } from "./retry.ts";
 import type { StripeOptions } from "./host_protocol.ts";
+import { createHostPool } from "./module_runner.ts";
+import { createPoller } from "./poller.ts";
+import type { HandlerRegistry, LoadedHandler } from "./registry.ts";
+import { createRegistryWatch } from "./registry_watch.ts";
+import { createExecRunner, createModuleRunner, type Runner } from "./runner.ts";
+import { type RunNowResult, runSync } from "./sync_run.ts";
+import { createRecorder } from "./outcomes.ts";
+
+export type { RunNowResult } from "./sync_run.ts";
 
 /** Dependencies and knobs of {@linkcode createDispatcher}. */
 export interface DispatcherOptions {
@@ -55,12 +57,13 @@ export interface DispatcherOptions {
   inbox: Inbox;
   log: Logger;
   metrics: Metrics;
+  /** Time and timers; a plain `Clock` gets the real timers. Default the system clock. */
   clock?: Clock;
   /** Lease owner name; default `<hostname>:<pid>:<random>`. */
   owner?: string;
   /** Jitter source for backoff; default `Math.random`. */
   random?: () => number;
-  /** `ctx.env` and the source of API keys; default `Deno.env.toObject()` at each run. */
+  /** `ctx.env` and the source of API keys; default `Deno.env.toObject()`, read at each (re)load. */
   env?: () => Record<string, string>;
   /** How often the inbox is polled when not notified. Default 1000 ms. */
   pollMs?: number;
@@ -75,15 +78,6 @@ export interface DispatcherOptions {
   bundler?: Bundler;
 }
 
-/** Outcome of {@linkcode Dispatcher.runNow}. */
-export interface RunNowResult {
-  /** True when the event is done (or needs no handler: unhandled, ignored). */
-  ok: boolean;
-  /** Status after the call; `missing` when no such event is stored. */
-  status: EventStatus | "missing";
-  error?: string;
-}
-
 /** A running dispatcher. */
 export interface Dispatcher {
   /** Loads the handlers (logging load errors), starts watching and polling. */
@@ -92,43 +86,32 @@ export interface Dispatcher {
   stop(graceMs?: number): Promise<void>;
   /** Wakes the poller now (call after accepting an event). */
   notify(): void;
-  /** Sync mode: leases this event and runs its handler now, waiting for the result. */
+  /** Sync mode: leases this event and runs its handler now, waiting for the recorded outcome. */
   runNow(key: EventKey): Promise<RunNowResult>;
   /** Rebuilds the registry from disk. */
   reload(): Promise<HandlerRegistry>;
   /** The current handlers (empty until `start` or `reload`). */
   readonly registry: HandlerRegistry;
-  /** Events running now. */
+  /** Handlers running now. */
   readonly running: number;
 }
 
 interface _Active {
-  promise: Promise<RunNowResult>;
   cancel: AbortController;
+  /** Resolves when the handler has finished (its outcome may still be recording). */
+  ran: Promise<void>;
+  /** The recorded outcome. */
+  result: Promise<RunNowResult>;
 }
-
-/** One look at an event by `runNow`: a run to wait for, a final answer, or its status. */
-interface _RunNowStep {
-  wait?: Promise<RunNowResult>;
-  result?: RunNowResult;
-  status?: EventStatus;
-}
-
-const _EMPTY: HandlerRegistry = {
-  dir: "",
-  exists: false,
-  handlers: [],
-  errors: [],
-  resolve: () => undefined,
-};
 
 /**
  * The slack a lease has beyond a run's own limit (`timeout_ms` plus the abort grace): it
- * covers what happens outside the timer — starting the handler host or process, recording the
- * outcome in the inbox — and small clock differences between hosts sharing one database.
- * That overhead is about constant, so the margin is `timeout_ms` clamped to 2–10 s: the
- * default 30 s timeout gets 10 s, a 2 s timeout gets 2 s, so an event orphaned by a crash is
- * retried after roughly twice its timeout plus a second instead of waiting a fixed 10 s.
+ * covers what happens outside the timer — waiting in the poller's queue, starting the handler
+ * host or process, recording the outcome in the inbox — and small clock differences between
+ * hosts sharing one database. That overhead is about constant, so the margin is `timeout_ms`
+ * clamped to 2–10 s: the default 30 s timeout gets 10 s, a 2 s timeout gets 2 s, so an event
+ * orphaned by a crash is retried after roughly twice its timeout plus a second instead of
+ * waiting a fixed 10 s. A claimed event waits in the queue at most half the margin.
  *
  * @example
  * ```ts
@@ -159,68 +142,26 @@ function _toEvent(stored: StoredEvent): Event {
   };
 }
 
-/** Creates a dispatcher; nothing runs until `start()`. */
+/** Creates a dispatcher; nothing runs until `start()` (or, for `runNow`, a load). */
 export function createDispatcher(options: DispatcherOptions): Dispatcher {
   const { config, inbox, metrics } = options;
   const settings = config.handlers;
-  const clock = options.clock ?? systemClock;
+  const clock = withTimers(options.clock ?? systemClock);
   const log = options.log.child({ component: "dispatch" });
   const owner = options.owner ??
     `${Deno.hostname()}:${Deno.pid}:${crypto.randomUUID().slice(0, 8)}`;
-  const env = options.env ?? (() => Deno.env.toObject());
-  const pollMs = options.pollMs ?? 1000;
-  const loadRetryMs = options.loadRetryMs ?? 5000;
   const abortGraceMs = options.abortGraceMs ?? 1000;
-  const debounceMs = options.debounceMs ?? 150;
-  const leaseMs = settings.timeout_ms + abortGraceMs +
-    (options.leaseMarginMs ?? leaseMarginMs(settings.timeout_ms));
-  const bundler = options.bundler ?? createBundler();
-  const pool = createHostPool({ abortGraceMs, maxIdle: settings.concurrency });
-  const active = new Map<string, _Active>();
-  /** Serializes claim-and-track between the poller and `runNow`. */
-  let claimLock: Promise<unknown> = Promise.resolve();
-  const exclusive = <T>(fn: () => Promise<T>): Promise<T> => {
-    const next = claimLock.then(fn);
-    claimLock = next.catch(() => {});
-    return next;
+  const margin = options.leaseMarginMs ?? leaseMarginMs(settings.timeout_ms);
+  const leaseMs = settings.timeout_ms + abortGraceMs + margin;
+  const policy: RetryPolicy = {
+    maxAttempts: settings.max_attempts,
+    backoffBaseMs: settings.backoff_base_ms,
+    backoffMaxMs: settings.backoff_max_ms,
+    loadRetryMs: options.loadRetryMs ?? 5000,
+    random: options.random,
   };
-
-  let registry = _EMPTY;
-  let started = false;
-  let stopping = false;
-  let loop: Promise<void> | undefined;
-  let watcher: Deno.FsWatcher | undefined;
-  let reloading: Promise<HandlerRegistry> | undefined;
-  let reloadAgain = false;
-  let wake: (() => void) | undefined;
-  let woken = false;
-
-  metrics.describe("whd_handler_runs_total", "Handler runs by provider and result.");
-  metrics.describe("whd_handlers_running", "Handler runs in progress.");
-
-  const notify = () => {
-    woken = true;
-    wake?.();
-  };
-
-  const sleep = (ms: number) =>
-    new Promise<void>((resolve) => {
-      if (woken) {
-        woken = false;
-        return resolve();
-      }
-      const done = () => {
-        clearTimeout(timer);
-        wake = undefined;
-        woken = false;
-        resolve();
-      };
-      const timer = setTimeout(done, ms);
-      wake = done;
-    });
-
-  const display = (handler: LoadedHandler) => displayPath(handler.path);
-
+  const readEnv = options.env ?? (() => Deno.env.toObject());
+  let env = options.env ? undefined : readEnv();
   const stripeFor = (provider: string, vars: Record<string, string>): StripeOptions | undefined => {
     const p = config.providers.find((c) => c.name === provider);
     if (!p || p.type !== "stripe" || !p.api_key_env) return undefined;
@@ -228,138 +169,46 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
     if (!apiKey) return undefined;
     return { apiKey, apiBase: p.api_base, apiVersion: p.api_version };
   };
-
-  const count = (provider: string, result: string) =>
-    metrics.inc("whd_handler_runs_total", { provider, result });
-
-  /** Runs one leased event to its next state. Never throws. */
-  const runEvent = async (stored: StoredEvent, cancel: AbortSignal): Promise<RunNowResult> => {
-    const key = { provider: stored.provider, id: stored.id };
-    const handler = registry.resolve(stored.provider, stored.type);
-    const fields = {
-      provider: stored.provider,
-      event_id: stored.id,
-      event_type: stored.type,
-      attempt: stored.attempts,
-    };
-    try {
-      if (!handler) {
-        await inbox.markUnhandled(key, owner, clock.now());
-        count(stored.provider, "unhandled");
-        log.info("no handler for event type; marked unhandled", fields);
-        return { ok: true, status: "unhandled" };
-      }
-      if (handler.error) {
-        await inbox.release(key, owner, clock.now(), clock.now() + loadRetryMs);
-        count(stored.provider, "load_error");
-        log.warn("handler failed to load; event waits", {
-          ...fields,
-          handler: display(handler),
-          error: handler.error,
-        });
-        return { ok: false, status: "pending", error: handler.error };
-      }
-      const runLog = options.log.child({ ...fields, handler: display(handler) });
-      const event = _toEvent(stored);
-      const vars = env();
-      const startedAt = performance.now();
-      const result: RunResult = handler.kind === "exec"
-        ? await runExecutable({
-          path: handler.path,
-          event,
-          attempt: stored.attempts,
-          timeoutMs: settings.timeout_ms,
-          log: runLog,
-          signal: cancel,
-          abortGraceMs,
-        })
-        : await pool.run({
-          code: handler.code!,
-          event,
-          attempt: stored.attempts,
-          env: vars,
-          stripe: stripeFor(stored.provider, vars),
-          timeoutMs: settings.timeout_ms,
-          log: runLog,
-          signal: cancel,
-        });
-      const ms = Math.round(performance.now() - startedAt);
-      const now = clock.now();
-      if (result.cancelled) {
-        await inbox.release(key, owner, now);
-        count(stored.provider, "released");
-        log.warn("handler stopped by shutdown; event released", fields);
-        return { ok: false, status: "pending", error: "stopped by shutdown" };
-      }
-      if (result.ok) {
-        await inbox.complete(key, owner, now);
-        count(stored.provider, "done");
-        runLog.info("handler done", { ms });
-        return { ok: true, status: "done" };
-      }
-      const error = result.error ?? "handler failed";
-      if (stored.attempts >= settings.max_attempts) {
-        await inbox.bury(key, owner, error, now);
-        count(stored.provider, "dead");
-        runLog.error("handler failed; no attempts left, event is dead", { ms, error });
-        return { ok: false, status: "dead", error };
-      }
-      const delay = backoffDelay(stored.attempts, {
-        baseMs: settings.backoff_base_ms,
-        maxMs: settings.backoff_max_ms,
-        random: options.random,
-      });
-      await inbox.fail(key, owner, error, now + delay, now);
-      count(stored.provider, "failed");
-      runLog.warn("handler failed; will retry", { ms, error, retry_in_ms: delay });
-      return { ok: false, status: "failed", error };
-    } catch (error) {
-      // The inbox write failed: the lease expires and the event runs again.
-      log.error("could not record handler outcome", { ...fields, error: errorMessage(error) });
-      return { ok: false, status: "running", error: errorMessage(error) };
-    }
+  const runners: Record<"module" | "exec", Runner> = {
+    module: createModuleRunner({
+      pool: createHostPool({ abortGraceMs, maxIdle: settings.concurrency, clock }),
+      env: () => env ?? readEnv(),
+      stripeFor,
+    }),
+    exec: createExecRunner({ abortGraceMs }),
+  };
+  const active = new Map<string, _Active>();
+  let handlersRunning = 0;
+  let recording = 0;
+  let started = false;
+  let stopping = false;
+  let lock: Promise<unknown> = Promise.resolve();
+  /** Serializes claim-and-queue between the poller and sync runs. */
+  const exclusive = <T>(fn: () => Promise<T>): Promise<T> => {
+    const next = lock.then(fn);
+    lock = next.catch(() => {});
+    return next;
   };
 
-  const track = (stored: StoredEvent): _Active => {
-    const k = eventKeyString(stored);
-    const cancel = new AbortController();
-    const entry: _Active = {
-      cancel,
-      promise: runEvent(stored, cancel.signal).finally(() => {
-        active.delete(k);
-        metrics.set("whd_handlers_running", {}, active.size);
-        notify();
-      }),
-    };
-    active.set(k, entry);
-    metrics.set("whd_handlers_running", {}, active.size);
-    return entry;
-  };
+  metrics.describe("whd_handlers_running", "Handler runs in progress.");
+  const record = createRecorder({ inbox, owner, log, metrics, clock });
 
-  const pollLoop = async () => {
-    while (!stopping) {
-      const free = settings.concurrency - active.size;
-      let claimed: StoredEvent[] = [];
-      if (free > 0) {
-        await exclusive(async () => {
-          try {
-            claimed = await inbox.claim({ owner, limit: free, leaseMs, now: clock.now() });
-          } catch (error) {
-            log.error("inbox claim failed", { error: errorMessage(error) });
-          }
-          for (const stored of claimed) {
-            if (stopping || active.has(eventKeyString(stored))) {
-              await inbox.release(stored, owner, clock.now()).catch(() => false);
-            } else {
-              track(stored);
-            }
-          }
-        });
-        if (claimed.length > 0 && claimed.length === free) continue;
-      }
-      await sleep(pollMs);
-    }
-  };
+  const live = createRegistryWatch({
+    dir: settings.dir,
+    bundler: options.bundler,
+    log,
+    clock,
+    debounceMs: options.debounceMs,
+    async onReload(next) {
+      if (!options.env) env = readEnv();
+      if (!started) return;
+      log.info("handlers reloaded", { handlers: next.handlers.length, errors: next.errors.length });
+      await requeueNewlyHandled(next).catch((error) =>
+        log.warn("could not re-queue unhandled events", { error: errorMessage(error) })
+      );
+      poller.notify();
+    },
+  });
 
   const requeueNewlyHandled = async (next: HandlerRegistry) => {
     const unhandled = await inbox.list({ status: "unhandled", limit: 1000 });
@@ -369,136 +218,150 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
     }
   };
 
-  const reload = (): Promise<HandlerRegistry> => {
-    if (reloading) {
-      reloadAgain = true;
-      return reloading;
-    }
-    reloading = (async () => {
-      let next: HandlerRegistry;
-      do {
-        reloadAgain = false;
-        const before = registry;
-        next = await loadRegistry(settings.dir, bundler);
-        registry = next;
-        const known = new Set(before.errors.map((e) => `${e.path}\n${e.message}`));
-        for (const e of next.errors) {
-          if (!known.has(`${e.path}\n${e.message}`)) {
-            log.error("handler failed to load", { path: e.path, error: e.message });
-          }
-        }
-        if (started) {
-          log.info("handlers reloaded", {
-            handlers: next.handlers.length,
-            errors: next.errors.length,
-          });
-          await requeueNewlyHandled(next).catch((error) =>
-            log.warn("could not re-queue unhandled events", { error: errorMessage(error) })
-          );
-        }
-      } while (reloadAgain);
-      reloading = undefined;
-      notify();
-      return next;
-    })();
-    return reloading;
+  /** A handler's path for logs, worked out once per loaded handler. */
+  const displayed = new WeakMap<LoadedHandler, string>();
+  const display = (handler: LoadedHandler) => {
+    let text = displayed.get(handler);
+    if (text === undefined) displayed.set(handler, text = displayPath(handler.path));
+    return text;
   };
 
-  const watch = () => {
+  /** Looks the event up in the registry and runs its handler. Never throws. */
+  const runHandler = async (stored: StoredEvent, signal: AbortSignal): Promise<RunReport> => {
+    const handler = live.current.resolve(stored.provider, stored.type);
+    if (!handler) return { kind: "unhandled" };
+    if (handler.error) return { kind: "load_error", error: handler.error };
+    const runLog = options.log.child({
+      provider: stored.provider,
+      event_id: stored.id,
+      event_type: stored.type,
+      attempt: stored.attempts,
+      handler: display(handler),
+    });
+    handlersRunning++;
+    metrics.set("whd_handlers_running", {}, handlersRunning);
     try {
-      watcher = Deno.watchFs(settings.dir, { recursive: true });
-    } catch (error) {
-      log.warn("cannot watch handlers directory; changes need a restart", {
-        dir: settings.dir,
-        error: errorMessage(error),
+      const result = await runners[handler.kind].run(_toEvent(stored), {
+        handler,
+        attempt: stored.attempts,
+        timeoutMs: settings.timeout_ms,
+        log: runLog,
+        signal,
       });
-      return;
+      return { kind: "ran", attempt: stored.attempts, result };
+    } catch (error) {
+      return {
+        kind: "ran",
+        attempt: stored.attempts,
+        result: { ok: false, error: errorMessage(error) },
+      };
+    } finally {
+      handlersRunning--;
+      metrics.set("whd_handlers_running", {}, handlersRunning);
     }
-    (async () => {
-      let timer: ReturnType<typeof setTimeout> | undefined;
-      try {
-        for await (const change of watcher!) {
-          if (change.kind === "access") continue;
-          clearTimeout(timer);
-          timer = setTimeout(() => {
-            if (!stopping) void reload();
-          }, debounceMs);
-        }
-      } catch { /* closed */ }
-      clearTimeout(timer);
-    })();
   };
+
+  /** Runs a leased event and records its outcome; tracked in `active` until recorded. */
+  const execute = (stored: StoredEvent): _Active => {
+    const k = eventKeyString(stored);
+    const cancel = new AbortController();
+    const ran = Promise.withResolvers<void>();
+    const result = (async () => {
+      const startedAt = clock.now();
+      let report: RunReport;
+      try {
+        report = await runHandler(stored, cancel.signal);
+      } finally {
+        ran.resolve();
+      }
+      recording++;
+      try {
+        return await record(stored, decide(report, policy, clock.now()), clock.now() - startedAt);
+      } finally {
+        recording--;
+      }
+    })().finally(() => active.delete(k));
+    const entry = { cancel, ran: ran.promise, result };
+    active.set(k, entry);
+    return entry;
+  };
+
+  const release = (stored: StoredEvent) => inbox.release(stored, owner, clock.now());
+
+  const poller = createPoller({
+    async claim(limit) {
+      const claimed = await inbox.claim({ owner, limit, leaseMs, now: clock.now() });
+      const fresh: StoredEvent[] = [];
+      for (const stored of claimed) {
+        if (active.has(eventKeyString(stored))) await release(stored).catch(() => false);
+        else fresh.push(stored);
+      }
+      return fresh;
+    },
+    release,
+    run: (stored) => execute(stored).ran,
+    exclusive,
+    recording: () => recording,
+    concurrency: settings.concurrency,
+    maxQueueWaitMs: margin / 2,
+    pollMs: options.pollMs ?? 1000,
+    clock,
+    log,
+  });
+
+  let loading: Promise<void> | undefined;
+  const ready = () => live.loaded ? Promise.resolve() : (loading ??= live.reload().then(() => {}));
 
   return {
     get registry() {
-      return registry;
+      return live.current;
     },
     get running() {
-      return active.size;
+      return handlersRunning;
     },
-    notify,
-    reload,
+    notify: () => poller.notify(),
+    reload: () => live.reload(),
     async start() {
-      if (started) return;
-      await reload();
-      if (!registry.exists) {
+      if (started || stopping) return;
+      await ready();
+      if (stopping) return;
+      if (!live.current.exists) {
         log.warn("handlers directory does not exist; every event will be marked unhandled", {
           dir: settings.dir,
         });
       }
       started = true;
-      if (settings.watch && registry.exists) watch();
-      loop = pollLoop();
+      if (settings.watch && live.current.exists) live.watch();
+      poller.start();
     },
     async stop(graceMs = settings.shutdown_grace_ms) {
       stopping = true;
-      watcher?.close();
-      notify();
-      await loop;
-      await reloading;
+      await poller.stop();
+      await live.close();
       const running = [...active.values()];
       if (running.length > 0) {
-        let timer: ReturnType<typeof setTimeout> | undefined;
         await Promise.race([
-          Promise.allSettled(running.map((a) => a.promise)),
-          new Promise((r) => timer = setTimeout(r, graceMs)),
+          Promise.allSettled(running.map((a) => a.ran)),
+          sleep(clock, graceMs),
         ]);
-        clearTimeout(timer);
         for (const a of active.values()) a.cancel.abort();
-        await Promise.allSettled([...active.values()].map((a) => a.promise));
+        await Promise.allSettled([...active.values()].map((a) => a.result));
       }
-      await pool.close();
+      await Promise.all([runners.module.close(), runners.exec.close()]);
     },
     async runNow(key: EventKey): Promise<RunNowResult> {
-      const deadline = Date.now() + leaseMs;
-      while (true) {
-        if (stopping) return { ok: false, status: "pending", error: "whd is shutting down" };
-        // Under the claim lock: a poll cannot have claimed this event without tracking it
-        // yet, so `claimOne` (which lets an owner re-lease its own event) never runs it twice.
-        const step = await exclusive(async (): Promise<_RunNowStep> => {
-          const mine = active.get(eventKeyString(key));
-          if (mine) return { wait: mine.promise };
-          const [row] = await inbox.find(key.id, key.provider);
-          if (!row) return { result: { ok: false, status: "missing", error: "no such event" } };
-          switch (row.status) {
-            case "done":
-            case "unhandled":
-            case "ignored":
-              return { result: { ok: true, status: row.status } };
-            case "dead":
-              return { result: { ok: false, status: "dead", error: row.last_error ?? "dead" } };
-          }
-          const stored = await inbox.claimOne(key, { owner, leaseMs, now: clock.now() });
-          return stored ? { wait: track(stored).promise } : { status: row.status };
-        });
-        if (step.wait) return await step.wait;
-        if (step.result) return step.result;
-        if (Date.now() > deadline) {
-          return { ok: false, status: step.status!, error: "event is being processed elsewhere" };
-        }
-        // Leased by another process: wait for it to settle.
-        await new Promise((r) => setTimeout(r, 50));
-      }
+      await ready();
+      return runSync({
+        inbox,
+        owner,
+        leaseMs,
+        clock,
+        exclusive,
+        active: (k) => active.get(eventKeyString(k))?.result,
+        take: (k) => poller.take(k),
+        execute: (stored) => execute(stored).result,
+        stopping: () => stopping,
+      }, key);
     },
   };
 }

@@ -3,8 +3,8 @@
  * handlers one at a time for the dispatcher's host pool (`module_runner.ts`). Being a process
  * of its own, a handler that spins, blocks or exits can be killed without touching whd.
  *
- * Reads {@linkcode ToHost} lines on stdin, imports each run's bundled code as a `data:` URL
- * (cached by the runtime per URL, so a warm host re-runs a handler without re-importing it),
+ * Reads {@linkcode ToHost} lines on stdin, imports a handler's bundled code as a `data:` URL
+ * once per content hash (later runs of that hash come without code and reuse the module),
  * builds `ctx` and writes {@linkcode FromHost} lines on stdout behind the prefix from
  * {@linkcode HOST_PREFIX_ENV} (see `host_protocol.ts`). `console.*` is replaced so a handler's
  * console output travels as log messages; anything else a handler writes to stdout or stderr
@@ -150,6 +150,22 @@ export async function runHandlerHost(): Promise<never> {
     post({ kind: "log", runId, level, message, fields });
   };
   const stripeClients = new Map<string, Promise<unknown>>();
+  const modules = new Map<string, Promise<Handler>>();
+  let env: Record<string, string> = {};
+  const load = (hash: string, code: string | undefined): Promise<Handler> => {
+    let module = modules.get(hash);
+    if (!module) {
+      if (code === undefined) throw new Error(`handler host: no code for module ${hash}`);
+      module = import(toDataUrl(code)).then((m) => {
+        if (typeof m.default !== "function") {
+          throw new Error("the default export is not a function");
+        }
+        return m.default as Handler;
+      });
+      modules.set(hash, module);
+    }
+    return module;
+  };
 
   const levels: [keyof Console, LogLevel][] = [
     ["log", "info"],
@@ -187,17 +203,16 @@ export async function runHandlerHost(): Promise<never> {
     const { runId } = message;
     const controller = new AbortController();
     current = { runId, controller, overhead: _lineOverhead(message.event) };
+    if (message.env) env = message.env;
     try {
-      const module = await import(toDataUrl(message.code));
-      const handler = module.default as Handler;
-      if (typeof handler !== "function") throw new Error("the default export is not a function");
+      const handler = await load(message.hash, message.code);
       const log = (level: LogLevel) => (text: string, fields?: HandlerLogFields) =>
         postLog(runId, level, String(text), _plain(fields));
       const ctx: HandlerContext = {
         log: { debug: log("debug"), info: log("info"), warn: log("warn"), error: log("error") },
         attempt: message.attempt,
         signal: controller.signal,
-        env: message.env,
+        env: { ...env },
       };
       if (message.stripe) {
         const key = JSON.stringify(message.stripe);
@@ -213,6 +228,7 @@ export async function runHandlerHost(): Promise<never> {
     }
   };
 
+  post({ kind: "ready" });
   await pumpLines(Deno.stdin.readable, (line) => {
     if (line.trim() === "") return;
     const message = JSON.parse(line) as ToHost;

@@ -11,6 +11,8 @@
  * - Before each `done`, the host writes `"\n" + prefix + runId + "\n"` to stderr; the parent
  *   settles a run once it has read both, so stderr output of a run is never attributed to the
  *   next one (stdout and stderr are separate pipes read independently).
+ * - A host keeps every module it loaded by hash, and the last `env` it was sent: a run of a
+ *   known hash carries no code, and a run with the same env carries none.
  *
  * @module
  */
@@ -33,11 +35,14 @@ export type ToHost =
   | {
     kind: "run";
     runId: number;
-    /** Bundled module text. */
-    code: string;
+    /** Content hash of the handler's bundled code: the host's cache key. */
+    hash: string;
+    /** Bundled module text; sent only with the first run of `hash` on this host. */
+    code?: string;
     event: Event;
     attempt: number;
-    env: Record<string, string>;
+    /** `ctx.env`; omitted when unchanged since this host's previous run. */
+    env?: Record<string, string>;
     stripe?: StripeOptions;
   }
   | { kind: "abort"; runId: number };
@@ -51,5 +56,7 @@ export type FromHost =
     message: string;
     fields?: Record<string, unknown>;
   }
+  /** Sent once, when the host is up and reads runs. */
+  | { kind: "ready" }
   | { kind: "done"; runId: number; ok: true }
   | { kind: "done"; runId: number; ok: false; error: string };

@@ -1,9 +1,11 @@
 /**
- * Runs bundled module handlers in a pool of handler host processes (`whd __handler-host`,
- * see `handler_host.ts`), one run per host at a time. Hosts start on demand and are reused
- * after a run that settled (at most `maxIdle` idle hosts are kept). At the timeout the
- * handler's `ctx.signal` is aborted; if the run has not settled `abortGraceMs` later (it
- * spins, or ignores the signal) the host is killed with SIGKILL — which, unlike
+ * Runs bundled module handlers in a pool of handler host processes (`host_process.ts`), one
+ * run per host at a time. Hosts start as load needs them — a run that finds every host busy
+ * waits `spawnAfterMs` for one to come free before a new one starts — and are reused after a
+ * run that settled (at most `maxIdle` idle hosts are kept, idle ones beyond the first stop
+ * after `idleMs`, and a host that has loaded many modules is replaced). At the
+ * timeout the handler's `ctx.signal` is aborted; if the run has not settled `abortGraceMs`
+ * later (it spins, or ignores the signal) the host is killed with SIGKILL — which, unlike
  * `Worker.terminate()`, really stops a `while (true) {}` — and the next run gets a fresh host.
  * A host that dies mid-run (the handler called `Deno.exit`, crashed, ran out of memory) fails
  * that run with an error saying so.
@@ -16,32 +18,24 @@
  * ```
  * @module
  */
+import { systemClock, type TimerClock } from "../clock.ts";
 import { errorMessage } from "../errors.ts";
 import type { Event } from "../event.ts";
 import type { Logger } from "../ops/log.ts";
-import { killQuietly, pumpLines, settledWithin } from "./child_io.ts";
+import { codeHash } from "./code_hash.ts";
+import type { RunResult } from "./decide.ts";
 import { handlerHostCommand, type HostCommand } from "./host_command.ts";
-import {
-  type FromHost,
-  HOST_PREFIX_ENV,
-  type StripeOptions,
-  type ToHost,
-} from "./host_protocol.ts";
+import type { StripeOptions } from "./host_protocol.ts";
+import { type HostProcess, startHost } from "./host_process.ts";
 
-/** How a handler run ended. */
-export interface RunResult {
-  ok: boolean;
-  error?: string;
-  /** The timeout fired. */
-  timedOut?: boolean;
-  /** Stopped by the caller's `signal` (shutdown): the run did not finish and did not fail. */
-  cancelled?: boolean;
-}
+export type { RunResult } from "./decide.ts";
 
 /** One module handler run. */
 export interface ModuleRun {
   /** Bundled module text (from the bundler). */
   code: string;
+  /** Content hash of `code` (the registry computes it once); computed here when absent. */
+  hash?: string;
   event: Event;
   attempt: number;
   env: Record<string, string>;
@@ -55,6 +49,7 @@ export interface ModuleRun {
 
 /** A pool of handler host processes. */
 export interface HostPool {
+  /** Runs one handler on an idle (preferably warm) host, or a new one. Never throws. */
   run(request: ModuleRun): Promise<RunResult>;
   /** Hosts alive now (idle or busy). */
   readonly size: number;
@@ -76,243 +71,165 @@ export interface HostPoolOptions {
   maxOutputBytes?: number;
   /** Protocol prefix source (one per host). Default: a random UUID. */
   randomId?: () => string;
-}
-
-interface _Run {
-  runId: number;
-  log: Logger;
-  settle: (r: RunResult) => void;
-  outputBytes: number;
-  /** From the host's `done` message. */
-  result?: RunResult;
-  /** The host's end-of-run marker on stderr has been read. */
-  stderrEnded?: boolean;
-}
-
-interface _Host {
-  child: Deno.ChildProcess;
-  writer: WritableStreamDefaultWriter<Uint8Array>;
-  codes: Set<string>;
-  current?: _Run;
-  /** The log of the last run, for output that arrives between runs. */
-  lastLog?: Logger;
-  /** Why the pool killed it: the result the current run gets once the host is gone. */
-  killResult?: RunResult;
-  stderrTail: string;
-  /** Resolves once the process is reaped and its output read. */
-  exited: Promise<void>;
+  /** Timers for the timeout, the kill and the waits below. Default {@linkcode systemClock}. */
+  clock?: TimerClock;
+  /**
+   * With every host busy, how long a run waits for one to come free before a new host is
+   * started (hosts start in 40–100 ms and take ~50 MB: quick handlers share a few). Default 20.
+   */
+  spawnAfterMs?: number;
+  /** An idle host beyond the first is stopped after this long without a run. Default 60000. */
+  idleMs?: number;
 }
 
 const _MAX_CODES_PER_HOST = 50;
-const _MAX_PENDING_LINE = 1 << 20;
-
-function _exitText(status: Deno.CommandStatus, stderrTail: string): string {
-  const how = status.signal
-    ? `was killed by ${status.signal} (out of memory?)`
-    : `exited with code ${status.code} (did the handler call Deno.exit?)`;
-  return `handler host process ${how} before the handler finished` +
-    (stderrTail ? `: ${stderrTail}` : "");
-}
+/** Longest a run waits on a host that is still starting before it starts one of its own. */
+const _MAX_HOST_WAIT_MS = 1000;
 
 /** Creates a pool; hosts start on demand. */
 export function createHostPool(options: HostPoolOptions = {}): HostPool {
   const abortGraceMs = options.abortGraceMs ?? 1000;
   const maxIdle = options.maxIdle ?? 4;
-  const maxOutput = options.maxOutputBytes ?? 65_536;
-  const randomId = options.randomId ?? (() => crypto.randomUUID());
+  const clock = options.clock ?? systemClock;
   const command = options.command ?? handlerHostCommand();
-  const encoder = new TextEncoder();
-  const idle: _Host[] = [];
-  const all = new Set<_Host>();
+  const idle: HostProcess[] = [];
+  const all = new Set<HostProcess>();
   /** Exits not yet complete, including hosts already dropped from `all`. */
   const exits = new Set<Promise<void>>();
-  let nextRunId = 1;
 
-  const forget = (host: _Host) => {
-    all.delete(host);
-    const i = idle.indexOf(host);
-    if (i >= 0) idle.splice(i, 1);
-  };
-
-  const output = (host: _Host, stream: string, line: string) => {
-    if (line.trim() === "") return;
-    const run = host.current;
-    const log = run?.log ?? host.lastLog;
-    if (!log) return;
-    if (run) {
-      if (run.outputBytes >= maxOutput) return;
-      run.outputBytes += line.length;
-      if (run.outputBytes >= maxOutput) {
-        log.warn("handler output truncated", { limit_bytes: maxOutput });
-        return;
-      }
-    }
-    log[stream === "stderr" ? "warn" : "info"]("handler output", { stream, line });
-  };
-
-  const receive = (host: _Host, message: FromHost) => {
-    const run = host.current;
-    if (message.kind === "log") {
-      if (message.message === "handler output" && message.fields?.stream === "console") {
-        if (run?.runId === message.runId || message.runId === -1) {
-          return output(host, "console", String(message.fields.line));
-        }
-      }
-      const log = run?.runId === message.runId ? run.log : host.lastLog;
-      log?.[message.level](message.message, message.fields);
-    } else if (run && message.runId === run.runId) {
-      run.result = message.ok ? { ok: true } : { ok: false, error: message.error };
-      if (run.stderrEnded) run.settle(run.result);
-    }
-  };
-
-  const spawn = (): _Host => {
-    const prefix = `@whd:${randomId()}@`;
-    const child = new Deno.Command(command.command, {
-      args: command.args,
-      env: { [HOST_PREFIX_ENV]: prefix },
-      stdin: "piped",
-      stdout: "piped",
-      stderr: "piped",
-    }).spawn();
-    const host: _Host = {
-      child,
-      writer: child.stdin.getWriter(),
-      codes: new Set(),
-      stderrTail: "",
-      exited: Promise.resolve(),
-    };
-    const onStdout = (line: string) => {
-      if (!line.startsWith(prefix)) return output(host, "stdout", line);
-      let message: FromHost;
-      try {
-        message = JSON.parse(line.slice(prefix.length));
-      } catch {
-        return output(host, "stdout", line);
-      }
-      receive(host, message);
-    };
-    const onStderr = (line: string) => {
-      if (line.startsWith(prefix)) {
-        const run = host.current;
-        if (run?.runId !== Number(line.slice(prefix.length))) return;
-        run.stderrEnded = true;
-        if (run.result) run.settle(run.result);
-        return;
-      }
-      if (line.trim() !== "") host.stderrTail = line.trim().slice(0, 500);
-      output(host, "stderr", line);
-    };
-    const stdout = pumpLines(child.stdout, onStdout, {
-      maxLine: _MAX_PENDING_LINE,
-      keepLong: (partial) => partial.startsWith(prefix),
+  const spawn = (): HostProcess => {
+    const host = startHost({
+      command,
+      maxOutputBytes: options.maxOutputBytes,
+      randomId: options.randomId,
     });
-    const stderr = pumpLines(child.stderr, onStderr, { maxLine: _MAX_PENDING_LINE });
-    host.exited = (async () => {
-      const status = await child.status;
-      // A grandchild may still hold the pipes open; do not wait for it forever.
-      await settledWithin(Promise.all([stdout, stderr]), 500);
-      forget(host);
-      await host.writer.close().catch(() => {});
-      host.current?.settle(
-        host.killResult ?? host.current.result ??
-          { ok: false, error: _exitText(status, host.stderrTail) },
-      );
-    })();
-    exits.add(host.exited);
-    host.exited.finally(() => exits.delete(host.exited));
     all.add(host);
+    exits.add(host.exited);
+    host.exited.finally(() => {
+      exits.delete(host.exited);
+      all.delete(host);
+    });
     return host;
   };
 
-  /** SIGKILLs the host; its current run settles with `result` once the process is gone. */
-  const kill = (host: _Host, result: RunResult) => {
-    host.killResult ??= result;
-    forget(host);
-    killQuietly(host.child, "SIGKILL");
+  const spawnAfterMs = options.spawnAfterMs ?? 20;
+  const idleMs = options.idleMs ?? 60_000;
+  /** Runs waiting for a host to come free. */
+  const waiters: ((host: HostProcess) => void)[] = [];
+  const idleTimers = new Map<HostProcess, () => void>();
+
+  const takeIdle = (hash: string): HostProcess | undefined => {
+    for (let i = idle.length - 1; i >= 0; i--) if (!idle[i].alive) idle.splice(i, 1);
+    const warm = idle.findIndex((h) => h.has(hash));
+    const host = warm >= 0 ? idle.splice(warm, 1)[0] : idle.pop();
+    if (host) {
+      idleTimers.get(host)?.();
+      idleTimers.delete(host);
+    }
+    return host;
   };
 
-  const send = (host: _Host, message: ToHost) => {
-    host.writer.write(encoder.encode(JSON.stringify(message) + "\n")).catch(() => {
-      // The host died; its exit settles the run.
+  const acquire = async (hash: string): Promise<HostProcess> => {
+    const ready = takeIdle(hash);
+    if (ready) return ready;
+    if (live().length === 0 || spawnAfterMs <= 0) return spawn();
+    const since = clock.now();
+    const freed = await new Promise<HostProcess | undefined>((resolve) => {
+      let cancel = () => {};
+      const waiter = (host: HostProcess) => {
+        cancel();
+        resolve(host);
+      };
+      // While a host is still starting up, it will soon take runs: wait on.
+      const expire = () => {
+        if (live().some((h) => !h.ready) && clock.now() - since < _MAX_HOST_WAIT_MS) {
+          return cancel = clock.setTimer(spawnAfterMs, expire);
+        }
+        waiters.splice(waiters.indexOf(waiter), 1);
+        resolve(undefined);
+      };
+      cancel = clock.setTimer(spawnAfterMs, expire);
+      waiters.push(waiter);
     });
+    return freed ?? spawn();
   };
 
-  const take = (code: string): _Host => {
-    const warm = idle.findIndex((h) => h.codes.has(code));
-    return warm >= 0 ? idle.splice(warm, 1)[0] : idle.pop() ?? spawn();
+  /** A host whose run settled: to a waiting run, else idle (or stopped). */
+  const giveBack = (host: HostProcess) => {
+    if (!host.alive) return;
+    if (host.loaded >= _MAX_CODES_PER_HOST) return host.kill({ ok: false, cancelled: true });
+    const waiter = waiters.shift();
+    if (waiter) return waiter(host);
+    if (idle.length >= maxIdle) return host.kill({ ok: false, cancelled: true });
+    idle.push(host);
+    idleTimers.set(
+      host,
+      clock.setTimer(idleMs, () => {
+        idleTimers.delete(host);
+        const i = idle.indexOf(host);
+        if (i >= 0 && idle.length > 1) {
+          idle.splice(i, 1);
+          host.kill({ ok: false, cancelled: true });
+        }
+      }),
+    );
   };
+
+  const live = () => [...all].filter((h) => h.alive);
 
   return {
     get size() {
-      return all.size;
+      return live().length;
     },
     get pids() {
-      return [...all].map((h) => h.child.pid);
+      return live().map((h) => h.pid);
     },
-    run(request: ModuleRun): Promise<RunResult> {
-      if (request.signal?.aborted) return Promise.resolve({ ok: false, cancelled: true });
-      let host: _Host;
+    async run(request: ModuleRun): Promise<RunResult> {
+      if (request.signal?.aborted) return { ok: false, cancelled: true };
+      const hash = request.hash ?? codeHash(request.code);
+      let host: HostProcess;
       try {
-        host = take(request.code);
+        host = await acquire(hash);
       } catch (error) {
-        return Promise.resolve({
-          ok: false,
-          error: `cannot start a handler host: ${errorMessage(error)}`,
-        });
+        return { ok: false, error: `cannot start a handler host: ${errorMessage(error)}` };
       }
-      host.codes.add(request.code);
-      const runId = nextRunId++;
-      return new Promise<RunResult>((resolve) => {
-        let timedOut = false;
-        const timers: ReturnType<typeof setTimeout>[] = [];
-        const onCancel = () => kill(host, { ok: false, cancelled: true });
-        const settle = (result: RunResult) => {
-          if (host.current?.runId !== runId) return;
-          host.current = undefined;
-          host.lastLog = request.log;
-          timers.forEach(clearTimeout);
-          request.signal?.removeEventListener("abort", onCancel);
-          if (timedOut && !result.cancelled) {
-            result = result.ok ? result : {
-              ok: false,
-              timedOut: true,
-              error: `timed out after ${request.timeoutMs} ms` +
-                (result.error ? ` (${result.error.split("\n")[0]})` : ""),
-            };
-          }
-          if (all.has(host)) {
-            if (idle.length < maxIdle && host.codes.size < _MAX_CODES_PER_HOST) idle.push(host);
-            else kill(host, { ok: false, cancelled: true });
-          }
-          resolve(result);
-        };
-        host.current = { runId, log: request.log, settle, outputBytes: 0 };
-        request.signal?.addEventListener("abort", onCancel, { once: true });
-        timers.push(setTimeout(() => {
-          timedOut = true;
-          send(host, { kind: "abort", runId });
-        }, request.timeoutMs));
-        timers.push(setTimeout(() => {
-          kill(host, {
-            ok: false,
-            error: `handler did not stop within ${abortGraceMs} ms after its signal was ` +
-              "aborted; its host process was killed",
-          });
-        }, request.timeoutMs + abortGraceMs));
-        send(host, {
-          kind: "run",
-          runId,
-          code: request.code,
-          event: request.event,
-          attempt: request.attempt,
-          env: request.env,
-          stripe: request.stripe,
+      if (request.signal?.aborted) {
+        giveBack(host);
+        return { ok: false, cancelled: true };
+      }
+      let timedOut = false;
+      const onCancel = () => host.kill({ ok: false, cancelled: true });
+      request.signal?.addEventListener("abort", onCancel, { once: true });
+      const cancelAbort = clock.setTimer(request.timeoutMs, () => {
+        timedOut = true;
+        host.abort();
+      });
+      const cancelKill = clock.setTimer(request.timeoutMs + abortGraceMs, () => {
+        host.kill({
+          ok: false,
+          error: `handler did not stop within ${abortGraceMs} ms after its signal was ` +
+            "aborted; its host process was killed",
         });
       });
+      let result = await host.run({ ...request, hash });
+      cancelAbort();
+      cancelKill();
+      request.signal?.removeEventListener("abort", onCancel);
+      if (timedOut && !result.cancelled && !result.ok) {
+        result = {
+          ok: false,
+          timedOut: true,
+          error: `timed out after ${request.timeoutMs} ms` +
+            (result.error ? ` (${result.error.split("\n")[0]})` : ""),
+        };
+      }
+      giveBack(host);
+      return result;
     },
     async close() {
-      for (const host of [...all]) kill(host, { ok: false, cancelled: true });
+      for (const cancel of idleTimers.values()) cancel();
+      idleTimers.clear();
+      for (const host of [...all]) host.kill({ ok: false, cancelled: true });
       await Promise.all([...exits]);
     },
   };

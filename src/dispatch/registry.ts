@@ -10,7 +10,8 @@
  * ```
  * @module
  */
-import { type Bundler, createBundler } from "./bundler.ts";
+import type { Bundler } from "./bundler.ts";
+import { codeHash } from "./code_hash.ts";
 import {
   discoverHandlers,
   type DiscoveryProblem,
@@ -22,6 +23,8 @@ import {
 export interface LoadedHandler extends HandlerFile {
   /** Bundled JavaScript (module handlers that loaded). */
   code?: string;
+  /** Content hash of `code`. */
+  hash?: string;
   /** Why the file cannot be run; its events wait until it is fixed. */
   error?: string;
 }
@@ -41,20 +44,31 @@ export interface HandlerRegistry {
   resolve(provider: string, type: string): LoadedHandler | undefined;
 }
 
-/** Scans `dir` and bundles every module handler. */
+/**
+ * Scans `dir` and bundles every module handler (default: esbuild in this isolate, loaded only
+ * when there is a module handler to bundle — it costs whd ~130 ms and ~30 MB to load).
+ */
 export async function loadRegistry(
   dir: string,
-  bundler: Bundler = createBundler(),
+  bundler?: Bundler,
 ): Promise<HandlerRegistry> {
   const found = await discoverHandlers(dir);
+  if (!bundler && found.files.some((f) => f.kind === "module")) {
+    const { createBundler } = await import("./bundler.ts");
+    bundler = createBundler();
+  }
   const handlers: LoadedHandler[] = [];
   for (const file of found.files) {
     if (file.kind === "exec") {
       handlers.push(file);
       continue;
     }
-    const result = await bundler.bundle(file.path);
-    handlers.push(result.ok ? { ...file, code: result.code } : { ...file, error: result.error });
+    const result = await bundler!.bundle(file.path);
+    handlers.push(
+      result.ok
+        ? { ...file, code: result.code, hash: codeHash(result.code) }
+        : { ...file, error: result.error },
+    );
   }
   const errors: HandlerLoadError[] = [
     ...found.problems,

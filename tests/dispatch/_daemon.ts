@@ -26,8 +26,8 @@ export interface DaemonProject {
   start(): Promise<WhdServer>;
   /** Signs and POSTs an event to `/hooks/shop` (or `/hooks/shop-sync` when `sync`). */
   deliver(server: WhdServer, id: string, type: string, sync?: boolean): Promise<Delivery>;
-  /** `whd events list --json`. */
-  events(): Promise<ListedEvent[]>;
+  /** `whd events list --json` (newest `limit`, default the CLI's 50). */
+  events(limit?: number): Promise<ListedEvent[]>;
   remove(): Promise<void>;
 }
 
@@ -105,8 +105,9 @@ ${hmac}
       const ms = performance.now() - started;
       return { status: response.status, body: JSON.parse(text), ms };
     },
-    async events() {
-      const run = await whd(["events", "list", "--json"], { cwd: dir, env });
+    async events(limit?: number) {
+      const args = ["events", "list", "--json", ...(limit ? ["--limit", String(limit)] : [])];
+      const run = await whd(args, { cwd: dir, env });
       if (run.code !== 0) throw new Error(`whd events list failed:\n${run.stderr}`);
       return JSON.parse(run.stdout);
     },

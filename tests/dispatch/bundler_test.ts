@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { createBundler, toDataUrl } from "../../src/dispatch/bundler.ts";
+import { createWorkerBundler } from "../../src/dispatch/worker_bundler.ts";
 import { handlersDir } from "./_helpers.ts";
 
 const bundler = createBundler();
@@ -78,4 +79,28 @@ Deno.test("bundler: a wildcard file name (customer.subscription.*.ts) is not rea
   const result = await bundler.bundle(join(dir, "stripe/customer.subscription.*.ts"));
   assert.equal(result.ok, true, result.ok ? "" : result.error);
   if (result.ok) assert.equal((await import(toDataUrl(result.code))).default(), "sub");
+});
+
+Deno.test("worker bundler: bundles like the in-process one, reports load errors, and bundles again after close()", async () => {
+  const dir = await handlersDir({
+    "stripe/a.ts": `import { x } from "./_x.ts"; export default () => x;`,
+    "stripe/_x.ts": `export const x: number = 7;`,
+    "stripe/bad.ts": `import y from "left-pad"; export default y;`,
+  });
+  const inWorker = createWorkerBundler();
+  try {
+    const first = await inWorker.bundle(join(dir, "stripe/a.ts"));
+    assert.deepEqual(first, await bundler.bundle(join(dir, "stripe/a.ts")));
+    if (!first.ok) return;
+    assert.equal((await import(toDataUrl(first.code))).default(), 7);
+    const bad = await inWorker.bundle(join(dir, "stripe/bad.ts"));
+    assert.equal(bad.ok, false);
+    assert.match(bad.ok ? "" : bad.error, /imports "left-pad"/);
+    inWorker.close();
+    const again = await inWorker.bundle(join(dir, "stripe/a.ts"));
+    assert.deepEqual(again, first, "a new worker after close()");
+  } finally {
+    inWorker.close();
+    await Deno.remove(dir, { recursive: true });
+  }
 });

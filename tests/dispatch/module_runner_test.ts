@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
+import { ManualClock } from "../../src/clock.ts";
 import { createBundler } from "../../src/dispatch/bundler.ts";
 import { createHostPool, type ModuleRun } from "../../src/dispatch/module_runner.ts";
 import { memoryLogger } from "../../src/ops/log.ts";
@@ -250,4 +251,63 @@ Deno.test("host: ctx.stripe is a Stripe client pointed at api_base", async () =>
   assert.deepEqual(result, { ok: true });
   assert.deepEqual(seen, ["GET /v1/customers/cus_1 Bearer sk_test_123"]);
   assert.equal(logged(log, "customer")[0].email, "a@b.c");
+});
+
+Deno.test("host: a module is sent once per host and kept by content hash; new code under a new hash runs the new code", async () => {
+  const pool = createHostPool();
+  const log = memoryLogger();
+  const v1 = await code(`export default (e, ctx) => ctx.log.info("ran", { v: 1, pid: Deno.pid });`);
+  const v2 = await code(`export default (e, ctx) => ctx.log.info("ran", { v: 2, pid: Deno.pid });`);
+  assert.deepEqual(await pool.run(request(v1, { hash: "h1", log })), { ok: true });
+  // Same hash, no usable code: the host runs the module it keeps for that hash.
+  assert.deepEqual(await pool.run(request("syntax error (", { hash: "h1", log })), { ok: true });
+  assert.deepEqual(await pool.run(request(v2, { hash: "h2", log })), { ok: true });
+  await pool.close();
+  const ran = logged(log, "ran");
+  assert.deepEqual(ran.map((l) => l.v), [1, 1, 2]);
+  assert.equal(new Set(ran.map((l) => l.pid)).size, 1, "one host ran all three");
+});
+
+Deno.test("host: ctx.env is sent when it changes, and a handler's changes to it do not leak into the next run", async () => {
+  const pool = createHostPool();
+  const log = memoryLogger();
+  const c = await code(`export default (e, ctx) => {
+    ctx.log.info("env", { a: ctx.env.A ?? null });
+    ctx.env.A = "changed";
+  };`);
+  const env = { A: "1" };
+  await pool.run(request(c, { env, log }));
+  await pool.run(request(c, { env, log }));
+  await pool.run(request(c, { env: { A: "2" }, log }));
+  await pool.close();
+  assert.deepEqual(logged(log, "env").map((l) => l.a), ["1", "1", "2"]);
+});
+
+Deno.test("host: quick runs share a host instead of starting one each; a host stays busy too long and the next run gets a new one", async () => {
+  const clock = new ManualClock();
+  const pool = createHostPool({ clock, spawnAfterMs: 50 });
+  const log = memoryLogger();
+  const quick = await code(`export default (e, ctx) => ctx.log.info("pid", { pid: Deno.pid });`);
+  const results = await Promise.all([1, 2, 3, 4].map(() => pool.run(request(quick, { log }))));
+  assert.ok(results.every((r) => r.ok));
+  assert.equal(new Set(logged(log, "pid").map((l) => l.pid)).size, 1, "four runs, one host");
+  assert.equal(pool.size, 1);
+
+  const gate = `${await Deno.makeTempDir()}/gate`;
+  const blocked = await code(`export default async () => {
+    while (true) {
+      try { await Deno.stat(${JSON.stringify(gate)}); return; } catch { /* not yet */ }
+      await new Promise((r) => setTimeout(r, 10));
+    }
+  };`);
+  const slow = pool.run(request(blocked, { timeoutMs: 60_000 }));
+  const next = pool.run(request(quick, { log }));
+  await new Promise((r) => setTimeout(r, 100));
+  assert.equal(pool.size, 1, "the second run waits while the clock has not moved");
+  clock.advance(50);
+  assert.deepEqual(await next, { ok: true }, "after spawnAfterMs it got a host of its own");
+  assert.equal(pool.size, 2);
+  await Deno.writeTextFile(gate, "");
+  assert.deepEqual(await slow, { ok: true });
+  await pool.close();
 });

@@ -18,7 +18,9 @@ const SECRET = "whsec_workers_test_secret";
 const ENV = { STRIPE_WEBHOOK_SECRET: SECRET };
 
 /** A project with a Stripe webhook and a handler that appends each event id to `runs.txt`. */
-async function project(): Promise<{ dir: string; config: string; runs: string }> {
+async function project(
+  mode: "async" | "sync" = "async",
+): Promise<{ dir: string; config: string; runs: string }> {
   const dir = await Deno.makeTempDir({ prefix: "whd_workers_" });
   const runs = join(dir, "runs.txt");
   await Deno.mkdir(join(dir, "handlers/stripe"), { recursive: true });
@@ -47,6 +49,7 @@ providers:
       default:
         path: /webhooks/stripe
         signing_secret_env: STRIPE_WEBHOOK_SECRET
+        mode: ${mode}
 `,
   );
   return { dir, config, runs };
@@ -175,6 +178,28 @@ Deno.test("whd serve --workers 2: one port, both workers store, every event stor
     assert.equal(ran.length, 40, "each event ran exactly once");
     assert.equal(new Set(ran).size, 40);
   } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("whd serve --workers 2 with a mode: sync webhook: both workers run handlers, each event once", async () => {
+  const { dir, config, runs } = await project("sync");
+  const server = await startWorkers(config);
+  try {
+    const ids = Array.from({ length: 30 }, (_, i) => `evt_sync_${i}`);
+    // Answered after the handler ran, by whichever worker got the connection.
+    await Promise.all(ids.map((id) => deliver(server.url, id)));
+    const ran = (await Deno.readTextFile(runs)).split("\n").filter(Boolean);
+    assert.deepEqual(ran.toSorted(), ids.toSorted(), "each ran once, before its answer");
+    await Promise.all(ids.map((id) => deliver(server.url, id)));
+    const again = (await Deno.readTextFile(runs)).split("\n").filter(Boolean);
+    assert.equal(again.length, 30, "a done event is not run again for a duplicate");
+    const storedBy = new Set(
+      logLines(server).filter((l) => l.msg === "event stored").map((l) => l.worker),
+    );
+    assert.deepEqual([...storedBy].sort(), [1, 2]);
+  } finally {
+    assert.equal((await server.stop("SIGTERM")).code, 0, server.logs());
     await Deno.remove(dir, { recursive: true });
   }
 });

@@ -3,7 +3,7 @@
  *
  * @module
  */
-import type { Command } from "commander";
+import { type Command, Option } from "commander";
 import { resolveSecrets, secretsFor } from "../config/loader.ts";
 import { createDispatcher } from "../dispatch/dispatcher.ts";
 import { createRequestHandler } from "../http/server.ts";
@@ -12,6 +12,13 @@ import { errorMessage, UserError } from "../errors.ts";
 import { Metrics } from "../ops/metrics.ts";
 import type { CliContext, Register } from "./context.ts";
 import { httpOrigin, parseInteger } from "./format.ts";
+import {
+  coalescedWaker,
+  parseWorkerRole,
+  readSupervisor,
+  runsHandlers,
+  superviseWorkers,
+} from "./serve_workers.ts";
 
 /** Options of `whd serve`. */
 export interface ServeOptions {
@@ -19,6 +26,12 @@ export interface ServeOptions {
   host?: string;
   /** False with `--no-handlers`: only ingest. */
   handlers?: boolean;
+  /** `--workers N`: serving processes sharing the port and the database (default 1). */
+  workers?: string;
+  /** Internal `--worker i/n`: this process is worker i of a `--workers n` supervisor. */
+  worker?: string;
+  /** The global `--config` path, passed on to workers. */
+  config?: string;
 }
 
 /** Registers `whd serve`. */
@@ -28,8 +41,14 @@ export const register: Register = (program, context) => {
     .option("--host <host>", "address to listen on (default: server.host)")
     .option("--port <port>", "port to listen on (default: $WHD_PORT, else server.port)")
     .option("--no-handlers", "only verify and store events; do not run handlers")
+    .option(
+      "--workers <n>",
+      "serving processes sharing the port (SO_REUSEPORT) and the database (default 1)",
+    )
+    .addOption(new Option("--worker <i/n>", "internal: worker i of --workers n").hideHelp())
     .action(async (options: ServeOptions, command: Command) => {
-      await serve(await context(command.optsWithGlobals()), options);
+      const globals = command.optsWithGlobals();
+      await serve(await context(globals), { ...options, config: globals.config });
     });
 };
 
@@ -54,12 +73,20 @@ export function listenError(error: unknown, hostname: string, port: number): unk
 
 /** Runs the daemon until a termination signal, then shuts down gracefully. */
 export async function serve(ctx: CliContext, options: ServeOptions = {}): Promise<void> {
-  const { config, log, clock } = ctx;
+  const { config, clock } = ctx;
   const port = options.port !== undefined
     ? parseInteger(options.port, "--port", 0, 65535)
     : config.server.port;
   const hostname = options.host ?? config.server.host;
+  const workers = options.workers !== undefined
+    ? parseInteger(options.workers, "--workers", 1, 64)
+    : 1;
+  const role = options.worker !== undefined ? parseWorkerRole(options.worker) : undefined;
+  const log = role ? ctx.log.child({ worker: role.index }) : ctx.log;
   const resolved = resolveSecrets(config, ctx.env, { secrets: ctx.secrets });
+  if (workers > 1 && !role) {
+    return await superviseServe(ctx, options, { hostname, port, workers });
+  }
   if (config.source.startsWith("embedded")) {
     log.warn("serving the embedded example config (demo only)", { source: config.source });
   }
@@ -74,9 +101,13 @@ export async function serve(ctx: CliContext, options: ServeOptions = {}): Promis
 
   const inbox = await ctx.openInbox();
   const metrics = new Metrics();
-  const dispatcher = options.handlers === false
+  const dispatcher = options.handlers === false || (role && !runsHandlers(role.index, config))
     ? null
     : createDispatcher({ config, inbox, log, metrics, clock });
+  // A worker without handlers wakes worker 1's through the supervisor (see serve_workers.ts).
+  const wakeSupervisor = role && !dispatcher && options.handlers !== false
+    ? coalescedWaker(() => Deno.stdout.write(new Uint8Array([10])))
+    : undefined;
   const handler = createRequestHandler({
     config,
     secretsFor: (webhook) => secretsFor(resolved, webhook),
@@ -84,7 +115,7 @@ export async function serve(ctx: CliContext, options: ServeOptions = {}): Promis
     log,
     metrics,
     clock,
-    onAccepted: dispatcher ? () => dispatcher.notify() : undefined,
+    onAccepted: dispatcher ? () => dispatcher.notify() : wakeSupervisor,
     runSync: dispatcher ? (key) => dispatcher.runNow(key) : undefined,
   });
 
@@ -93,6 +124,7 @@ export async function serve(ctx: CliContext, options: ServeOptions = {}): Promis
     server = Deno.serve({
       hostname,
       port,
+      reusePort: role !== undefined,
       onListen: ({ hostname, port }) => {
         log.info("listening", {
           url: httpOrigin(hostname, port),
@@ -128,18 +160,81 @@ export async function serve(ctx: CliContext, options: ServeOptions = {}): Promis
 
   // A second signal while stopping resolves the same promise again: it is ignored.
   const { promise: received, resolve } = Promise.withResolvers<Deno.Signal>();
+  let stopping = false;
   const listeners = (["SIGTERM", "SIGINT"] as const).map((signal) => ({
     signal,
     listener: () => resolve(signal),
   }));
   for (const { signal, listener } of listeners) Deno.addSignalListener(signal, listener);
+  // A worker stops when its stdin ends (the supervisor is gone) and wakes on each byte.
+  const supervisor = role
+    ? readSupervisor(Deno.stdin.readable, () => dispatcher?.notify(), () => {
+      if (!stopping) log.warn("the supervising whd process is gone; stopping");
+      resolve("SIGTERM");
+    })
+    : undefined;
   const signal = await received;
+  stopping = true;
 
   log.info("shutting down", { signal, grace_ms: config.handlers.shutdown_grace_ms });
   await server.shutdown();
   await starting;
   await dispatcher?.stop(config.handlers.shutdown_grace_ms);
   inbox.close();
-  for (const { signal, listener } of listeners) Deno.removeSignalListener(signal, listener);
+  // A worker keeps its listeners (they do not keep the process alive): with Ctrl-C the
+  // terminal and the supervisor both send SIGINT, and a late one must not kill it.
+  if (!role) {
+    for (const { signal, listener } of listeners) Deno.removeSignalListener(signal, listener);
+  }
+  await supervisor?.stop();
+  log.info("stopped");
+}
+
+/**
+ * `--workers N` (N > 1): checks what every worker would check first (the config and secrets
+ * already are; the database is opened and migrated once here; the port is probed, and picked
+ * when it is 0), then runs the workers until a signal or a failure.
+ */
+async function superviseServe(
+  ctx: CliContext,
+  options: ServeOptions,
+  { hostname, port, workers }: { hostname: string; port: number; workers: number },
+): Promise<void> {
+  const { config, log } = ctx;
+  (await ctx.openInbox()).close();
+  try {
+    // Without SO_REUSEPORT: a port held by anything else (another whd's workers included)
+    // fails here with the usual message instead of being shared.
+    using probe = Deno.listen({ hostname, port });
+    port = probe.addr.port;
+  } catch (error) {
+    throw listenError(error, hostname, port);
+  }
+  const handlerWorkers = new Set<number>();
+  if (options.handlers !== false) {
+    for (let i = 1; i <= workers; i++) if (runsHandlers(i, config)) handlerWorkers.add(i);
+  }
+  log.info("starting workers", { workers, port, handlers: [...handlerWorkers].join(",") });
+  const code = await superviseWorkers({
+    count: workers,
+    handlerWorkers,
+    log,
+    args: (i) => [
+      ...(options.config !== undefined ? ["--config", options.config] : []),
+      "serve",
+      "--host",
+      hostname,
+      "--port",
+      String(port),
+      ...(options.handlers === false ? ["--no-handlers"] : []),
+      "--worker",
+      `${i}/${workers}`,
+    ],
+  });
+  if (code !== 0) {
+    throw new UserError(`a worker failed (exit code ${code}); see its log lines above`, {
+      exitCode: code,
+    });
+  }
   log.info("stopped");
 }

@@ -49,12 +49,14 @@ export async function readBody(request: Request, max: number): Promise<Uint8Arra
 
 async function _read(request: Request, max: number): Promise<Uint8Array | null> {
   const declared = request.headers.get("content-length");
-  if (declared !== null && Number(declared) > max) return null;
-  if (!request.body) return new Uint8Array();
   if (declared !== null) {
-    const bytes = new Uint8Array(await request.arrayBuffer());
+    if (Number(declared) > max) return null;
+    // Before touching `request.body`: `Deno.serve` then hands over a body that has fully
+    // arrived without creating a ReadableStream (2–3 µs a request).
+    const bytes = await request.bytes();
     return bytes.byteLength > max ? null : bytes;
   }
+  if (!request.body) return new Uint8Array();
   const chunks: Uint8Array[] = [];
   let size = 0;
   const reader = request.body.getReader();

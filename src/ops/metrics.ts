@@ -20,6 +20,12 @@ function key(name: string, labels: Labels): string {
   return parts.length ? `${name}{${parts.join(",")}}` : name;
 }
 
+/** A counter series with its labels fixed, for hot paths: no label string is built per call. */
+export interface Counter {
+  /** Adds `by` (default 1). */
+  inc(by?: number): void;
+}
+
 /** A registry of counters and gauges. */
 export class Metrics {
   #values = new Map<string, number>();
@@ -29,6 +35,25 @@ export class Metrics {
   inc(name: string, labels: Labels = {}, by = 1): void {
     const k = key(name, labels);
     this.#values.set(k, (this.#values.get(k) ?? 0) + by);
+  }
+
+  /**
+   * The series `name{labels}` as a {@linkcode Counter}, resolved once: the same series
+   * {@linkcode Metrics.inc} with these labels adds to.
+   *
+   * @example
+   * ```ts
+   * import { Metrics } from "./metrics.ts";
+   * const metrics = new Metrics();
+   * const stored = metrics.counter("whd_events_total", { result: "stored" });
+   * stored.inc();
+   * metrics.get("whd_events_total", { result: "stored" }); // 1
+   * ```
+   */
+  counter(name: string, labels: Labels = {}): Counter {
+    const k = key(name, labels);
+    const values = this.#values;
+    return { inc: (by = 1) => void values.set(k, (values.get(k) ?? 0) + by) };
   }
 
   /** Sets a gauge. */

@@ -25,7 +25,14 @@
  */
 import type { WebhookConfig } from "../config/schema.ts";
 import { UserError } from "../errors.ts";
-import { computeHmac, decodeBase64, hmacDigests, matchesAny, randomId } from "./_crypto.ts";
+import {
+  computeHmac,
+  decodeBase64,
+  hmacDigests,
+  matchesAny,
+  prepareKeys,
+  randomId,
+} from "./_crypto.ts";
 import {
   badSignature,
   checkTimestamp,
@@ -56,7 +63,7 @@ function _header(headers: Headers, name: string): string | null {
 
 function _createVerifier(webhook: WebhookConfig, secrets: readonly string[]): Verifier {
   requireSecrets(webhook, secrets);
-  const keys = !webhook.verify_signature ? [] : secrets.map((secret, i) => {
+  const keys = !webhook.verify_signature ? [] : prepareKeys(secrets.map((secret, i) => {
     const key = _secretKey(secret);
     if (!key) {
       throw new UserError(
@@ -65,7 +72,7 @@ function _createVerifier(webhook: WebhookConfig, secrets: readonly string[]): Ve
       );
     }
     return key;
-  });
+  }));
   const verifySignature = webhook.verify_signature;
   const tolerance = webhook.tolerance_seconds;
   const typePath = webhook.type_path ?? "/type";

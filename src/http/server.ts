@@ -156,13 +156,7 @@ export function createRequestHandler(deps: ServerDeps): Deno.ServeHandler {
 
     let result;
     try {
-      result = await route.ingest({
-        id: verified.id,
-        type: verified.type,
-        payload: verified.payload,
-        receivedAt: clock.now(),
-        source: "delivery",
-      });
+      result = await route.ingest({ ...verified, receivedAt: clock.now(), source: "delivery" });
     } catch (error) {
       log.error("could not store event; answering 503 so the sender retries", {
         ...labels,

@@ -1,5 +1,6 @@
 /**
- * Steps every verifier shares: rejections, body decoding, JSON parsing, timestamp tolerance,
+ * Steps every verifier shares: the verifier template ({@linkcode templateVerifier}: signature →
+ * decode → parse → id and type), rejections, body decoding, JSON parsing, timestamp tolerance,
  * secret checks, JSON pointers. Messages tell the sender what is wrong and how to fix it and
  * never contain a secret or a signature.
  *
@@ -12,7 +13,14 @@
  */
 import type { WebhookConfig } from "../config/schema.ts";
 import { UserError } from "../errors.ts";
-import type { Rejected, RejectionCode } from "./provider.ts";
+import {
+  type HmacAlgorithm,
+  hmacDigests,
+  type HmacKey,
+  matchesAny,
+  prepareKeys,
+} from "./_crypto.ts";
+import type { Rejected, RejectionCode, Verifier, VerifyRequest, VerifyResult } from "./provider.ts";
 
 /** A rejection with `code` and a secret-free `message`. */
 export function reject(code: RejectionCode, message: string): Rejected {
@@ -215,4 +223,114 @@ export function resolvePointer(value: unknown, pointer: string): unknown {
     }
   }
   return current;
+}
+
+/** What a provider's signature scheme read from a request's headers. */
+export interface SignedParts {
+  /** Bytes signed before the raw body (Stripe `${t}.`, Slack `v0:${t}:`); "" when none. */
+  prefix: string;
+  /** Candidate signatures; the delivery passes when any one matches a key's digest. */
+  signatures: Uint8Array[];
+}
+
+/** A decoded delivery, as a provider's id and type rules see it. */
+export interface Delivery {
+  headers: Headers;
+  /** The raw body bytes (for ids derived from them). */
+  body: Uint8Array;
+  /** The decoded body, after {@linkcode VerifierScheme.unwrap}: the payload to store. */
+  text: string;
+  /** `text` parsed as JSON; undefined with `json: false`. */
+  value: unknown;
+}
+
+/**
+ * What one provider brings to {@linkcode templateVerifier}: its signature scheme and its id and
+ * type rules. Everything else (secret checks, HMAC, decode, JSON parse) is the template's.
+ */
+export interface VerifierScheme {
+  /** Names the signature in the `bad_signature` message, e.g. `Stripe-Signature v1`. */
+  signatureName: string;
+  /** The HMAC of the scheme; default sha256. */
+  algorithm?: HmacAlgorithm;
+  /** The HMAC keys of the secrets; default the secrets' bytes as written. */
+  keys?: HmacKey[];
+  /** Checks run before the signature, even unsigned (Standard Webhooks: `webhook-id`). */
+  before?(headers: Headers): Rejected | undefined;
+  /**
+   * Reads the signed parts from the headers (checking a signed timestamp against `now`), or a
+   * rejection naming what is missing or malformed. Called only with `verify_signature`.
+   */
+  signed(headers: Headers, now: number): SignedParts | Rejected;
+  /** Turns the decoded body into the JSON text to store (GitHub form bodies: `payload=`). */
+  unwrap?(text: string, headers: Headers): string | Rejected;
+  /** Whether the template parses the body as JSON (default true; Slack parses its own). */
+  json?: boolean;
+  /** The provider's id and type rules: a verified event, or a rejection. */
+  identify(delivery: Delivery): VerifyResult;
+}
+
+/**
+ * A verifier built from a provider's {@linkcode VerifierScheme}, in the order every provider
+ * shares: secrets present (at startup) → signature (when `verify_signature`) → decode UTF-8 →
+ * unwrap → parse JSON → the provider's id and type.
+ *
+ * @example
+ * ```ts ignore
+ * import { templateVerifier } from "./_shared.ts";
+ * const verifier = templateVerifier(webhook, secrets, {
+ *   signatureName: "X-Signature",
+ *   signed: (headers) => ({ prefix: "", signatures: [decodeHex(headers.get("x-signature") ?? "")!] }),
+ *   identify: ({ value, text }) => ({ ok: true, id: String(value.id), type: "t", payload: text }),
+ * });
+ * ```
+ */
+export function templateVerifier(
+  webhook: WebhookConfig,
+  secrets: readonly string[],
+  scheme: VerifierScheme,
+): Verifier {
+  requireSecrets(webhook, secrets);
+  const verifySignature = webhook.verify_signature;
+  const keys = verifySignature ? scheme.keys ?? prepareKeys(secrets) : [];
+  const algorithm = scheme.algorithm ?? "sha256";
+  const parse = scheme.json ?? true;
+  return {
+    // deno-lint-ignore require-await
+    async verify({ headers, body, now }: VerifyRequest): Promise<VerifyResult> {
+      const early = scheme.before?.(headers);
+      if (early) return early;
+      if (verifySignature) {
+        const parts = scheme.signed(headers, now);
+        if (isRejected(parts)) return parts;
+        const digests = hmacDigests(keys, algorithm, parts.prefix, body);
+        if (!matchesAny(digests, parts.signatures)) return badSignature(scheme.signatureName);
+      }
+      const decoded = decodeBody(body);
+      if (isRejected(decoded)) return decoded;
+      const text = scheme.unwrap ? scheme.unwrap(decoded, headers) : decoded;
+      if (isRejected(text)) return text;
+      let value: unknown;
+      if (parse) {
+        const json = parseJson(text);
+        if (isRejected(json)) return json;
+        value = json.value;
+      }
+      return scheme.identify({ headers, body, text, value });
+    },
+  };
+}
+
+/**
+ * The `missing_signature` rejection for a scheme that needs two headers (signature and
+ * timestamp): names the one absent, then says how to send it.
+ */
+export function missingHeaders(
+  signature: { name: string; value: string | null },
+  timestamp: { name: string; value: string | null },
+  fix: string,
+): Rejected | undefined {
+  if (signature.value && timestamp.value) return undefined;
+  const absent = signature.value ? timestamp.name : signature.name;
+  return reject("missing_signature", `missing ${absent} header: ${fix}`);
 }

@@ -20,101 +20,75 @@
  * @module
  */
 import type { WebhookConfig } from "../config/schema.ts";
-import {
-  computeHmac,
-  decodeSignature,
-  DIGEST_BYTES,
-  hmacDigests,
-  matchesAny,
-  prepareKeys,
-} from "./_crypto.ts";
-import {
-  badSignature,
-  decodeBody,
-  isFormBody,
-  isRejected,
-  parseJson,
-  reject,
-  requireSecrets,
-  stringField,
-} from "./_shared.ts";
-import type { ProviderKind, Verifier, VerifyRequest, VerifyResult } from "./provider.ts";
+import { computeHmac, decodeSignature, DIGEST_BYTES } from "./_crypto.ts";
+import { type Delivery, isFormBody, reject, stringField, templateVerifier } from "./_shared.ts";
+import type { ProviderKind, Verifier, VerifyResult } from "./provider.ts";
 
 const _PREFIX = "sha256=";
 
 function _createVerifier(webhook: WebhookConfig, secrets: readonly string[]): Verifier {
-  requireSecrets(webhook, secrets);
-  const keys = prepareKeys(secrets);
-  const verifySignature = webhook.verify_signature;
-
-  return {
-    // deno-lint-ignore require-await
-    async verify({ headers, body }: VerifyRequest): Promise<VerifyResult> {
-      if (verifySignature) {
-        const header = headers.get("x-hub-signature-256");
-        if (!header) {
-          return reject(
-            "missing_signature",
-            "missing X-Hub-Signature-256 header: set a secret on the GitHub webhook (Settings → " +
-              "Webhooks → Secret) equal to this webhook's signing secret",
-          );
-        }
-        const sig = decodeSignature(header, _PREFIX, "hex", DIGEST_BYTES.sha256);
-        if (!sig) {
-          return reject(
-            "bad_signature",
-            "X-Hub-Signature-256 must look like sha256=<64 hex digits>: send the header exactly " +
-              "as GitHub produced it",
-          );
-        }
-        if (!matchesAny(hmacDigests(keys, "sha256", "", body), [sig])) {
-          return badSignature("X-Hub-Signature-256");
-        }
-      }
-
-      let text = decodeBody(body);
-      if (isRejected(text)) return text;
-      if (isFormBody(headers)) {
-        const field = new URLSearchParams(text).get("payload");
-        if (field === null) {
-          return reject(
-            "invalid_json",
-            "form body has no payload= field: set the GitHub webhook's content type to " +
-              "application/json",
-          );
-        }
-        text = field;
-      }
-      const json = parseJson(text);
-      if (isRejected(json)) return json;
-
-      const id = headers.get("x-github-delivery");
-      if (!id) {
+  return templateVerifier(webhook, secrets, {
+    signatureName: "X-Hub-Signature-256",
+    signed(headers) {
+      const header = headers.get("x-hub-signature-256");
+      if (!header) {
         return reject(
-          "missing_id",
-          "missing X-GitHub-Delivery header: send the delivery GUID GitHub assigned",
+          "missing_signature",
+          "missing X-Hub-Signature-256 header: set a secret on the GitHub webhook (Settings → " +
+            "Webhooks → Secret) equal to this webhook's signing secret",
         );
       }
-      const event = headers.get("x-github-event");
-      if (!event) {
+      const sig = decodeSignature(header, _PREFIX, "hex", DIGEST_BYTES.sha256);
+      if (!sig) {
         return reject(
-          "missing_type",
-          "missing X-GitHub-Event header: send the event name, e.g. push or pull_request",
+          "bad_signature",
+          "X-Hub-Signature-256 must look like sha256=<64 hex digits>: send the header exactly " +
+            "as GitHub produced it",
         );
       }
-      if (event === "ping") {
-        return {
-          ok: true,
-          id,
-          type: "ping",
-          payload: text,
-          reply: { status: 200, body: { received: true, ping: true } },
-        };
-      }
-      const action = stringField(json.value, "action");
-      return { ok: true, id, type: action ? `${event}.${action}` : event, payload: text };
+      return { prefix: "", signatures: [sig] };
     },
-  };
+    unwrap(text, headers) {
+      if (!isFormBody(headers)) return text;
+      const field = new URLSearchParams(text).get("payload");
+      if (field !== null) return field;
+      return reject(
+        "invalid_json",
+        "form body has no payload= field: set the GitHub webhook's content type to " +
+          "application/json",
+      );
+    },
+    identify: _identify,
+  });
+}
+
+/** A GitHub delivery's id (`X-GitHub-Delivery`) and type (`X-GitHub-Event[.action]`). */
+function _identify({ headers, text, value }: Delivery): VerifyResult {
+  const id = headers.get("x-github-delivery");
+  if (!id) {
+    return reject(
+      "missing_id",
+      "missing X-GitHub-Delivery header: send the delivery GUID GitHub assigned",
+    );
+  }
+  const event = headers.get("x-github-event");
+  if (!event) {
+    return reject(
+      "missing_type",
+      "missing X-GitHub-Event header: send the event name, e.g. push or pull_request",
+    );
+  }
+  if (event === "ping") {
+    return {
+      ok: true,
+      id,
+      type: "ping",
+      payload: text,
+      reply: { status: 200, body: { received: true, ping: true } },
+    };
+  }
+  const action = stringField(value, "action");
+  return { ok: true, id, type: action ? `${event}.${action}` : event, payload: text };
 }
 
 const _repository = () => ({
@@ -200,6 +174,18 @@ function _sample(type = "push"): { type: string; body: string } {
   return { type: finalType, body: JSON.stringify(payload, null, 2) };
 }
 
+/** Headers that make `body` verify for `webhook` with `options.secret`. */
+// deno-lint-ignore require-await
+const _sign: ProviderKind["sign"] = async (_webhook, body, { secret, id, type }) => {
+  return {
+    "content-type": "application/json",
+    "user-agent": "GitHub-Hookshot/whd",
+    "x-github-delivery": id ?? crypto.randomUUID(),
+    "x-github-event": (type ?? "push").split(".")[0],
+    "x-hub-signature-256": _PREFIX + computeHmac("sha256", secret, body).toString("hex"),
+  };
+};
+
 /**
  * The GitHub provider.
  *
@@ -215,15 +201,6 @@ function _sample(type = "push"): { type: string; body: string } {
 export const github: ProviderKind = {
   type: "github",
   createVerifier: _createVerifier,
-  // deno-lint-ignore require-await
-  async sign(_webhook, body, { secret, id, type }) {
-    return {
-      "content-type": "application/json",
-      "user-agent": "GitHub-Hookshot/whd",
-      "x-github-delivery": id ?? crypto.randomUUID(),
-      "x-github-event": (type ?? "push").split(".")[0],
-      "x-hub-signature-256": _PREFIX + computeHmac("sha256", secret, body).toString("hex"),
-    };
-  },
+  sign: _sign,
   sample: _sample,
 };

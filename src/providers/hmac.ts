@@ -28,21 +28,10 @@ import {
   decodeSignature,
   DIGEST_BYTES,
   type HmacAlgorithm,
-  hmacDigests,
-  matchesAny,
-  prepareKeys,
   randomId,
 } from "./_crypto.ts";
-import {
-  badSignature,
-  decodeBody,
-  isRejected,
-  parseJson,
-  reject,
-  requireSecrets,
-  resolvePointer,
-} from "./_shared.ts";
-import type { ProviderKind, Verifier, VerifyRequest, VerifyResult } from "./provider.ts";
+import { reject, requireSecrets, resolvePointer, templateVerifier } from "./_shared.ts";
+import type { ProviderKind, Verifier } from "./provider.ts";
 
 /** The hmac keys of a webhook with their defaults applied. */
 interface _Scheme {
@@ -87,45 +76,38 @@ function _where(header: string | undefined, path: string | undefined): string {
 }
 
 function _createVerifier(webhook: WebhookConfig, secrets: readonly string[]): Verifier {
-  requireSecrets(webhook, secrets);
-  const verifySignature = webhook.verify_signature;
-  const scheme = verifySignature ? _scheme(webhook) : undefined;
-  const keys = prepareKeys(secrets);
+  requireSecrets(webhook, secrets); // before the secrets are read, as every provider does
+  const scheme = webhook.verify_signature ? _scheme(webhook) : undefined;
   const { id_header, id_path, type_header, type_path } = webhook;
   const expectedBytes = scheme ? DIGEST_BYTES[scheme.algorithm] : 0;
   const format = scheme
     ? `${scheme.prefix}<${scheme.algorithm} HMAC of the raw body, ${scheme.encoding}>`
     : "";
 
-  return {
-    // deno-lint-ignore require-await
-    async verify({ headers, body }: VerifyRequest): Promise<VerifyResult> {
-      if (scheme) {
-        const value = headers.get(scheme.header);
-        if (!value) {
-          return reject(
-            "missing_signature",
-            `missing ${scheme.header} header: sign the raw body as ${format}`,
-          );
-        }
-        const sig = decodeSignature(value, scheme.prefix, scheme.encoding, expectedBytes);
-        if (!sig) {
-          return reject(
-            "bad_signature",
-            `${scheme.header} is not in the configured format ${format}: check algorithm, ` +
-              `encoding and signature_prefix against what the sender sends`,
-          );
-        }
-        if (!matchesAny(hmacDigests(keys, scheme.algorithm, "", body), [sig])) {
-          return badSignature(scheme.header);
-        }
+  return templateVerifier(webhook, secrets, {
+    signatureName: scheme?.header ?? "",
+    algorithm: scheme?.algorithm,
+    signed(headers) {
+      const { header, prefix, encoding } = scheme!;
+      const value = headers.get(header);
+      if (!value) {
+        return reject(
+          "missing_signature",
+          `missing ${header} header: sign the raw body as ${format}`,
+        );
       }
-
-      const text = decodeBody(body);
-      if (isRejected(text)) return text;
-      const json = parseJson(text);
-      if (isRejected(json)) return json;
-      const id = _field(id_header, id_path, headers, json.value);
+      const sig = decodeSignature(value, prefix, encoding, expectedBytes);
+      if (!sig) {
+        return reject(
+          "bad_signature",
+          `${header} is not in the configured format ${format}: check algorithm, ` +
+            `encoding and signature_prefix against what the sender sends`,
+        );
+      }
+      return { prefix: "", signatures: [sig] };
+    },
+    identify({ headers, value, text }) {
+      const id = _field(id_header, id_path, headers, value);
       if (!id) {
         return reject(
           "missing_id",
@@ -133,7 +115,7 @@ function _createVerifier(webhook: WebhookConfig, secrets: readonly string[]): Ve
             `id_path at where the sender puts it`,
         );
       }
-      const type = _field(type_header, type_path, headers, json.value);
+      const type = _field(type_header, type_path, headers, value);
       if (!type) {
         return reject(
           "missing_type",
@@ -143,7 +125,7 @@ function _createVerifier(webhook: WebhookConfig, secrets: readonly string[]): Ve
       }
       return { ok: true, id, type, payload: text };
     },
-  };
+  });
 }
 
 /** `{ "id": …, "type": "example.created", … }` (fits the `id_path: /id`, `type_path: /type`). */
@@ -156,6 +138,22 @@ function _sample(type = "example.created"): { type: string; body: string } {
   };
   return { type, body: JSON.stringify(payload, null, 2) };
 }
+
+/** Headers that make `body` verify for `webhook` with `options.secret`. */
+// deno-lint-ignore require-await
+const _sign: ProviderKind["sign"] = async (webhook, body, { secret, id, type }) => {
+  const scheme = _scheme(webhook);
+  const digest = computeHmac(scheme.algorithm, secret, body).toString(scheme.encoding);
+  const headers: Record<string, string> = {
+    "content-type": "application/json",
+    [scheme.header.toLowerCase()]: scheme.prefix + digest,
+  };
+  if (webhook.id_header) headers[webhook.id_header.toLowerCase()] = id ?? randomId("evt_", 20);
+  if (webhook.type_header) {
+    headers[webhook.type_header.toLowerCase()] = type ?? "example.created";
+  }
+  return headers;
+};
 
 /**
  * The generic HMAC provider. `sign` also sets `id_header` / `type_header` when configured,
@@ -171,19 +169,6 @@ function _sample(type = "example.created"): { type: string; body: string } {
 export const hmac: ProviderKind = {
   type: "hmac",
   createVerifier: _createVerifier,
-  // deno-lint-ignore require-await
-  async sign(webhook, body, { secret, id, type }) {
-    const scheme = _scheme(webhook);
-    const digest = computeHmac(scheme.algorithm, secret, body).toString(scheme.encoding);
-    const headers: Record<string, string> = {
-      "content-type": "application/json",
-      [scheme.header.toLowerCase()]: scheme.prefix + digest,
-    };
-    if (webhook.id_header) headers[webhook.id_header.toLowerCase()] = id ?? randomId("evt_", 20);
-    if (webhook.type_header) {
-      headers[webhook.type_header.toLowerCase()] = type ?? "example.created";
-    }
-    return headers;
-  },
+  sign: _sign,
   sample: _sample,
 };

@@ -27,28 +27,18 @@
  * @module
  */
 import type { WebhookConfig } from "../config/schema.ts";
+import { computeHmac, decodeSignature, DIGEST_BYTES, randomId, sha256Hex } from "./_crypto.ts";
 import {
-  computeHmac,
-  decodeSignature,
-  DIGEST_BYTES,
-  hmacDigests,
-  matchesAny,
-  prepareKeys,
-  randomId,
-  sha256Hex,
-} from "./_crypto.ts";
-import {
-  badSignature,
   checkTimestamp,
-  decodeBody,
   isFormBody,
   isRejected,
+  missingHeaders,
   parseJson,
   reject,
-  requireSecrets,
   stringField,
+  templateVerifier,
 } from "./_shared.ts";
-import type { ProviderKind, Verified, Verifier, VerifyRequest, VerifyResult } from "./provider.ts";
+import type { ProviderKind, Verified, Verifier, VerifyResult } from "./provider.ts";
 
 const _PREFIX = "v0=";
 
@@ -141,43 +131,34 @@ function _fromForm(text: string, body: Uint8Array): VerifyResult {
 }
 
 function _createVerifier(webhook: WebhookConfig, secrets: readonly string[]): Verifier {
-  requireSecrets(webhook, secrets);
-  const keys = prepareKeys(secrets);
-  const verifySignature = webhook.verify_signature;
   const tolerance = webhook.tolerance_seconds;
-
-  return {
-    // deno-lint-ignore require-await
-    async verify({ headers, body, now }: VerifyRequest): Promise<VerifyResult> {
-      if (verifySignature) {
-        const header = headers.get("x-slack-signature");
-        const timestamp = headers.get("x-slack-request-timestamp");
-        if (!header || !timestamp) {
-          return reject(
-            "missing_signature",
-            `missing ${header ? "X-Slack-Request-Timestamp" : "X-Slack-Signature"} header: ` +
-              "point the Slack app's Request URL here, or sign test requests with `whd send`",
-          );
-        }
-        const stale = checkTimestamp(timestamp, now, tolerance, "X-Slack-Request-Timestamp");
-        if (stale) return stale;
-        const sig = decodeSignature(header, _PREFIX, "hex", DIGEST_BYTES.sha256);
-        if (!sig) {
-          return reject(
-            "bad_signature",
-            "X-Slack-Signature must look like v0=<64 hex digits>: send the header exactly as " +
-              "Slack produced it",
-          );
-        }
-        if (!matchesAny(hmacDigests(keys, "sha256", `v0:${timestamp}:`, body), [sig])) {
-          return badSignature("X-Slack-Signature");
-        }
+  return templateVerifier(webhook, secrets, {
+    signatureName: "X-Slack-Signature",
+    signed(headers, now) {
+      const header = headers.get("x-slack-signature");
+      const timestamp = headers.get("x-slack-request-timestamp");
+      const missing = missingHeaders(
+        { name: "X-Slack-Signature", value: header },
+        { name: "X-Slack-Request-Timestamp", value: timestamp },
+        "point the Slack app's Request URL here, or sign test requests with `whd send`",
+      );
+      if (missing) return missing;
+      const stale = checkTimestamp(timestamp!, now, tolerance, "X-Slack-Request-Timestamp");
+      if (stale) return stale;
+      const sig = decodeSignature(header!, _PREFIX, "hex", DIGEST_BYTES.sha256);
+      if (!sig) {
+        return reject(
+          "bad_signature",
+          "X-Slack-Signature must look like v0=<64 hex digits>: send the header exactly as " +
+            "Slack produced it",
+        );
       }
-      const text = decodeBody(body);
-      if (isRejected(text)) return text;
-      return isFormBody(headers) ? _fromForm(text, body) : _fromJson(text, body);
+      return { prefix: `v0:${timestamp}:`, signatures: [sig] };
     },
-  };
+    json: false,
+    identify: ({ headers, text, body }) =>
+      isFormBody(headers) ? _fromForm(text, body) : _fromJson(text, body),
+  });
 }
 
 /** An `event_callback` whose inner event is `type` (default `app_mention`). */
@@ -204,6 +185,20 @@ function _sample(type = "app_mention"): { type: string; body: string } {
   return { type, body: JSON.stringify(payload, null, 2) };
 }
 
+/** Headers that make `body` verify for `webhook` with `options.secret`. */
+// deno-lint-ignore require-await
+const _sign: ProviderKind["sign"] = async (_webhook, body, { secret, timestamp }) => {
+  const t = timestamp ?? Math.floor(Date.now() / 1000);
+  const signature = _PREFIX + computeHmac("sha256", secret, `v0:${t}:${body}`).toString("hex");
+  return {
+    "content-type": body.trimStart().startsWith("{")
+      ? "application/json"
+      : "application/x-www-form-urlencoded",
+    "x-slack-request-timestamp": String(t),
+    "x-slack-signature": signature,
+  };
+};
+
 /**
  * The Slack provider. `sign` marks a body that starts with `{` as `application/json` and any
  * other body as `application/x-www-form-urlencoded`.
@@ -217,17 +212,6 @@ function _sample(type = "app_mention"): { type: string; body: string } {
 export const slack: ProviderKind = {
   type: "slack",
   createVerifier: _createVerifier,
-  // deno-lint-ignore require-await
-  async sign(_webhook, body, { secret, timestamp }) {
-    const t = timestamp ?? Math.floor(Date.now() / 1000);
-    const signature = _PREFIX + computeHmac("sha256", secret, `v0:${t}:${body}`).toString("hex");
-    return {
-      "content-type": body.trimStart().startsWith("{")
-        ? "application/json"
-        : "application/x-www-form-urlencoded",
-      "x-slack-request-timestamp": String(t),
-      "x-slack-signature": signature,
-    };
-  },
+  sign: _sign,
   sample: _sample,
 };

@@ -25,25 +25,16 @@
  */
 import type { WebhookConfig } from "../config/schema.ts";
 import { UserError } from "../errors.ts";
+import { computeHmac, decodeBase64, prepareKeys, randomId } from "./_crypto.ts";
 import {
-  computeHmac,
-  decodeBase64,
-  hmacDigests,
-  matchesAny,
-  prepareKeys,
-  randomId,
-} from "./_crypto.ts";
-import {
-  badSignature,
   checkTimestamp,
-  decodeBody,
-  isRejected,
-  parseJson,
+  missingHeaders,
   reject,
   requireSecrets,
   resolvePointer,
+  templateVerifier,
 } from "./_shared.ts";
-import type { ProviderKind, Verifier, VerifyRequest, VerifyResult } from "./provider.ts";
+import type { ProviderKind, Rejected, Verifier } from "./provider.ts";
 
 const _SECRET_PREFIX = "whsec_";
 
@@ -61,8 +52,28 @@ function _header(headers: Headers, name: string): string | null {
   return headers.get(`webhook-${name}`) ?? headers.get(`svix-${name}`);
 }
 
+const _HEADERS_FIX = "Standard Webhooks deliveries carry webhook-id, webhook-timestamp and " +
+  "webhook-signature";
+
+/** `webhook-id`, checked before the signature since it is part of the signed content. */
+function _requireId(headers: Headers): Rejected | undefined {
+  if (_header(headers, "id")) return undefined;
+  return reject("missing_id", `missing webhook-id header: ${_HEADERS_FIX}`);
+}
+
+/** The `v1,<base64>` entries of a `webhook-signature` header (other versions are ignored). */
+function _v1Signatures(header: string): Uint8Array[] {
+  const candidates: Uint8Array[] = [];
+  for (const entry of header.split(" ")) {
+    const comma = entry.indexOf(",");
+    if (comma < 0 || entry.slice(0, comma) !== "v1") continue;
+    candidates.push(decodeBase64(entry.slice(comma + 1)) ?? new Uint8Array(0));
+  }
+  return candidates;
+}
+
 function _createVerifier(webhook: WebhookConfig, secrets: readonly string[]): Verifier {
-  requireSecrets(webhook, secrets);
+  requireSecrets(webhook, secrets); // before the secrets are read, as every provider does
   const keys = !webhook.verify_signature ? [] : prepareKeys(secrets.map((secret, i) => {
     const key = _secretKey(secret);
     if (!key) {
@@ -73,68 +84,48 @@ function _createVerifier(webhook: WebhookConfig, secrets: readonly string[]): Ve
     }
     return key;
   }));
-  const verifySignature = webhook.verify_signature;
   const tolerance = webhook.tolerance_seconds;
   const typePath = webhook.type_path ?? "/type";
 
-  return {
-    // deno-lint-ignore require-await
-    async verify({ headers, body, now }: VerifyRequest): Promise<VerifyResult> {
-      const id = _header(headers, "id");
-      if (!id) {
+  return templateVerifier(webhook, secrets, {
+    signatureName: "webhook-signature",
+    keys,
+    before: _requireId,
+    signed(headers, now) {
+      const timestamp = _header(headers, "timestamp");
+      const header = _header(headers, "signature");
+      const missing = missingHeaders(
+        { name: "webhook-signature", value: header },
+        { name: "webhook-timestamp", value: timestamp },
+        _HEADERS_FIX,
+      );
+      if (missing) return missing;
+      const stale = checkTimestamp(timestamp!, now, tolerance, "webhook-timestamp");
+      if (stale) return stale;
+      if (Math.floor(now / 1000) - Number(timestamp) >= tolerance) {
+        // The reference libraries count a timestamp exactly at the tolerance as too old.
         return reject(
-          "missing_id",
-          "missing webhook-id header: Standard Webhooks deliveries carry webhook-id, " +
-            "webhook-timestamp and webhook-signature",
+          "stale_timestamp",
+          `webhook-timestamp is ${tolerance} s old, at tolerance_seconds (${tolerance}): this ` +
+            "looks like a replay; re-send a freshly signed delivery, check the sender's clock, " +
+            "or raise tolerance_seconds",
         );
       }
-      if (verifySignature) {
-        const timestamp = _header(headers, "timestamp");
-        const header = _header(headers, "signature");
-        if (!header || !timestamp) {
-          return reject(
-            "missing_signature",
-            `missing ${header ? "webhook-timestamp" : "webhook-signature"} header: ` +
-              "Standard Webhooks deliveries carry webhook-id, webhook-timestamp and " +
-              "webhook-signature",
-          );
-        }
-        const stale = checkTimestamp(timestamp, now, tolerance, "webhook-timestamp");
-        if (stale) return stale;
-        if (Math.floor(now / 1000) - Number(timestamp) >= tolerance) {
-          // The reference libraries count a timestamp exactly at the tolerance as too old.
-          return reject(
-            "stale_timestamp",
-            `webhook-timestamp is ${tolerance} s old, at tolerance_seconds (${tolerance}): this ` +
-              "looks like a replay; re-send a freshly signed delivery, check the sender's clock, " +
-              "or raise tolerance_seconds",
-          );
-        }
-        const candidates: Uint8Array[] = [];
-        for (const entry of header.split(" ")) {
-          const comma = entry.indexOf(",");
-          if (comma < 0 || entry.slice(0, comma) !== "v1") continue;
-          candidates.push(decodeBase64(entry.slice(comma + 1)) ?? new Uint8Array(0));
-        }
-        if (candidates.length === 0) {
-          return reject(
-            "missing_signature",
-            "webhook-signature has no v1,<base64> entry: sign with the v1 (HMAC-SHA256) scheme",
-          );
-        }
-        const digests = hmacDigests(keys, "sha256", `${id}.${timestamp}.`, body);
-        if (!matchesAny(digests, candidates)) return badSignature("webhook-signature");
+      const signatures = _v1Signatures(header!);
+      if (signatures.length === 0) {
+        return reject(
+          "missing_signature",
+          "webhook-signature has no v1,<base64> entry: sign with the v1 (HMAC-SHA256) scheme",
+        );
       }
-
-      const text = decodeBody(body);
-      if (isRejected(text)) return text;
-      const json = parseJson(text);
-      if (isRejected(json)) return json;
-      const found = resolvePointer(json.value, typePath);
-      const type = typeof found === "string" && found.length > 0 ? found : UNKNOWN_TYPE;
-      return { ok: true, id, type, payload: text };
+      return { prefix: `${_header(headers, "id")}.${timestamp}.`, signatures };
     },
-  };
+    identify({ headers, value, text }) {
+      const found = resolvePointer(value, typePath);
+      const type = typeof found === "string" && found.length > 0 ? found : UNKNOWN_TYPE;
+      return { ok: true, id: _header(headers, "id")!, type, payload: text };
+    },
+  });
 }
 
 /** A `{ type, timestamp, data }` payload of `type` (default `invoice.paid`). */
@@ -154,6 +145,27 @@ function _sample(type = "invoice.paid"): { type: string; body: string } {
   return { type, body: JSON.stringify(payload, null, 2) };
 }
 
+/** Headers that make `body` verify for `webhook` with `options.secret`. */
+// deno-lint-ignore require-await
+const _sign: ProviderKind["sign"] = async (webhook, body, { secret, timestamp, id }) => {
+  const key = _secretKey(secret);
+  if (!key) {
+    throw new UserError(
+      `the secret for ${webhook.provider}.${webhook.name} is not a Standard Webhooks secret ` +
+        `(whsec_ followed by base64): copy it exactly from the sender`,
+    );
+  }
+  const t = timestamp ?? Math.floor(Date.now() / 1000);
+  const msgId = id ?? randomId("msg_", 27);
+  const signature = computeHmac("sha256", key, `${msgId}.${t}.${body}`).toString("base64");
+  return {
+    "content-type": "application/json",
+    "webhook-id": msgId,
+    "webhook-timestamp": String(t),
+    "webhook-signature": `v1,${signature}`,
+  };
+};
+
 /**
  * The Standard Webhooks provider. `sign` uses `options.id` (default a fresh `msg_` id) as
  * `webhook-id`.
@@ -167,24 +179,6 @@ function _sample(type = "invoice.paid"): { type: string; body: string } {
 export const standard: ProviderKind = {
   type: "standard",
   createVerifier: _createVerifier,
-  // deno-lint-ignore require-await
-  async sign(webhook, body, { secret, timestamp, id }) {
-    const key = _secretKey(secret);
-    if (!key) {
-      throw new UserError(
-        `the secret for ${webhook.provider}.${webhook.name} is not a Standard Webhooks secret ` +
-          `(whsec_ followed by base64): copy it exactly from the sender`,
-      );
-    }
-    const t = timestamp ?? Math.floor(Date.now() / 1000);
-    const msgId = id ?? randomId("msg_", 27);
-    const signature = computeHmac("sha256", key, `${msgId}.${t}.${body}`).toString("base64");
-    return {
-      "content-type": "application/json",
-      "webhook-id": msgId,
-      "webhook-timestamp": String(t),
-      "webhook-signature": `v1,${signature}`,
-    };
-  },
+  sign: _sign,
   sample: _sample,
 };

@@ -14,25 +14,9 @@
  * @module
  */
 import type { WebhookConfig } from "../config/schema.ts";
-import {
-  computeHmac,
-  decodeHex,
-  hmacDigests,
-  matchesAny,
-  prepareKeys,
-  randomId,
-} from "./_crypto.ts";
-import {
-  badSignature,
-  checkTimestamp,
-  decodeBody,
-  isRejected,
-  parseJson,
-  reject,
-  requireSecrets,
-  stringField,
-} from "./_shared.ts";
-import type { ProviderKind, Verifier, VerifyRequest, VerifyResult } from "./provider.ts";
+import { computeHmac, decodeHex, randomId } from "./_crypto.ts";
+import { checkTimestamp, reject, stringField, templateVerifier } from "./_shared.ts";
+import type { ProviderKind, Verifier, VerifyResult } from "./provider.ts";
 
 const _HEADER = "stripe-signature";
 
@@ -61,55 +45,44 @@ function _parseHeader(header: string): _Parsed {
 }
 
 function _createVerifier(webhook: WebhookConfig, secrets: readonly string[]): Verifier {
-  requireSecrets(webhook, secrets);
-  const keys = prepareKeys(secrets);
-  const verifySignature = webhook.verify_signature;
   const tolerance = webhook.tolerance_seconds;
-
-  return {
-    // deno-lint-ignore require-await
-    async verify({ headers, body, now }: VerifyRequest): Promise<VerifyResult> {
-      if (verifySignature) {
-        const header = headers.get(_HEADER);
-        if (!header) {
-          return reject(
-            "missing_signature",
-            "missing Stripe-Signature header: point a Stripe webhook endpoint at this URL, or " +
-              "sign test deliveries with `whd send` or the Stripe CLI",
-          );
-        }
-        const parsed = _parseHeader(header);
-        if (parsed.timestamp === undefined || parsed.v1.length === 0) {
-          return reject(
-            "missing_signature",
-            "Stripe-Signature header needs a t=<timestamp> and at least one v1=<signature> " +
-              "entry: send the header exactly as Stripe produced it",
-          );
-        }
-        const stale = checkTimestamp(parsed.timestamp, now, tolerance, "Stripe-Signature t=");
-        if (stale) return stale;
-        const digests = hmacDigests(keys, "sha256", `${parsed.timestamp}.`, body);
-        if (!matchesAny(digests, parsed.v1)) return badSignature("Stripe-Signature v1");
-      }
-
-      const text = decodeBody(body);
-      if (isRejected(text)) return text;
-      const json = parseJson(text);
-      if (isRejected(json)) return json;
-      const id = stringField(json.value, "id");
-      if (!id) {
-        return reject("missing_id", "Stripe event has no string `id`: send a Stripe event object");
-      }
-      const type = stringField(json.value, "type");
-      if (!type) {
+  return templateVerifier(webhook, secrets, {
+    signatureName: "Stripe-Signature v1",
+    signed(headers, now) {
+      const header = headers.get(_HEADER);
+      if (!header) {
         return reject(
-          "missing_type",
-          "Stripe event has no string `type`: send a Stripe event object",
+          "missing_signature",
+          "missing Stripe-Signature header: point a Stripe webhook endpoint at this URL, or " +
+            "sign test deliveries with `whd send` or the Stripe CLI",
         );
       }
-      return { ok: true, id, type, payload: text };
+      const parsed = _parseHeader(header);
+      if (parsed.timestamp === undefined || parsed.v1.length === 0) {
+        return reject(
+          "missing_signature",
+          "Stripe-Signature header needs a t=<timestamp> and at least one v1=<signature> " +
+            "entry: send the header exactly as Stripe produced it",
+        );
+      }
+      return checkTimestamp(parsed.timestamp, now, tolerance, "Stripe-Signature t=") ??
+        { prefix: `${parsed.timestamp}.`, signatures: parsed.v1 };
     },
-  };
+    identify: ({ value, text }) => _identify(value, text),
+  });
+}
+
+/** A Stripe event's id and type: the payload's `id` and `type`. */
+function _identify(value: unknown, text: string): VerifyResult {
+  const id = stringField(value, "id");
+  if (!id) {
+    return reject("missing_id", "Stripe event has no string `id`: send a Stripe event object");
+  }
+  const type = stringField(value, "type");
+  if (!type) {
+    return reject("missing_type", "Stripe event has no string `type`: send a Stripe event object");
+  }
+  return { ok: true, id, type, payload: text };
 }
 
 /** A Stripe event envelope of `type` with a fresh `evt_` id and `created` of now. */
@@ -152,6 +125,14 @@ function _sample(type = "payment_intent.succeeded"): { type: string; body: strin
   return { type, body: JSON.stringify(event, null, 2) };
 }
 
+/** Headers that make `body` verify for `webhook` with `options.secret`. */
+// deno-lint-ignore require-await
+const _sign: ProviderKind["sign"] = async (_webhook, body, { secret, timestamp }) => {
+  const t = timestamp ?? Math.floor(Date.now() / 1000);
+  const v1 = computeHmac("sha256", secret, `${t}.${body}`).toString("hex");
+  return { "content-type": "application/json", "stripe-signature": `t=${t},v1=${v1}` };
+};
+
 /**
  * The Stripe provider.
  *
@@ -165,11 +146,6 @@ function _sample(type = "payment_intent.succeeded"): { type: string; body: strin
 export const stripe: ProviderKind = {
   type: "stripe",
   createVerifier: _createVerifier,
-  // deno-lint-ignore require-await
-  async sign(_webhook, body, { secret, timestamp }) {
-    const t = timestamp ?? Math.floor(Date.now() / 1000);
-    const v1 = computeHmac("sha256", secret, `${t}.${body}`).toString("hex");
-    return { "content-type": "application/json", "stripe-signature": `t=${t},v1=${v1}` };
-  },
+  sign: _sign,
   sample: _sample,
 };

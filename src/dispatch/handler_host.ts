@@ -74,18 +74,11 @@ function _errorText(error: unknown): string {
   return typeof error === "string" ? error : JSON.stringify(error) ?? String(error);
 }
 
+/** `ctx.stripe`, built by the one Stripe client builder; the SDK loads only when asked for. */
 function _stripeClient(options: StripeOptions): Promise<unknown> {
-  return import("stripe").then(({ default: Stripe }) => {
-    const config: Record<string, unknown> = {};
-    if (options.apiVersion) config.apiVersion = options.apiVersion;
-    if (options.apiBase) {
-      const url = new URL(options.apiBase);
-      config.host = url.hostname;
-      config.protocol = url.protocol.replace(":", "");
-      if (url.port) config.port = Number(url.port);
-    }
-    return new Stripe(options.apiKey, config);
-  });
+  return import("../providers/stripe_api.ts").then(({ stripeClient }) =>
+    stripeClient(options.apiKey, options)
+  );
 }
 
 /**

@@ -95,6 +95,29 @@ export function createStripeClient(
       `providers.${provider.name}.api_base must be an http(s) origin such as https://api.stripe.com or http://127.0.0.1:12111, not ${base.href}`,
     );
   }
+  return stripeClient(key, { apiBase: base.origin, apiVersion: provider.api_version }, options);
+}
+
+/** Where a client talks to: what {@linkcode stripeClient} needs besides the key. */
+export interface StripeTarget {
+  /** An http(s) origin, e.g. `http://127.0.0.1:12111`; default Stripe's API. */
+  apiBase?: string;
+  /** The pinned API version; default the SDK's own. */
+  apiVersion?: string;
+}
+
+/**
+ * The one place whd constructs a `Stripe` client (backfill, endpoints, reconcile and a
+ * handler's `ctx.stripe` all come here): the base URL's host/port/protocol, SDK network
+ * retries, a timeout, no telemetry, and the pinned API version. Checks nothing: callers with a
+ * config use {@linkcode createStripeClient}, which does.
+ */
+export function stripeClient(
+  key: string,
+  target: StripeTarget,
+  options: StripeClientOptions = {},
+): Stripe {
+  const base = new URL(target.apiBase ?? STRIPE_API_BASE);
   const protocol = base.protocol === "http:" ? "http" : "https";
   return new Stripe(key, {
     host: base.hostname,
@@ -104,8 +127,8 @@ export function createStripeClient(
     timeout: options.timeoutMs ?? 30_000,
     telemetry: false,
     // The SDK's types only name its latest version; a pinned older one is still valid.
-    ...(provider.api_version
-      ? { apiVersion: provider.api_version as Stripe.StripeConfig["apiVersion"] }
+    ...(target.apiVersion
+      ? { apiVersion: target.apiVersion as Stripe.StripeConfig["apiVersion"] }
       : {}),
   });
 }

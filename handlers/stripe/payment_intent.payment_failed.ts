@@ -1,5 +1,5 @@
 /** Example: logs what a Stripe `payment_intent.payment_failed` event carried. */
-import type { Handler } from "../../src/dispatch/handler_types.ts";
+import type { Handler } from "@whd/whd/handler";
 
 const handler: Handler = (event, ctx) => {
   const object = (event.payload as { data?: { object?: Record<string, unknown> } }).data?.object ??

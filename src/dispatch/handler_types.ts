@@ -1,13 +1,14 @@
 /**
  * The public types of a handler file: what `handlers/<provider>/<type>.ts` default-exports.
  *
- * Import them type-only; the import is erased when whd loads the handler, so the path need
- * not exist at run time.
+ * Handlers import them type-only from the public entry `@whd/whd/handler` (`deno.json`
+ * `exports`), which `deno check` resolves inside this repository; the import is erased when whd
+ * bundles the handler, so nothing needs to resolve at run time.
  *
  * @example
  * ```ts ignore
  * // handlers/stripe/payment_intent.succeeded.ts
- * import type { Handler } from "../../src/dispatch/handler_types.ts";
+ * import type { Handler } from "@whd/whd/handler";
  *
  * const handler: Handler = async (event, ctx) => {
  *   ctx.log.info("paid", { id: event.id, attempt: ctx.attempt });

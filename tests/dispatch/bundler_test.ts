@@ -28,6 +28,47 @@ Deno.test("bundler: a TS handler with a relative import and a node: import runs 
   assert.equal(event.out, "file b.txt");
 });
 
+Deno.test("bundler: a handler importing its types from the public entry @whd/whd/handler bundles and runs", async () => {
+  const dir = await handlersDir({
+    "stripe/invoice.paid.ts": `
+      import type { Handler, HandlerContext } from "@whd/whd/handler";
+      const handler: Handler = (event, ctx: HandlerContext) => { ctx.log.info("paid " + event.id); };
+      export default handler;
+    `,
+  });
+  const result = await bundler.bundle(join(dir, "stripe/invoice.paid.ts"));
+  assert.equal(result.ok, true, result.ok ? "" : result.error);
+  if (!result.ok) return;
+  assert.doesNotMatch(result.code, /@whd\/whd/, "the type-only import is erased");
+  const mod = await import(toDataUrl(result.code));
+  const lines: string[] = [];
+  await mod.default({ id: "evt_1" }, { log: { info: (m: string) => lines.push(m) } });
+  assert.deepEqual(lines, ["paid evt_1"]);
+});
+
+Deno.test("bundler: every example handler in handlers/ (public-entry imports) bundles and runs", async () => {
+  const root = new URL("../../handlers/stripe/", import.meta.url).pathname;
+  const files = [...Deno.readDirSync(root)].filter((e) => e.name.endsWith(".ts")).map((e) =>
+    e.name
+  );
+  assert.ok(files.length >= 5, `examples in ${root}`);
+  for (const file of files) {
+    const source = await Deno.readTextFile(root + file);
+    assert.match(source, /from "@whd\/whd\/handler"/, `${file} imports the public entry`);
+    const result = await bundler.bundle(root + file);
+    assert.equal(result.ok, true, result.ok ? "" : result.error);
+    if (!result.ok) continue;
+    const mod = await import(toDataUrl(result.code));
+    const logged: string[] = [];
+    const log = (m: string) => logged.push(m);
+    await mod.default(
+      { id: "evt_1", provider: "stripe", type: file, payload: { data: { object: {} } } },
+      { log: { debug: log, info: log, warn: log, error: log }, attempt: 1, env: {} },
+    );
+    assert.ok(logged.length > 0, `${file} ran and logged`);
+  }
+});
+
 Deno.test("bundler: a bare npm import is a load error naming the file and the import", async () => {
   const dir = await handlersDir({
     "stripe/charge.succeeded.ts": `import _ from "lodash";\nexport default () => _.noop();`,

@@ -2,8 +2,10 @@
  * Ingest: the one way a verified event enters the inbox. The server (a delivery) and backfill
  * (an event listed from the provider's API) both call it, so both take exactly the same path:
  * the webhook's `events` filter (pending or ignored), dedupe and a durable row through
- * `inbox.accept`, the `whd_events_total` / `whd_store_errors_total` counters, and the wake-up of
- * the dispatcher. Replay does not come through here: it sets a stored row back to pending.
+ * `inbox.accept`, the `whd_events_total` / `whd_store_errors_total` counters, the API-version
+ * check (an event rendered with another version than the provider's `api_version` is counted in
+ * `whd_api_version_mismatch_total` and logged once per version), and the wake-up of the
+ * dispatcher. Replay does not come through here: it sets a stored row back to pending.
  *
  * It sits between `providers` (which produce the verified id, type and payload) and `inbox`
  * (which stores them); it imports neither `http` nor `cli`.
@@ -21,6 +23,7 @@ import { matchesEvents } from "./config/event_filter.ts";
 import type { WebhookConfig } from "./config/schema.ts";
 import type { EventSource } from "./event.ts";
 import type { EventKey, EventStatus, Inbox } from "./inbox/types.ts";
+import type { Logger } from "./ops/log.ts";
 import type { Metrics } from "./ops/metrics.ts";
 
 /** The verified parts of one event, as a provider (or its API) produced them. */
@@ -35,6 +38,8 @@ export interface IngestInput {
   receivedAt: number;
   /** How the event entered whd. */
   source: EventSource;
+  /** The API version the payload was rendered with, when the provider says (Stripe). */
+  version?: string;
 }
 
 /** What ingesting one event did. */
@@ -58,20 +63,46 @@ export interface IngestDeps {
   metrics: Metrics;
   /** Called after a new wanted event is committed (wakes the dispatcher). */
   onAccepted?: (key: EventKey) => void;
+  /** Where an API-version mismatch is reported (once per version); default: not logged. */
+  log?: Logger;
+}
+
+/** What {@linkcode createIngest} checks about one webhook's events beyond its config. */
+export interface IngestOptions {
+  /** The provider's pinned API version (`api_version`); events of another are reported. */
+  apiVersion?: string;
 }
 
 /**
  * Builds the ingest function of one webhook. Its counters are resolved once, here, so the
  * request path builds no label strings.
  */
-export function createIngest(deps: IngestDeps, webhook: WebhookConfig): Ingest {
-  const { inbox, metrics, onAccepted } = deps;
+export function createIngest(
+  deps: IngestDeps,
+  webhook: WebhookConfig,
+  options: IngestOptions = {},
+): Ingest {
+  const { inbox, metrics, onAccepted, log } = deps;
+  const { apiVersion } = options;
   const labels = { provider: webhook.provider, webhook: webhook.name };
   const events = (result: string) => metrics.counter("whd_events_total", { ...labels, result });
   const stored = events("stored");
   const duplicate = events("duplicate");
   const ignored = events("ignored");
   const storeErrors = metrics.counter("whd_store_errors_total", labels);
+  const versionsSeen = new Set<string>();
+  const versionMismatch = (version: string) => {
+    metrics.inc("whd_api_version_mismatch_total", { ...labels, version });
+    if (versionsSeen.has(version)) return;
+    versionsSeen.add(version);
+    log?.warn("event rendered with another API version than the config pins", {
+      ...labels,
+      version,
+      configured: apiVersion,
+      fix: "upgrade the endpoint's API version in the Stripe dashboard (or `whd endpoints " +
+        "sync`), or set api_version to the version the endpoint uses",
+    });
+  };
   return async (event) => {
     const wanted = matchesEvents(event.type, webhook.events);
     let result;
@@ -93,6 +124,9 @@ export function createIngest(deps: IngestDeps, webhook: WebhookConfig): Ingest {
       duplicate.inc();
     } else {
       (wanted ? stored : ignored).inc();
+      if (apiVersion && event.version && event.version !== apiVersion) {
+        versionMismatch(event.version);
+      }
       if (wanted) onAccepted?.({ provider: webhook.provider, id: event.id });
     }
     return { wanted, duplicate: result.duplicate, status: result.status };
@@ -106,4 +140,8 @@ export function describeIngestMetrics(metrics: Metrics): void {
     "Verified deliveries by result: stored, duplicate, ignored.",
   );
   metrics.describe("whd_store_errors_total", "Deliveries answered 503 because the inbox failed.");
+  metrics.describe(
+    "whd_api_version_mismatch_total",
+    "Stored events rendered with another API version than the provider's api_version.",
+  );
 }

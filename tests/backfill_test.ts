@@ -431,3 +431,13 @@ Deno.test("a backfilled event takes the delivery's path: counted in whd_events_t
   assert.equal(woken.length, 1);
   assert.notEqual(woken[0], first.id);
 });
+
+Deno.test("a backfill whose key lists test-mode events for a livemode: true webhook stops with the reason, storing nothing", async () => {
+  await using t = await setup();
+  seed(t.fake, 3);
+  const report = await t.run({ webhook: stripeWebhook({ livemode: true }) });
+  assert.equal(report.complete, false);
+  assert.equal(report.new, 0);
+  assert.match(report.errors[0].message, /test-mode event.*only live-mode events.*api_key_env/);
+  assert.equal(await rowCount(t.inbox), 0);
+});

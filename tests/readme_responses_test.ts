@@ -66,6 +66,10 @@ providers:
         path: /stripe-sync
         signing_secret_env: RT_STRIPE
         mode: sync
+      live:
+        path: /stripe-live
+        signing_secret_env: RT_STRIPE
+        livemode: true
   github:
     webhooks:
       default: { path: /github, signing_secret_env: RT_GITHUB }
@@ -193,6 +197,10 @@ const SCENARIOS: Record<string, (s: TestServer) => Promise<Answer>> = {
   "400 invalid_type": async (s) => {
     const body = JSON.stringify({ id: "ord_1", type: "order\u0000created" });
     return await post(s, "/shop", body, await signed(s, "shop", body));
+  },
+  "400 livemode_mismatch": async (s) => {
+    const body = JSON.stringify({ id: "evt_rt_mode", type: "invoice.paid", livemode: false });
+    return await post(s, "/stripe-live", body, await signed(s, "stripe", body, { name: "live" }));
   },
   "403 forbidden": async (s) => {
     const body = JSON.stringify({ id: "ord_2", type: "order.created" });

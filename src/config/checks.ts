@@ -125,6 +125,13 @@ function _checkProvider(
   }
   _checkEnvName([...base, "api_key_env"], provider.api_key_env, report);
   for (const [hook, webhook] of Object.entries(provider.webhooks)) {
+    if (type !== "stripe" && webhook.livemode !== undefined) {
+      report(
+        [...base, "webhooks", hook, "livemode"],
+        `"livemode" only applies to Stripe providers (this one is type ${type})`,
+        "remove it",
+      );
+    }
     _checkWebhook([...base, "webhooks", hook], webhook, type, report);
   }
 }

@@ -62,6 +62,9 @@ export const WebhookSchema = z.strictObject({
   id_path: z.string().regex(/^\//, "must be a JSON pointer such as /id").optional(),
   type_header: z.string().min(1).optional(),
   type_path: z.string().regex(/^\//, "must be a JSON pointer such as /type").optional(),
+  // type: stripe only
+  /** Accept only live-mode (true) or only test-mode (false) events; unset accepts both. */
+  livemode: z.boolean().optional(),
 });
 /** A validated webhook, before the loader adds its name. */
 export type WebhookInput = z.infer<typeof WebhookSchema>;

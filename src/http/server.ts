@@ -78,7 +78,13 @@ export function createRequestHandler(deps: ServerDeps): Deno.ServeHandler {
   const routes = new Map<string, ServedRoute>();
   for (const [path, route] of buildRoutes(deps)) {
     const labels = { provider: route.webhook.provider, webhook: route.webhook.name };
-    const ingest = createIngest({ inbox, metrics, onAccepted: deps.onAccepted }, route.webhook);
+    const apiVersion = config.providers.find((p) => p.name === route.webhook.provider)
+      ?.api_version;
+    const ingest = createIngest(
+      { inbox, metrics, log, onAccepted: deps.onAccepted },
+      route.webhook,
+      { apiVersion },
+    );
     routes.set(path, { ...route, labels, ingest });
   }
   const trusted: IpAllowlist | null = config.server.trusted_proxies.length > 0

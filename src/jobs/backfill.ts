@@ -21,10 +21,12 @@ import type Stripe from "stripe";
 import type { Clock } from "../clock.ts";
 import { matchesEvents } from "../config/event_filter.ts";
 import type { ProviderConfig, WebhookConfig } from "../config/schema.ts";
-import { errorMessage } from "../errors.ts";
+import { errorMessage, UserError } from "../errors.ts";
 import { createIngest, type Ingest } from "../ingest.ts";
 import type { EventKey, EventStatus, Inbox } from "../inbox/types.ts";
+import type { Logger } from "../ops/log.ts";
 import { Metrics } from "../ops/metrics.ts";
+import { livemodeProblem } from "../providers/stripe.ts";
 import { listEventsSince, type StripeCallOptions } from "../providers/stripe_api.ts";
 
 /** Inputs of {@linkcode backfill}. */
@@ -46,6 +48,8 @@ export interface BackfillOptions {
   clock: Clock;
   /** Receives the ingest counters (`whd_events_total`, …); default: a registry nobody reads. */
   metrics?: Metrics;
+  /** Where ingest reports an API-version mismatch (once per version). */
+  log?: Logger;
   /** Called after a new event is committed (wakes a dispatcher in the same process). */
   onAccepted?: (key: EventKey) => void;
   /** Called after every page. */
@@ -129,11 +133,16 @@ export async function backfill(options: BackfillOptions): Promise<BackfillReport
   };
   const keep = (type: string) =>
     matchesEvents(type, webhook.events) && matchesEvents(type, options.types);
-  const ingest = createIngest({
-    inbox: options.inbox,
-    metrics: options.metrics ?? new Metrics(),
-    onAccepted: options.onAccepted,
-  }, webhook);
+  const ingest = createIngest(
+    {
+      inbox: options.inbox,
+      metrics: options.metrics ?? new Metrics(),
+      onAccepted: options.onAccepted,
+      log: options.log,
+    },
+    webhook,
+    { apiVersion: provider.api_version },
+  );
   const pages = listEventsSince(options.client, provider, {
     since: options.since,
     types: options.types ?? webhook.events,
@@ -150,6 +159,8 @@ export async function backfill(options: BackfillOptions): Promise<BackfillReport
           report.skipped++;
           continue;
         }
+        const problem = livemodeProblem(webhook, event.livemode);
+        if (problem) throw new UserError(`backfill of ${event.id}: ${problem} (check api_key_env)`);
         try {
           await _acceptOne(event, ingest, options, report, now);
         } catch (error) {
@@ -194,6 +205,7 @@ async function _acceptOne(
       payload: JSON.stringify(event),
       receivedAt: now,
       source: "backfill",
+      version: event.api_version ?? undefined,
     });
     status = result.duplicate ? result.status : undefined;
   }

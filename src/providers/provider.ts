@@ -22,7 +22,8 @@ export type RejectionCode =
   | "missing_id"
   | "missing_type"
   | "invalid_id"
-  | "invalid_type";
+  | "invalid_type"
+  | "livemode_mismatch";
 
 /** A verified delivery, normalized. */
 export interface Verified {
@@ -33,6 +34,8 @@ export interface Verified {
   type: string;
   /** JSON text to store: the raw body, or a JSON rendering of a form body (Slack). */
   payload: string;
+  /** The API version the provider rendered the payload with, when it says (Stripe `api_version`). */
+  version?: string;
   /**
    * A reply the provider expects instead of `{"received":true}` (Slack `url_verification`,
    * GitHub `ping`); such deliveries are not stored.

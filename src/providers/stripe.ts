@@ -68,12 +68,25 @@ function _createVerifier(webhook: WebhookConfig, secrets: readonly string[]): Ve
       return checkTimestamp(parsed.timestamp, now, tolerance, "Stripe-Signature t=") ??
         { prefix: `${parsed.timestamp}.`, signatures: parsed.v1 };
     },
-    identify: ({ value, text }) => _identify(value, text),
+    identify: ({ value, text }) => _identify(value, text, webhook),
   });
 }
 
-/** A Stripe event's id and type: the payload's `id` and `type`. */
-function _identify(value: unknown, text: string): VerifyResult {
+/**
+ * Why an event of mode `livemode` does not belong at `webhook` (config `livemode`), or
+ * undefined when it does (or either side is unset). Backfill asks the same question.
+ */
+export function livemodeProblem(webhook: WebhookConfig, livemode: unknown): string | undefined {
+  if (webhook.livemode === undefined || typeof livemode !== "boolean") return undefined;
+  if (livemode === webhook.livemode) return undefined;
+  const [got, want] = livemode ? ["live", "test"] : ["test", "live"];
+  return `this is a ${got}-mode event and webhook ${webhook.provider}.${webhook.name} takes ` +
+    `only ${want}-mode events (livemode: ${webhook.livemode}): point the Stripe ${got}-mode ` +
+    `endpoint at a webhook configured for it, or remove livemode to accept both`;
+}
+
+/** A Stripe event's id and type (the payload's `id` and `type`), its mode and API version. */
+function _identify(value: unknown, text: string, webhook: WebhookConfig): VerifyResult {
   const id = stringField(value, "id");
   if (!id) {
     return reject("missing_id", "Stripe event has no string `id`: send a Stripe event object");
@@ -82,7 +95,9 @@ function _identify(value: unknown, text: string): VerifyResult {
   if (!type) {
     return reject("missing_type", "Stripe event has no string `type`: send a Stripe event object");
   }
-  return { ok: true, id, type, payload: text };
+  const problem = livemodeProblem(webhook, (value as { livemode?: unknown }).livemode);
+  if (problem) return reject("livemode_mismatch", problem);
+  return { ok: true, id, type, payload: text, version: stringField(value, "api_version") };
 }
 
 /** A Stripe event envelope of `type` with a fresh `evt_` id and `created` of now. */

@@ -6,7 +6,7 @@ import { parseConfig } from "../src/config/loader.ts";
 import { UserError } from "../src/errors.ts";
 import { openInbox } from "../src/inbox/libsql_inbox.ts";
 import { planSync } from "../src/jobs/endpoint_sync.ts";
-import { toEnabledEvents } from "../src/providers/stripe_api.ts";
+import { toEnabledEvents } from "../src/providers/stripe_endpoints.ts";
 import { STRIPE_EVENT_TYPES } from "../src/providers/stripe_event_types.ts";
 import { runCli } from "./fakes/cli_harness.ts";
 import { type FakeStripe, startFakeStripe } from "./fakes/stripe_api.ts";

@@ -23,12 +23,8 @@ import {
   WHD_METADATA_KEY,
 } from "../jobs/endpoint_sync.ts";
 import { writeSecretFile } from "../jobs/secret_file.ts";
-import {
-  type EndpointApi,
-  endpointApi,
-  type StripeEndpoint,
-  toEnabledEvents,
-} from "../providers/stripe_api.ts";
+import type { StripeEndpoint } from "../providers/stripe_api.ts";
+import { type EndpointApi, endpointApi, toEnabledEvents } from "../providers/stripe_endpoints.ts";
 import type { CliContext, ContextLoader, Register } from "./context.ts";
 import { jsonText } from "./format.ts";
 import { stripeClientFor } from "./stripe_target.ts";

@@ -19,7 +19,8 @@
 import type { Config, ProviderConfig, WebhookConfig } from "../config/schema.ts";
 import { secretEnvNames } from "../config/secrets.ts";
 import { UserError } from "../errors.ts";
-import { type EndpointApi, type StripeEndpoint, toEnabledEvents } from "../providers/stripe_api.ts";
+import type { StripeEndpoint } from "../providers/stripe_api.ts";
+import { type EndpointApi, toEnabledEvents } from "../providers/stripe_endpoints.ts";
 
 /** Metadata key whd puts on the endpoints it creates. */
 export const WHD_METADATA_KEY = "whd_webhook";

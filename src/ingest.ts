@@ -42,6 +42,9 @@ export interface IngestInput {
   version?: string;
 }
 
+/** Distinct API versions one webhook's mismatch counter labels; later ones count as "other". */
+export const MAX_VERSION_LABELS = 16;
+
 /** What ingesting one event did. */
 export interface IngestResult {
   /** Whether the type is in the webhook's `events` (stored pending) or not (stored ignored). */
@@ -92,8 +95,13 @@ export function createIngest(
   const storeErrors = metrics.counter("whd_store_errors_total", labels);
   const versionsSeen = new Set<string>();
   const versionMismatch = (version: string) => {
-    metrics.inc("whd_api_version_mismatch_total", { ...labels, version });
-    if (versionsSeen.has(version)) return;
+    // The label is bounded: past MAX_VERSION_LABELS distinct versions, the rest count as "other".
+    const known = versionsSeen.has(version) || versionsSeen.size < MAX_VERSION_LABELS;
+    metrics.inc("whd_api_version_mismatch_total", {
+      ...labels,
+      version: known ? version : "other",
+    });
+    if (versionsSeen.has(version) || !known) return;
     versionsSeen.add(version);
     log?.warn("event rendered with another API version than the config pins", {
       ...labels,

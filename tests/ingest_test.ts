@@ -5,7 +5,8 @@
 import assert from "node:assert/strict";
 import { openInbox } from "../src/inbox/libsql_inbox.ts";
 import type { EventKey, Inbox } from "../src/inbox/types.ts";
-import { createIngest, type IngestInput } from "../src/ingest.ts";
+import { createIngest, type IngestInput, MAX_VERSION_LABELS } from "../src/ingest.ts";
+import { memoryLogger } from "../src/ops/log.ts";
 import { Metrics } from "../src/ops/metrics.ts";
 import { stripeWebhook } from "./fakes/stripe_config.ts";
 import { seriesValue } from "./helpers/metrics.ts";
@@ -72,5 +73,28 @@ Deno.test("ingest counts a store failure and rethrows it, acknowledging nothing"
     await assert.rejects(ingest(input("evt_1", "invoice.paid")));
     assert.equal(seriesValue(metrics, "whd_store_errors_total", { provider: "stripe" }), 1);
     assert.deepEqual(woken, []);
+  });
+});
+
+Deno.test("ingest counts API-version mismatches by version, bounded, and warns once per version", async () => {
+  await withInbox(async (inbox) => {
+    const metrics = new Metrics();
+    const log = memoryLogger();
+    const ingest = createIngest({ inbox, metrics, log }, stripeWebhook(), {
+      apiVersion: "2025-01-27.acacia",
+    });
+    const versions = Array.from({ length: MAX_VERSION_LABELS + 3 }, (_, i) => `2020-01-${i + 1}`);
+    let n = 0;
+    for (const version of [...versions, versions[0], "2025-01-27.acacia"]) {
+      await ingest({ ...input(`evt_v${n++}`, "invoice.paid"), version });
+    }
+    const count = (version: string) =>
+      seriesValue(metrics, "whd_api_version_mismatch_total", { version });
+    assert.equal(count(versions[0]), 2);
+    assert.equal(count(versions[MAX_VERSION_LABELS - 1]), 1);
+    assert.equal(count("other"), 3, "versions past the bound share one label");
+    assert.equal(count("2025-01-27.acacia"), 0);
+    const warnings = log.lines.filter((l) => l.includes("another API version"));
+    assert.equal(warnings.length, MAX_VERSION_LABELS);
   });
 });

@@ -174,6 +174,7 @@ export async function serve(ctx: CliContext, options: ServeOptions = {}): Promis
       log: log.child({ component: "reconcile" }),
       metrics,
       clock,
+      onAccepted: dispatcher ? () => dispatcher.notify() : undefined,
     })
     : undefined;
 

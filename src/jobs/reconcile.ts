@@ -20,7 +20,7 @@ import { errorMessage, UserError } from "../errors.ts";
 import type { Inbox } from "../inbox/types.ts";
 import type { Logger } from "../ops/log.ts";
 import type { Metrics } from "../ops/metrics.ts";
-import { backfill } from "./backfill.ts";
+import { backfill, type BackfillOptions } from "./backfill.ts";
 
 const _UNITS: Record<string, number> = { ms: 1, s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000 };
 
@@ -97,6 +97,8 @@ export interface ReconcileOptions {
   log: Logger;
   metrics: Metrics;
   clock: Clock;
+  /** Called after an event is stored (wakes the dispatcher of this process). */
+  onAccepted?: BackfillOptions["onAccepted"];
   /** Lock lease while running, renewed every third of it; default 5 min. */
   leaseMs?: number;
 }
@@ -154,6 +156,8 @@ export async function reconcileOnce(options: ReconcileOptions): Promise<Reconcil
       webhook: plan.webhook,
       since: started - plan.hours * 3_600_000,
       clock,
+      metrics,
+      onAccepted: options.onAccepted,
     });
     outcome = report.complete && report.errors.length === 0 ? "ok" : "incomplete";
     metrics.inc("whd_backfilled_events_total", { provider }, report.new);

@@ -46,6 +46,10 @@ export const METRIC_HELP: Readonly<Record<string, { kind: MetricKind; help: stri
     kind: "counter",
     help: "Deliveries answered 503 because the inbox failed.",
   },
+  whd_api_version_mismatch_total: {
+    kind: "counter",
+    help: "Stripe events whose api_version differs from the configured api_version, by version.",
+  },
   whd_handler_runs_total: {
     kind: "counter",
     help:

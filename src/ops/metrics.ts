@@ -17,6 +17,9 @@
  * @module
  */
 
+/** The `Content-Type` of {@linkcode Metrics.render}'s text (Prometheus text format 0.0.4). */
+export const METRICS_CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8";
+
 /** Label names to values. */
 export type Labels = Record<string, string>;
 

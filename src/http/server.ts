@@ -44,7 +44,11 @@ export interface ServerDeps {
   runSync?: (key: EventKey) => Promise<SyncOutcome>;
 }
 
-/** `/healthz` and `/metrics`: the paths the config reserves for the server's own answers. */
+/**
+ * `/healthz`: the one path the config reserves for the server's own answer. It touches nothing
+ * (no store), so a load balancer's check stays instant; readiness and metrics are on the admin
+ * listener.
+ */
 const _OPS_PATHS: ReadonlySet<string> = new Set(RESERVED_PATHS);
 
 /** Statuses a sync-mode delivery (first or retried by the provider) runs the handler for. */
@@ -111,12 +115,9 @@ export function createRequestHandler(deps: ServerDeps): Deno.ServeHandler {
   );
   metrics.describe("whd_store_errors_total", "Deliveries answered 503 because the inbox failed.");
 
-  const ops = (request: Request, path: string): Response => {
+  const ops = (request: Request): Response => {
     if (request.method !== "GET" && request.method !== "HEAD") {
       return jsonResponse(405, { error: "method_not_allowed" }, { allow: "GET" });
-    }
-    if (path === "/metrics") {
-      return new Response(metrics.render(), { headers: { "content-type": "text/plain" } });
     }
     return jsonResponse(200, { ok: true });
   };
@@ -136,7 +137,7 @@ export function createRequestHandler(deps: ServerDeps): Deno.ServeHandler {
       route = routes.get(path);
     }
     if (!route) {
-      if (_OPS_PATHS.has(path)) return ops(request, path);
+      if (_OPS_PATHS.has(path)) return ops(request);
       return jsonResponse(404, {
         error: "not_found",
         message: `no webhook is configured at ${path}`,

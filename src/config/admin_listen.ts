@@ -62,7 +62,7 @@ export function adminSettings(
   env: (name: string) => string | undefined,
 ): { address: AdminAddress; token?: string } | null {
   const admin = config.admin ?? { listen: ADMIN_LISTEN_DEFAULT };
-  const fromEnv = env(ADMIN_LISTEN_ENV);
+  const fromEnv = env(ADMIN_LISTEN_ENV) || undefined; // empty: unset
   const listen = fromEnv ?? admin.listen;
   const where = fromEnv !== undefined ? ADMIN_LISTEN_ENV : "admin.listen";
   let address: AdminAddress | null;

@@ -178,7 +178,7 @@ Deno.test("admin: whd init writes a commented admin token and an admin block tha
     const token = /^# WHD_ADMIN_TOKEN=([0-9a-f]{64})$/m.exec(envText);
     assert.ok(token, envText);
     const yaml = await Deno.readTextFile(join(dir, "whd.yaml"));
-    assert.match(yaml, /^admin:\n(.*\n)*?  listen: 127\.0\.0\.1:9090/m);
+    assert.match(yaml, /^admin:\n(.*\n)*? {2}listen: 127\.0\.0\.1:9090/m);
     assert.match(yaml, /^# token_env: WHD_ADMIN_TOKEN$/m);
     // Two inits never share a token.
     const other = await Deno.makeTempDir({ prefix: "whd_admin_init_" });

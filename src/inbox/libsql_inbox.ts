@@ -40,7 +40,7 @@ import {
   type SqlStatement,
   type SqlValue,
 } from "./sql_engine.ts";
-import { openWorkerEngine } from "./worker_engine.ts";
+import { openWorkerEngine, type SpawnStoreWorker } from "./worker_engine.ts";
 import {
   type AcceptResult,
   EVENT_STATUSES,
@@ -81,6 +81,8 @@ export interface OpenInboxOptions extends EngineOptions {
    * without waiting for traffic. Default 1000; 0 turns probing off.
    */
   probeIntervalMs?: number;
+  /** Starts the store worker (tests pass one they can crash). Default: `store_worker.ts`. */
+  spawnWorker?: SpawnStoreWorker;
 }
 
 /** Counters of the write path, for tests, benchmarks and metrics. */
@@ -138,7 +140,7 @@ export async function openInbox(options: OpenInboxOptions): Promise<LibsqlInbox>
   };
   const local = filePathOf(options.url) !== undefined;
   const engine = local && options.worker !== false
-    ? await openWorkerEngine(engineOptions)
+    ? await openWorkerEngine(engineOptions, options.spawnWorker)
     : await openClientEngine(engineOptions);
   return new _LibsqlInbox(engine, {
     maxBatch,

@@ -17,6 +17,7 @@ import type { AdminAddress } from "../config/admin_listen.ts";
 import { jsonResponse } from "../http/json_response.ts";
 import type { Readiness } from "./health.ts";
 import type { Logger } from "./log.ts";
+import { METRICS_CONTENT_TYPE } from "./metrics.ts";
 
 /** What the admin listener serves. */
 export interface AdminDeps {
@@ -75,7 +76,7 @@ export function adminHandler(deps: AdminDeps): (request: Request) => Response {
       }
       case "/metrics":
         return new Response(deps.metrics(), {
-          headers: { "content-type": "text/plain; version=0.0.4; charset=utf-8" },
+          headers: { "content-type": METRICS_CONTENT_TYPE },
         });
       default:
         return jsonResponse(404, {

@@ -104,7 +104,13 @@ export async function startWhd(
   const proc = procs.spawn(name, Deno.execPath(), args, {
     logFile: join(options.dir, `${name}.log`),
     cwd: options.dir,
-    env: { WHD_CONFIG: config, [SECRET_ENV]: options.secret, ...options.env },
+    // The admin listener on an ephemeral port, so several whd systems never share 9090.
+    env: {
+      WHD_CONFIG: config,
+      WHD_ADMIN_LISTEN: "127.0.0.1:0",
+      [SECRET_ENV]: options.secret,
+      ...options.env,
+    },
   });
   return { proc, port, listenMs: await waitForPort(port, proc, since) };
 }

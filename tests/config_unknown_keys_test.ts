@@ -14,6 +14,8 @@ function configWith(at: string): string {
   port: 8080${extra("server", "  ")}
 database:
   url: file:data/whd.db${extra("database", "  ")}
+admin:
+  listen: 127.0.0.1:9090${extra("admin", "  ")}
 handlers:
   dir: handlers${extra("handlers", "  ")}
 log:
@@ -47,6 +49,7 @@ const BLOCKS: [string, RegExp][] = [
   ["top level", /^bogus_key \(line \d+\): unknown key "bogus_key"/m],
   ["server", /server.*bogus_key|bogus_key.*server/],
   ["database", /database.*bogus_key|bogus_key.*database/],
+  ["admin", /admin.*bogus_key|bogus_key.*admin/],
   ["handlers", /handlers.*bogus_key|bogus_key.*handlers/],
   ["log", /log.*bogus_key|bogus_key.*log/],
   ["provider", /providers\.stripe.*bogus_key/],

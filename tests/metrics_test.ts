@@ -290,8 +290,10 @@ providers:
       // Wait until both handler runs are recorded.
       const deadline = Date.now() + 30_000;
       let text = "";
+      // /metrics is on the admin listener (the public port answers 404 there).
+      const admin = /admin listening.*?(http:\/\/[0-9.]+:\d+)/.exec(server.logs())![1];
       for (;;) {
-        const res = await fetch(`${server.url}/metrics`);
+        const res = await fetch(`${admin}/metrics`);
         text = await res.text();
         if (
           /whd_handler_seconds_count\{[^}]*outcome="done"[^}]*\} 1/.test(text) &&

@@ -189,7 +189,11 @@ providers:
         await new Promise((r) => setTimeout(r, 250));
       }
       const metrics = await Promise.all(
-        servers.map(async (s) => await (await fetch(`${s.url}/metrics`)).text()),
+        // /metrics is on each process's admin listener (its URL is in its log).
+        servers.map(async (s) => {
+          const admin = /admin listening.*?(http:\/\/[0-9.]+:\d+)/.exec(s.logs())![1];
+          return await (await fetch(`${admin}/metrics`)).text();
+        }),
       );
       for (const s of servers) {
         const status = await s.stop();

@@ -453,13 +453,16 @@ Deno.test("the timestamp tolerance uses the injected clock", async () => {
   }, { clock });
 });
 
-Deno.test("GET /healthz answers ok and /metrics counts outcomes", async () => {
+Deno.test("GET /healthz answers ok, /metrics is not public, and the counters count", async () => {
   await withServer(async (server) => {
     await (await stripeDelivery(server, stripeBody("evt_m1"))).body?.cancel();
     await (await stripeDelivery(server, stripeBody("evt_m1"))).body?.cancel();
     const health = await fetch(`${server.url}/healthz`);
     assert.deepEqual(await health.json(), { ok: true });
-    const metrics = await (await fetch(`${server.url}/metrics`)).text();
+    const publicMetrics = await fetch(`${server.url}/metrics`);
+    assert.equal(publicMetrics.status, 404);
+    await publicMetrics.body?.cancel();
+    const metrics = server.metrics.render();
     assert.match(
       metrics,
       /whd_events_total\{provider="stripe",result="stored",webhook="default"\} 1/,

@@ -18,6 +18,7 @@ import { displayPath } from "../dispatch/discovery.ts";
 import { loadRegistry } from "../dispatch/registry.ts";
 import { ConfigError, errorMessage, UserError } from "../errors.ts";
 import { describeRoutes } from "../http/routes.ts";
+import { adminSettings } from "../config/admin_listen.ts";
 import { PROVIDERS } from "../providers/mod.ts";
 import { type DatabaseReport, probeDatabase } from "./check_database.ts";
 import { unreachableHandlers } from "./check_handlers.ts";
@@ -28,7 +29,7 @@ import { jsonText, table } from "./format.ts";
 /** One thing serve would trip over. */
 export interface CheckProblem {
   /** `secrets`, `handlers` or `database`. */
-  area: "secrets" | "handlers" | "database";
+  area: "secrets" | "handlers" | "database" | "admin";
   message: string;
 }
 
@@ -39,6 +40,8 @@ export interface CheckReport {
   routes: ReturnType<typeof describeRoutes>;
   handlers: { dir: string; exists: boolean; files: number };
   database: DatabaseReport;
+  /** The admin listener: its address (`off`) and whether requests need a token. */
+  admin: { listen: string; token: boolean };
   problems: CheckProblem[];
 }
 
@@ -124,6 +127,23 @@ export async function check(ctx: CliContext): Promise<CheckReport> {
   }
   if (database.problem) problems.push({ area: "database", message: database.problem });
 
+  let admin: CheckReport["admin"];
+  try {
+    const settings = adminSettings(config, ctx.env);
+    admin = settings === null ? { listen: "off", token: false } : {
+      listen: `${
+        settings.address.hostname.includes(":")
+          ? `[${settings.address.hostname}]`
+          : settings.address.hostname
+      }:${settings.address.port}`,
+      token: settings.token !== undefined,
+    };
+  } catch (error) {
+    if (!(error instanceof UserError)) throw error;
+    admin = { listen: config.admin?.listen ?? "", token: false };
+    problems.push({ area: "admin", message: error.message });
+  }
+
   return {
     config: config.source,
     ok: problems.length === 0,
@@ -134,6 +154,7 @@ export async function check(ctx: CliContext): Promise<CheckReport> {
       files: registry.handlers.length,
     },
     database,
+    admin,
     problems,
   };
 }
@@ -153,6 +174,12 @@ export function formatCheckReport(report: CheckReport): string {
         : `${handlers.length} problem(s)`),
   );
   out.push(`database ${report.database.url}: ${report.database.note}`);
+  out.push(
+    report.admin.listen === "off"
+      ? "admin listener: off"
+      : `admin listener: http://${report.admin.listen} (/healthz, /readyz, /metrics), ` +
+        (report.admin.token ? "bearer token required" : "loopback, no token"),
+  );
   if (report.problems.length > 0) {
     out.push("", `${report.problems.length} problem(s) serve would have:`);
     for (const p of report.problems) out.push(`  - ${p.area}: ${p.message}`);

@@ -153,6 +153,9 @@ export function envText(
     "# The config whd commands use (relative: run them from this directory).\n" +
     "WHD_CONFIG=whd.yaml\n",
     ...providers.map((p) => KITS[p].env(random)),
+    "# admin: the bearer token of the admin listener (/readyz, /metrics). Needed only when\n" +
+    "# admin.listen leaves loopback: then uncomment it here and admin.token_env in whd.yaml.\n" +
+    `# WHD_ADMIN_TOKEN=${hex(random(32))}\n`,
   ].join("\n");
 }
 

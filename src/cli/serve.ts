@@ -14,6 +14,9 @@ import { watchBacklog } from "../ops/backlog_gauges.ts";
 import { observeDeliveries } from "../ops/delivery_metrics.ts";
 import { reconcilePlans, startReconcile } from "../jobs/reconcile.ts";
 import { stripeClientFor } from "./stripe_target.ts";
+import { type AdminListener, startAdmin } from "../ops/admin.ts";
+import { HandlerState, readiness, type StoreHealth } from "../ops/health.ts";
+import { type AdminAddress, adminSettings } from "../config/admin_listen.ts";
 import type { CliContext, Register } from "./context.ts";
 import { httpOrigin, parseInteger } from "./format.ts";
 import {
@@ -75,6 +78,27 @@ export function listenError(error: unknown, hostname: string, port: number): unk
   return error;
 }
 
+/** Starts the admin listener (unless off); a port it cannot bind is a user error. */
+function _startAdminListener(
+  settings: { address: AdminAddress; token?: string },
+  deps: { metrics: Metrics; store: () => StoreHealth; handlers: HandlerState },
+  log: CliContext["log"],
+): AdminListener {
+  try {
+    return startAdmin(settings.address, {
+      token: settings.token,
+      metrics: () => deps.metrics.render(),
+      readiness: () => readiness({ store: deps.store, handlers: deps.handlers }),
+    }, log);
+  } catch (error) {
+    const where = `${settings.address.hostname}:${settings.address.port}`;
+    const fix = error instanceof Deno.errors.AddrInUse
+      ? "the port is in use; choose another with admin.listen, or admin.listen: off"
+      : "check admin.listen, or set admin.listen: off";
+    throw new UserError(`cannot listen on ${where} (admin): ${errorMessage(error)}; ${fix}`);
+  }
+}
+
 /** Runs the daemon until a termination signal, then shuts down gracefully. */
 export async function serve(ctx: CliContext, options: ServeOptions = {}): Promise<void> {
   const { config, clock } = ctx;
@@ -88,6 +112,9 @@ export async function serve(ctx: CliContext, options: ServeOptions = {}): Promis
   const role = options.worker !== undefined ? parseWorkerRole(options.worker) : undefined;
   const log = role ? ctx.log.child({ worker: role.index }) : ctx.log;
   const resolved = resolveSecrets(config, ctx.env, { secrets: ctx.secrets });
+  // With --workers N, worker 1 serves the admin listener (one port, one set of answers).
+  const adminConfig = adminSettings(config, ctx.env);
+  if (adminConfig?.token !== undefined) ctx.secrets.add(adminConfig.token);
   if (workers > 1 && !role) {
     return await superviseServe(ctx, options, { hostname, port, workers });
   }
@@ -126,6 +153,25 @@ export async function serve(ctx: CliContext, options: ServeOptions = {}): Promis
     runSync: dispatcher ? (key) => dispatcher.runNow(key) : undefined,
   });
 
+  // Before the public port: /readyz answers "handlers not loaded yet" while they load.
+  const handlerState = new HandlerState();
+  if (!dispatcher) handlerState.off();
+  let admin: AdminListener | undefined;
+  if (adminConfig && (!role || role.index === 1)) {
+    try {
+      admin = _startAdminListener(adminConfig, {
+        metrics,
+        handlers: handlerState,
+        store: () =>
+          "health" in inbox ? (inbox.health as () => StoreHealth)() : { available: true },
+      }, log);
+    } catch (error) {
+      await dispatcher?.stop(0);
+      inbox.close();
+      throw error;
+    }
+  }
+
   let server: Deno.HttpServer;
   try {
     server = Deno.serve({
@@ -155,15 +201,17 @@ export async function serve(ctx: CliContext, options: ServeOptions = {}): Promis
       },
     }, observeDeliveries(handler, { config, metrics }));
   } catch (error) {
+    await admin?.shutdown();
     await dispatcher?.stop(0);
     inbox.close();
     throw listenError(error, hostname, port);
   }
   // Handlers load (bundle) after the port is open: deliveries are stored meanwhile, and runs
   // (sync ones too) wait for the registry.
-  const starting = dispatcher?.start().catch((error) =>
-    log.error("dispatcher failed to start", { error: errorMessage(error) })
-  );
+  const starting = dispatcher?.start().then(() => handlerState.loaded(), (error) => {
+    handlerState.failed(errorMessage(error));
+    log.error("dispatcher failed to start", { error: errorMessage(error) });
+  });
   // Scheduled reconciliation (reconcile: in the config): in worker 1 only under --workers.
   const reconciler = plans.length > 0 && (!role || role.index === 1)
     ? startReconcile({
@@ -198,6 +246,7 @@ export async function serve(ctx: CliContext, options: ServeOptions = {}): Promis
 
   log.info("shutting down", { signal, grace_ms: config.handlers.shutdown_grace_ms });
   await server.shutdown();
+  await admin?.shutdown();
   await reconciler?.stop(config.handlers.shutdown_grace_ms);
   await starting;
   await dispatcher?.stop(config.handlers.shutdown_grace_ms);

@@ -18,6 +18,7 @@
  * ```
  * @module
  */
+import { parseAdminListen } from "./admin_listen.ts";
 import { validateAllowlistEntry } from "../net/ip_allowlist.ts";
 import { IP_PRESET_NAMES } from "../net/ip_presets.ts";
 import { formatPath, type Locator, type YamlPath } from "./problems.ts";
@@ -44,8 +45,11 @@ export const HMAC_ONLY_KEYS = [
 /** Provider keys that only mean something for Stripe-type providers (API access). */
 export const STRIPE_ONLY_KEYS = ["api_key_env", "api_base", "api_version", "reconcile"] as const;
 
-/** Paths the server answers itself. */
-export const RESERVED_PATHS = ["/healthz", "/metrics"] as const;
+/**
+ * Paths the public server answers itself: only a bare `/healthz` for load balancers. Readiness
+ * and metrics are on the admin listener (`admin.listen`).
+ */
+export const RESERVED_PATHS = ["/healthz"] as const;
 
 /** A Stripe event type (`invoice.paid`), a group (`invoice`) or a prefix ending in `*`. */
 const _STRIPE_EVENT = /^(?:[a-z0-9_]+(?:\.[a-z0-9_]+)*|[a-z0-9_.]*\*)$/;
@@ -59,6 +63,7 @@ function _looksLikeSecret(name: string): boolean {
 /** The part of the validated config the checks read. */
 export interface CheckInput {
   server?: { trusted_proxies?: string[] };
+  admin?: { listen?: string; token_env?: string };
   ip_allowlist?: string[];
   providers: Record<string, ProviderInput>;
 }
@@ -86,7 +91,29 @@ export function checkConfig(
   }
   _checkRoutes(routes, report, locate);
   _checkAllowlists(input, report);
+  _checkAdmin(input, report);
   return types;
+}
+
+/** `admin.listen` parses, and an address beyond loopback has a token (`admin.token_env`). */
+function _checkAdmin(input: CheckInput, report: Report): void {
+  const listen = input.admin?.listen;
+  if (listen === undefined) return;
+  let address;
+  try {
+    address = parseAdminListen(listen);
+  } catch (error) {
+    report(["admin", "listen"], "invalid address", (error as Error).message);
+    return;
+  }
+  if (address && !address.loopback && input.admin?.token_env === undefined) {
+    report(
+      ["admin", "listen"],
+      `${listen} is reachable beyond this machine and admin.token_env is not set`,
+      "set admin.token_env to a variable holding a long random token (whd init writes " +
+        "WHD_ADMIN_TOKEN), or listen on 127.0.0.1",
+    );
+  }
 }
 
 /** A provider's `type:`, else its name when that is a known type; reports otherwise. */

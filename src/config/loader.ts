@@ -258,6 +258,7 @@ function _normalize(
   const config: Config = {
     server: input.server,
     database: input.database,
+    admin: input.admin,
     handlers: input.handlers,
     log: input.log,
     providers,

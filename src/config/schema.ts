@@ -15,6 +15,9 @@ export type ProviderType = typeof PROVIDER_TYPES[number];
 
 const positiveInt = z.number().int().positive();
 
+/** Default of `admin.listen`: loopback only, so no token is needed. */
+export const ADMIN_LISTEN_DEFAULT = "127.0.0.1:9090";
+
 /** Provider and webhook names: the keys under `providers:` and `webhooks:`. */
 export const NAME_PATTERN = /^[A-Za-z0-9_-]+$/;
 const name = z.string().regex(NAME_PATTERN, "use letters, digits, _ or -");
@@ -126,6 +129,16 @@ export const ConfigSchema = z.strictObject({
     /** How long a purged event's id still counts as a duplicate, from when it was received. */
     dedupe_retention_days: positiveInt.default(30),
   }).prefault({}),
+  /**
+   * `admin:` — the operator's listener (`/healthz`, `/readyz`, `/metrics`), apart from the
+   * public port. `listen: off` turns it off.
+   */
+  admin: z.strictObject({
+    /** `host:port` (`[::1]:9090` for IPv6), or `off`. Default `127.0.0.1:9090`. */
+    listen: z.string().min(1).default(ADMIN_LISTEN_DEFAULT),
+    /** Env var holding a bearer token every admin request must carry (needed off loopback). */
+    token_env: envVarName.optional(),
+  }).prefault({}),
   handlers: z.strictObject({
     dir: z.string().min(1).default("handlers"),
     max_attempts: positiveInt.default(10),
@@ -183,6 +196,8 @@ export interface ProviderConfig {
 export interface Config {
   server: ConfigInput["server"];
   database: ConfigInput["database"];
+  /** Absent in hand-built configs (tests): the defaults apply. */
+  admin?: ConfigInput["admin"];
   handlers: ConfigInput["handlers"];
   log: ConfigInput["log"];
   ip_allowlist?: string[];

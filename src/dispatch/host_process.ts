@@ -114,6 +114,9 @@ export function startHost(options: StartHostOptions): HostProcess {
     stdin: "piped",
     stdout: "piped",
     stderr: "piped",
+    // A process group of its own: a kill reaches whatever the handler module started
+    // (Deno.Command children), not only the host. The host exits when its stdin closes.
+    detached: true,
   }).spawn();
   const writer = child.stdin.getWriter();
   const hashes = new Set<string>();
@@ -249,7 +252,11 @@ export function startHost(options: StartHostOptions): HostProcess {
     kill(result: RunResult) {
       killResult ??= result;
       alive = false;
-      killQuietly(child, "SIGKILL");
+      try {
+        Deno.kill(-child.pid, "SIGKILL"); // the whole group
+      } catch {
+        killQuietly(child, "SIGKILL"); // the group is gone, or no process groups here
+      }
     },
   };
 }

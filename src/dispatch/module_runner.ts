@@ -191,7 +191,8 @@ export function createHostPool(options: HostPoolOptions = {}): HostPool {
       try {
         host = await acquire(hash);
       } catch (error) {
-        return { ok: false, error: `cannot start a handler host: ${errorMessage(error)}` };
+        const failure = `cannot start a handler host: ${errorMessage(error)}`;
+        return { ok: false, error: request.log.scrub(failure) };
       }
       if (request.signal?.aborted) {
         giveBack(host);
@@ -224,7 +225,10 @@ export function createHostPool(options: HostPoolOptions = {}): HostPool {
         };
       }
       giveBack(host);
-      return result;
+      // The error becomes last_error and log lines: a handler may have put a secret in it.
+      return result.error === undefined
+        ? result
+        : { ...result, error: request.log.scrub(result.error) };
     },
     async close() {
       for (const cancel of idleTimers.values()) cancel();

@@ -45,7 +45,11 @@ export interface ServerDeps {
   runSync?: (key: EventKey) => Promise<SyncOutcome>;
 }
 
-/** `/healthz` and `/metrics`: the paths the config reserves for the server's own answers. */
+/**
+ * `/healthz`: the one path the config reserves for the server's own answer. It touches nothing
+ * (no store), so a load balancer's check stays instant; readiness and metrics are on the admin
+ * listener.
+ */
 const _OPS_PATHS: ReadonlySet<string> = new Set(RESERVED_PATHS);
 
 /** Statuses a sync-mode delivery (first or retried by the provider) runs the handler for. */
@@ -97,11 +101,10 @@ export function createRequestHandler(deps: ServerDeps): Deno.ServeHandler {
     "Deliveries refused, by reason (signature, guards, size).",
   );
 
-  const ops = (request: Request, path: string): Response => {
+  const ops = (request: Request): Response => {
     if (request.method !== "GET" && request.method !== "HEAD") {
       return replies.getOnly();
     }
-    if (path === "/metrics") return replies.metrics(metrics.render());
     return replies.healthy();
   };
 
@@ -120,7 +123,7 @@ export function createRequestHandler(deps: ServerDeps): Deno.ServeHandler {
       route = routes.get(path);
     }
     if (!route) {
-      if (_OPS_PATHS.has(path)) return ops(request, path);
+      if (_OPS_PATHS.has(path)) return ops(request);
       return replies.notFound(path);
     }
     const { webhook, labels } = route;

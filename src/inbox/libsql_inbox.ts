@@ -40,7 +40,7 @@ import {
   type SqlStatement,
   type SqlValue,
 } from "./sql_engine.ts";
-import { openWorkerEngine } from "./worker_engine.ts";
+import { openWorkerEngine, type SpawnStoreWorker } from "./worker_engine.ts";
 import {
   type AcceptResult,
   type Backlog,
@@ -77,6 +77,13 @@ export interface OpenInboxOptions extends EngineOptions {
    * thread, as libSQL server URLs always do.
    */
   worker?: boolean;
+  /**
+   * While unavailable, a probe write runs this often so the inbox notices the store recovered
+   * without waiting for traffic. Default 1000; 0 turns probing off.
+   */
+  probeIntervalMs?: number;
+  /** Starts the store worker (tests pass one they can crash). Default: `store_worker.ts`. */
+  spawnWorker?: SpawnStoreWorker;
 }
 
 /** Counters of the write path, for tests, benchmarks and metrics. */
@@ -122,24 +129,47 @@ export async function openInbox(options: OpenInboxOptions): Promise<LibsqlInbox>
   if (!Number.isInteger(maxBatch) || maxBatch < 1) {
     throw new RangeError(`maxBatch must be a positive integer, got ${maxBatch}`);
   }
+  const deadlineMs = options.deadlineMs ?? 2000;
   const engineOptions: EngineOptions = {
     url: options.url,
     authToken: options.authToken,
-    busyTimeoutMs: options.busyTimeoutMs,
+    // Below the deadline: a write waiting on another process's lock fails with SQLITE_BUSY
+    // ("locked") before its caller's deadline, instead of a bare timeout, and the worker's
+    // queue does not back up behind waits nobody is still answering.
+    busyTimeoutMs: options.busyTimeoutMs ?? busyTimeoutFor(deadlineMs),
     native: options.native,
   };
   const local = filePathOf(options.url) !== undefined;
   const engine = local && options.worker !== false
-    ? await openWorkerEngine(engineOptions)
+    ? await openWorkerEngine(engineOptions, options.spawnWorker)
     : await openClientEngine(engineOptions);
   return new _LibsqlInbox(engine, {
     maxBatch,
-    deadlineMs: options.deadlineMs ?? 2000,
+    deadlineMs,
+    probeIntervalMs: options.probeIntervalMs ?? 1000,
     retentionMs: options.dedupeRetentionMs ?? DEFAULT_DEDUPE_RETENTION_MS,
     now: options.now ?? Date.now,
     log: options.log,
   });
 }
+
+/** The lock wait of a store whose calls have `deadlineMs`: 3/4 of it, at most 5000 ms. */
+export function busyTimeoutFor(deadlineMs: number): number {
+  return Math.max(50, Math.min(5000, Math.floor(deadlineMs * 0.75)));
+}
+
+/**
+ * The probe write: a tombstone row written and removed in one transaction. It takes the write
+ * lock and dirties a page, so a locked, read-only or full database fails it.
+ */
+const _PROBE: SqlStatement[] = [
+  {
+    sql: `INSERT OR REPLACE INTO purged (provider, id, status, received_at, purged_at)
+      VALUES ('~whd-probe', '~whd-probe', 'done', 0, 0)`,
+    args: [],
+  },
+  { sql: `DELETE FROM purged WHERE provider = '~whd-probe'`, args: [] },
+];
 
 /** A call waiting for the next grouped write. */
 interface _Waiting {
@@ -152,6 +182,8 @@ interface _Waiting {
   accept?: { event: IncomingEvent; status: "pending" | "ignored" };
   stmt?: SqlStatement;
   map?(result: SqlResult): unknown;
+  /** The probe write: its DELETE follows its INSERT in the same transaction. */
+  probe?: boolean;
 }
 
 /** Columns of a {@linkcode StoredEvent}, in its order. */
@@ -213,6 +245,9 @@ class _LibsqlInbox implements LibsqlInbox {
   #closed = false;
   #whenClosed: Promise<void> | undefined;
   #unavailable: { reason: string; since: number } | undefined;
+  #probeIntervalMs: number;
+  #probeTimer: ReturnType<typeof setInterval> | undefined;
+  #probing = false;
   #stats: InboxStats = {
     accepts: 0,
     acceptTransactions: 0,
@@ -227,6 +262,7 @@ class _LibsqlInbox implements LibsqlInbox {
     options: {
       maxBatch: number;
       deadlineMs: number;
+      probeIntervalMs: number;
       retentionMs: number;
       now: () => number;
       log?: Logger;
@@ -235,9 +271,49 @@ class _LibsqlInbox implements LibsqlInbox {
     this.#engine = engine;
     this.#maxBatch = options.maxBatch;
     this.#deadlineMs = options.deadlineMs;
+    this.#probeIntervalMs = options.probeIntervalMs;
     this.#retentionMs = Math.max(0, Math.floor(options.retentionMs));
     this.#now = options.now;
     this.#log = options.log;
+  }
+
+  /**
+   * Records that the store failed. A store error's own message (`SQLITE_BUSY: …`) replaces a
+   * bare timeout's, as it says why; `since` stays the first failure. Starts the probe.
+   */
+  #markUnavailable(reason: string, fromStore: boolean): void {
+    if (this.#unavailable === undefined) {
+      this.#unavailable = { reason, since: this.#now() };
+      this.#log?.warn("the inbox store is unavailable; deliveries get 503 until it recovers", {
+        reason,
+      });
+    } else if (fromStore) {
+      this.#unavailable.reason = reason;
+    }
+    if (this.#probeTimer === undefined && this.#probeIntervalMs > 0 && !this.#closed) {
+      this.#probeTimer = setInterval(() => this.#probe(), this.#probeIntervalMs);
+      // The probe never keeps the process alive on its own.
+      Deno.unrefTimer(this.#probeTimer as unknown as number);
+    }
+  }
+
+  #markAvailable(): void {
+    if (this.#unavailable === undefined) return;
+    this.#log?.info("the inbox store is available again", {
+      unavailable_ms: this.#now() - this.#unavailable.since,
+    });
+    this.#unavailable = undefined;
+    clearInterval(this.#probeTimer);
+    this.#probeTimer = undefined;
+  }
+
+  /** One probe write (never two at once); its commit marks the store available. */
+  #probe(): void {
+    if (this.#probing || this.#closed) return;
+    this.#probing = true;
+    this.#enqueue({ stmt: _PROBE[0], map: () => undefined, probe: true })
+      .catch(() => {})
+      .finally(() => this.#probing = false);
   }
 
   stats(): InboxStats {
@@ -267,13 +343,18 @@ class _LibsqlInbox implements LibsqlInbox {
       },
       ...fields,
     };
+    // While the store is known to be unavailable, calls wait 3/4 of the deadline: the answer
+    // (503) comes sooner, and a call queued behind another's lock wait still gets one in time.
+    const deadlineMs = this.#unavailable === undefined
+      ? this.#deadlineMs
+      : busyTimeoutFor(this.#deadlineMs);
     w.timer = setTimeout(() => {
       if (w.settled) return;
       this.#stats.timeouts++;
-      const error = new StoreUnavailable(`no answer within ${this.#deadlineMs} ms`);
-      this.#unavailable ??= { reason: error.message, since: this.#now() };
+      const error = new StoreUnavailable(`no answer within ${deadlineMs} ms`);
+      this.#markUnavailable(error.message, false);
       w.reject(error);
-    }, this.#deadlineMs);
+    }, deadlineMs);
     return w;
   }
 
@@ -359,6 +440,7 @@ class _LibsqlInbox implements LibsqlInbox {
       });
     }
     for (const w of others) stmts.push(w.stmt!);
+    if (others.some((w) => w.probe)) stmts.push(_PROBE[1]);
     this.#stats.writeTransactions++;
     let results: SqlResult[];
     try {
@@ -366,7 +448,7 @@ class _LibsqlInbox implements LibsqlInbox {
     } catch (error) {
       if (accepts.length > 0) this.#stats.failedTransactions++;
       this.#log?.warn("inbox write failed", { calls: group.length, error });
-      this.#unavailable ??= { reason: errorMessage(error), since: this.#now() };
+      this.#markUnavailable(errorMessage(error), true);
       const failure = error instanceof StoreUnavailable ? error : new Error(
         `inbox write failed: ${errorMessage(error)}`,
         { cause: error },
@@ -375,7 +457,11 @@ class _LibsqlInbox implements LibsqlInbox {
       return;
     }
     this.#log?.debug("inbox group committed", { calls: group.length });
-    this.#unavailable = undefined;
+    // Only a commit that wrote proves the store writable: a claim that matched nothing
+    // commits without touching the file, even when the file cannot be written.
+    if (group.some((w) => w.probe) || results.some((r) => r.rowsAffected > 0)) {
+      this.#markAvailable();
+    }
     const offset = accepts.length > 0 ? 1 : 0;
     others.forEach((w, i) => {
       try {
@@ -728,6 +814,8 @@ class _LibsqlInbox implements LibsqlInbox {
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
+    clearInterval(this.#probeTimer);
+    this.#probeTimer = undefined;
     const queued = this.#queue.splice(0);
     for (const w of queued) w.reject(new Error("the inbox was closed before the event was stored"));
     this.#whenClosed = this.#engine.close();

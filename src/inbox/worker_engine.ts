@@ -1,8 +1,9 @@
 /**
  * A {@linkcode SqlEngine} whose connection lives in a worker (`store_worker.ts`), for `file:`
  * databases: the main thread only posts messages, so a slow fsync or another process's lock
- * never stalls HTTP. Requests are answered in order. If the worker dies, every outstanding and
- * later call fails with {@linkcode StoreUnavailable}.
+ * never stalls HTTP. Requests are answered in order. If the worker dies, every outstanding call
+ * fails with {@linkcode StoreUnavailable}, and the next call starts a new worker (at most one
+ * start a second), which reopens the file: whd recovers without a restart.
  *
  * @example
  * ```ts
@@ -23,12 +24,35 @@ interface _Pending {
   reject(error: unknown): void;
 }
 
-/** Starts the store worker and opens (creating and migrating) the database in it. */
-export async function openWorkerEngine(options: EngineOptions): Promise<SqlEngine> {
-  // A literal URL next to this module. `deno compile` embeds worker code only when told to:
-  // the compile task passes `--include src/inbox/store_worker.ts` (Deno's compile docs, Workers).
-  const worker = new Worker(new URL("./store_worker.ts", import.meta.url), { type: "module" });
-  const engine = new _WorkerEngine(worker);
+/** Starts a store worker (tests pass one that can be made to crash). */
+export type SpawnStoreWorker = () => Worker;
+
+/** The store worker module: a literal URL next to this module, so `deno compile` can embed it. */
+export const spawnStoreWorker: SpawnStoreWorker = () =>
+  // `deno compile` embeds worker code only when told to: the compile task passes
+  // `--include src/inbox/store_worker.ts` (Deno's compile docs, Workers).
+  new Worker(new URL("./store_worker.ts", import.meta.url), { type: "module" });
+
+/** Least time between two worker starts after crashes. */
+const _RESPAWN_INTERVAL_MS = 1000;
+
+/**
+ * Starts the store worker and opens (creating and migrating) the database in it. A worker that
+ * dies later is replaced on the next call.
+ */
+export async function openWorkerEngine(
+  options: EngineOptions,
+  spawn: SpawnStoreWorker = spawnStoreWorker,
+): Promise<SqlEngine> {
+  const first = await _startWorker(options, spawn);
+  return new _RespawningEngine(first, options, spawn);
+}
+
+async function _startWorker(
+  options: EngineOptions,
+  spawn: SpawnStoreWorker,
+): Promise<_WorkerEngine> {
+  const engine = new _WorkerEngine(spawn());
   try {
     await engine.request({ type: "open", id: 0, options });
   } catch (error) {
@@ -38,11 +62,59 @@ export async function openWorkerEngine(options: EngineOptions): Promise<SqlEngin
   return engine;
 }
 
+/** The current worker, replaced when it crashed. */
+class _RespawningEngine implements SqlEngine {
+  #current: _WorkerEngine;
+  #options: EngineOptions;
+  #spawn: SpawnStoreWorker;
+  #starting: Promise<_WorkerEngine> | undefined;
+  #lastStart = 0;
+  #closed = false;
+
+  constructor(first: _WorkerEngine, options: EngineOptions, spawn: SpawnStoreWorker) {
+    this.#current = first;
+    this.#options = options;
+    this.#spawn = spawn;
+  }
+
+  /** The live worker, starting a new one when the current one crashed. */
+  async #engine(): Promise<_WorkerEngine> {
+    if (this.#closed || !this.#current.crashed) return this.#current;
+    if (this.#starting === undefined) {
+      const wait = this.#lastStart + _RESPAWN_INTERVAL_MS - Date.now();
+      if (wait > 0) throw this.#current.crashed;
+      this.#lastStart = Date.now();
+      this.#starting = _startWorker(this.#options, this.#spawn).then(
+        (engine) => this.#current = engine,
+        (error) => {
+          throw new StoreUnavailable(`the store worker could not restart: ${error.message}`);
+        },
+      ).finally(() => this.#starting = undefined);
+    }
+    return await this.#starting;
+  }
+
+  async execute(stmt: SqlStatement): Promise<SqlResult> {
+    return await (await this.#engine()).execute(stmt);
+  }
+
+  async batch(stmts: SqlStatement[]): Promise<SqlResult[]> {
+    return await (await this.#engine()).batch(stmts);
+  }
+
+  close(): Promise<void> {
+    this.#closed = true;
+    return this.#current.close();
+  }
+}
+
 class _WorkerEngine implements SqlEngine {
   #worker: Worker;
   #pending = new Map<number, _Pending>();
   #nextId = 1;
   #dead: Error | undefined;
+  /** Set when the worker died (not when it was closed). */
+  crashed: StoreUnavailable | undefined;
 
   constructor(worker: Worker) {
     this.#worker = worker;
@@ -61,7 +133,10 @@ class _WorkerEngine implements SqlEngine {
     };
     worker.onerror = (e: ErrorEvent) => {
       e.preventDefault();
-      this.#stop(new StoreUnavailable(`the store worker stopped: ${e.message}`));
+      const error = new StoreUnavailable(`the store worker stopped: ${e.message}`);
+      this.crashed ??= error;
+      this.#stop(error);
+      this.#worker.terminate();
     };
   }
 

@@ -184,7 +184,7 @@ export const NO_SCRUBBER: Scrubber = { scrub: (text) => text };
 /**
  * Every secret the config names that is set in the environment: each value of every
  * webhook's `signing_secret_env` (the whole rotation list, or each variable of a YAML list),
- * each provider's `api_key_env` and the database's `auth_token_env`. Unlike `resolveSecrets` it never throws: a variable
+ * each provider's `api_key_env`, the database's `auth_token_env` and `admin.token_env`. Unlike `resolveSecrets` it never throws: a variable
  * that is unset is simply not there (the command that needs it reports that).
  *
  * @example
@@ -194,7 +194,7 @@ export const NO_SCRUBBER: Scrubber = { scrub: (text) => text };
  * ```
  */
 export function configuredSecrets(
-  config: Pick<Config, "providers" | "database">,
+  config: Pick<Config, "providers" | "database"> & { admin?: Config["admin"] },
   env: (name: string) => string | undefined,
 ): NamedSecret[] {
   const found: NamedSecret[] = [];
@@ -217,6 +217,7 @@ export function configuredSecrets(
     }
   }
   add(config.database.auth_token_env, false);
+  add(config.admin?.token_env, false);
   return found;
 }
 

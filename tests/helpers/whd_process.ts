@@ -28,7 +28,8 @@ function command(args: string[], options: WhdOptions): Deno.Command {
   return new Deno.Command(Deno.execPath(), {
     args: [...denoArgs, `${REPO}main.ts`, ...args],
     cwd: options.cwd ?? REPO,
-    env: { NO_COLOR: "1", ...options.env },
+    // A free admin port per process: tests run in parallel (the default is 127.0.0.1:9090).
+    env: { NO_COLOR: "1", WHD_ADMIN_LISTEN: "127.0.0.1:0", ...options.env },
     clearEnv: false,
     stdin: options.stdin !== undefined ? "piped" : "null",
     stdout: "piped",

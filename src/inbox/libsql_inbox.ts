@@ -1,5 +1,8 @@
 /**
  * The inbox on libSQL: a local SQLite file (`file:`) or a libSQL server (`libsql:`, `http(s):`).
+ * This file holds the inbox's operations; the write path (group commit, deadlines, store
+ * availability) is `group_writer.ts`, the SQL text `inbox_sql.ts`, the reads and locks
+ * `inbox_queries.ts`.
  *
  * Writes use group commit: accepts, claims and lease-bound outcomes (complete, fail, bury,
  * markUnhandled, release) that arrive while a write is being prepared or is in flight are
@@ -27,15 +30,23 @@
  * ```
  * @module
  */
-import { setImmediate } from "node:timers";
 import type { IncomingEvent } from "../event.ts";
 import type { Logger } from "../ops/log.ts";
-import { errorMessage, UserError } from "../errors.ts";
+import { UserError } from "../errors.ts";
+import { busyTimeoutFor, GroupWriter, type InboxStats } from "./group_writer.ts";
+import {
+  acquireLock,
+  countEvents,
+  findEvents,
+  listEvents,
+  readBacklog,
+  releaseLock,
+} from "./inbox_queries.ts";
+import { CLAIM_ONE_SQL, CLAIM_SQL, LEASED_WHERE, REQUEUE_SET, toStoredAll } from "./inbox_sql.ts";
 import {
   type EngineOptions,
   filePathOf,
   openClientEngine,
-  type SqlEngine,
   type SqlResult,
   type SqlStatement,
   type SqlValue,
@@ -44,16 +55,16 @@ import { openWorkerEngine, type SpawnStoreWorker } from "./worker_engine.ts";
 import {
   type AcceptResult,
   type Backlog,
-  EVENT_STATUSES,
   type EventKey,
-  eventKeyString,
   type EventStatus,
   type Inbox,
   type ListFilter,
   REQUEUEABLE_STATUSES,
   type StoredEvent,
-  StoreUnavailable,
 } from "./types.ts";
+
+export type { InboxStats } from "./group_writer.ts";
+export { CLAIM_SQL } from "./inbox_sql.ts";
 
 /** Default of {@linkcode OpenInboxOptions.dedupeRetentionMs}: 30 days. */
 export const DEFAULT_DEDUPE_RETENTION_MS = 30 * 24 * 3600 * 1000;
@@ -84,22 +95,6 @@ export interface OpenInboxOptions extends EngineOptions {
   probeIntervalMs?: number;
   /** Starts the store worker (tests pass one they can crash). Default: `store_worker.ts`. */
   spawnWorker?: SpawnStoreWorker;
-}
-
-/** Counters of the write path, for tests, benchmarks and metrics. */
-export interface InboxStats {
-  /** `accept` calls so far. */
-  accepts: number;
-  /** Write transactions that held accepts (committed or not). */
-  acceptTransactions: number;
-  /** Of those, the ones that failed. */
-  failedTransactions: number;
-  /** Most accepts written in one transaction. */
-  largestBatch: number;
-  /** Grouped write transactions of any kind (accepts, claims, outcomes). */
-  writeTransactions: number;
-  /** Calls that failed with StoreUnavailable (no answer within the deadline). */
-  timeouts: number;
 }
 
 /** The libSQL inbox: the {@linkcode Inbox} contract plus write-path counters. */
@@ -143,409 +138,46 @@ export async function openInbox(options: OpenInboxOptions): Promise<LibsqlInbox>
   const engine = local && options.worker !== false
     ? await openWorkerEngine(engineOptions, options.spawnWorker)
     : await openClientEngine(engineOptions);
-  return new _LibsqlInbox(engine, {
+  const writerOptions = {
     maxBatch,
     deadlineMs,
     probeIntervalMs: options.probeIntervalMs ?? 1000,
     retentionMs: options.dedupeRetentionMs ?? DEFAULT_DEDUPE_RETENTION_MS,
     now: options.now ?? Date.now,
     log: options.log,
-  });
-}
-
-/** The lock wait of a store whose calls have `deadlineMs`: 3/4 of it, at most 5000 ms. */
-export function busyTimeoutFor(deadlineMs: number): number {
-  return Math.max(50, Math.min(5000, Math.floor(deadlineMs * 0.75)));
-}
-
-/**
- * The probe write: a tombstone row written and removed in one transaction. It takes the write
- * lock and dirties a page, so a locked, read-only or full database fails it.
- */
-const _PROBE: SqlStatement[] = [
-  {
-    sql: `INSERT OR REPLACE INTO purged (provider, id, status, received_at, purged_at)
-      VALUES ('~whd-probe', '~whd-probe', 'done', 0, 0)`,
-    args: [],
-  },
-  { sql: `DELETE FROM purged WHERE provider = '~whd-probe'`, args: [] },
-];
-
-/** A call waiting for the next grouped write. */
-interface _Waiting {
-  /** Set once the caller's promise settled (answered, failed or timed out). */
-  settled: boolean;
-  timer: ReturnType<typeof setTimeout> | undefined;
-  resolve(value: unknown): void;
-  reject(error: unknown): void;
-  /** An accept, or a statement whose result `map` turns into the answer. */
-  accept?: { event: IncomingEvent; status: "pending" | "ignored" };
-  stmt?: SqlStatement;
-  map?(result: SqlResult): unknown;
-  /** The probe write: its DELETE follows its INSERT in the same transaction. */
-  probe?: boolean;
-}
-
-/** Columns of a {@linkcode StoredEvent}, in its order. */
-const _COLUMNS =
-  "provider, id, webhook, type, payload, received_at, source, status, attempts, next_attempt_at, lease_owner, lease_until, last_error, updated_at, completed_at";
-
-/**
- * The claim statement (`:owner`, `:until`, `:now`, `:limit`): two index range scans, fresh
- * pending rows by arrival and rows due by `run_at`, merged and cut at `:limit`. INDEXED BY: the
- * planner would otherwise pick events_claim (status, next_attempt_at) and sort every pending row.
- */
-export const CLAIM_SQL = `UPDATE events
-  SET status = 'running', lease_owner = :owner, lease_until = :until,
-      attempts = attempts + 1, updated_at = :now
-  WHERE rowid IN (SELECT r FROM (
-    SELECT * FROM (SELECT rowid AS r, received_at AS k FROM events INDEXED BY events_ready
-      WHERE status = 'pending' AND next_attempt_at IS NULL ORDER BY received_at LIMIT :limit)
-    UNION ALL
-    SELECT * FROM (SELECT rowid AS r, run_at AS k FROM events INDEXED BY events_due
-      WHERE run_at <= :now ORDER BY run_at LIMIT :limit)
-    ORDER BY k LIMIT :limit))
-  RETURNING ${_COLUMNS}`;
-
-const _CLAIM_ONE = `UPDATE events
-  SET status = 'running', lease_owner = :owner, lease_until = :until,
-      attempts = attempts + 1, updated_at = :now
-  WHERE provider = :provider AND id = :id
-    AND status NOT IN ('done', 'dead')
-    AND NOT (status = 'running' AND lease_owner IS NOT :owner AND lease_until >= :now)
-  RETURNING ${_COLUMNS}`;
-
-const _LEASED = "provider = :provider AND id = :id AND status = 'running' AND lease_owner = :owner";
-const _REQUEUE_SET = `status = 'pending', next_attempt_at = :now, attempts = 0,
-  lease_owner = NULL, lease_until = NULL, updated_at = :now`;
-
-/** The multi-row INSERT of `rows` accepts; a live tombstone keeps an id out (a duplicate). */
-function _insertSql(rows: number, retentionMs: number): string {
-  const values = Array.from({ length: rows }, () => "(?, ?, ?, ?, ?, ?, ?, ?)").join(", ");
-  return `INSERT INTO events
-    (provider, id, webhook, type, payload, received_at, source, status, attempts, updated_at)
-    SELECT v.column1, v.column2, v.column3, v.column4, v.column5, v.column6, v.column7, v.column8,
-      0, v.column6
-    FROM (VALUES ${values}) AS v
-    WHERE NOT EXISTS (SELECT 1 FROM purged p
-      WHERE p.provider = v.column1 AND p.id = v.column2 AND p.received_at > v.column6 - ${retentionMs})
-    ON CONFLICT (provider, id) DO NOTHING
-    RETURNING provider, id`;
+  };
+  return new _LibsqlInbox(new GroupWriter(engine, writerOptions), writerOptions);
 }
 
 class _LibsqlInbox implements LibsqlInbox {
-  #engine: SqlEngine;
-  #maxBatch: number;
-  #deadlineMs: number;
-  #retentionMs: number;
+  #writer: GroupWriter;
   #now: () => number;
-  #log?: Logger;
-  #queue: _Waiting[] = [];
-  #writing = false;
-  #closed = false;
-  #whenClosed: Promise<void> | undefined;
-  #unavailable: { reason: string; since: number } | undefined;
-  #probeIntervalMs: number;
-  #probeTimer: ReturnType<typeof setInterval> | undefined;
-  #probing = false;
-  #stats: InboxStats = {
-    accepts: 0,
-    acceptTransactions: 0,
-    failedTransactions: 0,
-    largestBatch: 0,
-    writeTransactions: 0,
-    timeouts: 0,
-  };
+  #retentionMs: number;
 
-  constructor(
-    engine: SqlEngine,
-    options: {
-      maxBatch: number;
-      deadlineMs: number;
-      probeIntervalMs: number;
-      retentionMs: number;
-      now: () => number;
-      log?: Logger;
-    },
-  ) {
-    this.#engine = engine;
-    this.#maxBatch = options.maxBatch;
-    this.#deadlineMs = options.deadlineMs;
-    this.#probeIntervalMs = options.probeIntervalMs;
-    this.#retentionMs = Math.max(0, Math.floor(options.retentionMs));
+  constructor(writer: GroupWriter, options: { now: () => number; retentionMs: number }) {
+    this.#writer = writer;
     this.#now = options.now;
-    this.#log = options.log;
-  }
-
-  /**
-   * Records that the store failed. A store error's own message (`SQLITE_BUSY: …`) replaces a
-   * bare timeout's, as it says why; `since` stays the first failure. Starts the probe.
-   */
-  #markUnavailable(reason: string, fromStore: boolean): void {
-    if (this.#unavailable === undefined) {
-      this.#unavailable = { reason, since: this.#now() };
-      this.#log?.warn("the inbox store is unavailable; deliveries get 503 until it recovers", {
-        reason,
-      });
-    } else if (fromStore) {
-      this.#unavailable.reason = reason;
-    }
-    if (this.#probeTimer === undefined && this.#probeIntervalMs > 0 && !this.#closed) {
-      this.#probeTimer = setInterval(() => this.#probe(), this.#probeIntervalMs);
-      // The probe never keeps the process alive on its own.
-      Deno.unrefTimer(this.#probeTimer as unknown as number);
-    }
-  }
-
-  #markAvailable(): void {
-    if (this.#unavailable === undefined) return;
-    this.#log?.info("the inbox store is available again", {
-      unavailable_ms: this.#now() - this.#unavailable.since,
-    });
-    this.#unavailable = undefined;
-    clearInterval(this.#probeTimer);
-    this.#probeTimer = undefined;
-  }
-
-  /** One probe write (never two at once); its commit marks the store available. */
-  #probe(): void {
-    if (this.#probing || this.#closed) return;
-    this.#probing = true;
-    this.#enqueue({ stmt: _PROBE[0], map: () => undefined, probe: true })
-      .catch(() => {})
-      .finally(() => this.#probing = false);
+    this.#retentionMs = Math.max(0, Math.floor(options.retentionMs));
   }
 
   stats(): InboxStats {
-    return { ...this.#stats };
-  }
-
-  /** Starts the deadline of a call: past it the call fails with StoreUnavailable. */
-  #waiting(
-    resolve: (value: never) => void,
-    reject: (error: unknown) => void,
-    fields: Partial<_Waiting>,
-  ): _Waiting {
-    const w: _Waiting = {
-      settled: false,
-      timer: undefined,
-      resolve: (value) => {
-        if (w.settled) return;
-        w.settled = true;
-        clearTimeout(w.timer);
-        resolve(value as never);
-      },
-      reject: (error) => {
-        if (w.settled) return;
-        w.settled = true;
-        clearTimeout(w.timer);
-        reject(error);
-      },
-      ...fields,
-    };
-    // While the store is known to be unavailable, calls wait 3/4 of the deadline: the answer
-    // (503) comes sooner, and a call queued behind another's lock wait still gets one in time.
-    const deadlineMs = this.#unavailable === undefined
-      ? this.#deadlineMs
-      : busyTimeoutFor(this.#deadlineMs);
-    w.timer = setTimeout(() => {
-      if (w.settled) return;
-      this.#stats.timeouts++;
-      const error = new StoreUnavailable(`no answer within ${deadlineMs} ms`);
-      this.#markUnavailable(error.message, false);
-      w.reject(error);
-    }, deadlineMs);
-    return w;
-  }
-
-  /** Runs `op` on the engine, failing with StoreUnavailable past the deadline. */
-  #bounded<T>(op: () => Promise<T>): Promise<T> {
-    if (this.#closed) return Promise.reject(new Error("the inbox is closed"));
-    return new Promise<T>((resolve, reject) => {
-      const w = this.#waiting(resolve, reject, {});
-      op().then(w.resolve, w.reject);
-    });
-  }
-
-  #execute(stmt: SqlStatement): Promise<SqlResult> {
-    return this.#bounded(() => this.#engine.execute(stmt));
-  }
-
-  /** Queues a call for the next grouped write transaction. */
-  #enqueue<T>(fields: Partial<_Waiting>): Promise<T> {
-    if (this.#closed) return Promise.reject(new Error("the inbox is closed"));
-    return new Promise<T>((resolve, reject) => {
-      this.#queue.push(this.#waiting(resolve, reject, fields));
-      if (!this.#writing) {
-        this.#writing = true;
-        this.#drain();
-      }
-    });
+    return this.#writer.stats();
   }
 
   accept(
     event: IncomingEvent,
     options?: { status?: "pending" | "ignored" },
   ): Promise<AcceptResult> {
-    this.#stats.accepts++;
-    return this.#enqueue({ accept: { event, status: options?.status ?? "pending" } });
+    return this.#writer.accept(event, options?.status ?? "pending");
   }
 
-  /** Writes the queue in groups until it is empty. Never rejects. */
-  async #drain(): Promise<void> {
-    try {
-      // Yield one macrotask (setImmediate costs ~10 µs; setTimeout(0) ~2 ms in Deno) so that
-      // requests the event loop already has ready join this group, not only calls issued in
-      // the same turn. Measured with 64 HTTP connections on one file: a microtask yield gave one
-      // transaction per request; this gives ~20 accepts per transaction and 4× the requests/s.
-      await new Promise((r) => setImmediate(r));
-      while (this.#queue.length > 0) {
-        // Calls that timed out while queued are not written: their callers were told so.
-        const group = this.#queue.splice(0, this.#maxBatch).filter((w) => !w.settled);
-        if (group.length === 0) continue;
-        try {
-          await this.#writeGroup(group);
-        } catch (error) {
-          // A bug or a malformed event: settle every caller rather than leave them hanging.
-          for (const w of group) w.reject(error);
-        }
-      }
-    } finally {
-      this.#writing = false;
-    }
-  }
-
-  async #writeGroup(group: _Waiting[]): Promise<void> {
-    const accepts = group.filter((w) => w.accept !== undefined);
-    const others = group.filter((w) => w.accept === undefined);
-    const stmts: SqlStatement[] = [];
-    if (accepts.length > 0) {
-      this.#stats.acceptTransactions++;
-      this.#stats.largestBatch = Math.max(this.#stats.largestBatch, accepts.length);
-      stmts.push({
-        sql: _insertSql(accepts.length, this.#retentionMs),
-        args: accepts.flatMap(({ accept }) => {
-          const e = accept!.event;
-          return [
-            e.provider,
-            e.id,
-            e.webhook,
-            e.type,
-            e.payload,
-            e.receivedAt,
-            e.source,
-            accept!.status,
-          ];
-        }),
-      });
-    }
-    for (const w of others) stmts.push(w.stmt!);
-    if (others.some((w) => w.probe)) stmts.push(_PROBE[1]);
-    this.#stats.writeTransactions++;
-    let results: SqlResult[];
-    try {
-      results = await this.#engine.batch(stmts);
-    } catch (error) {
-      if (accepts.length > 0) this.#stats.failedTransactions++;
-      this.#log?.warn("inbox write failed", { calls: group.length, error });
-      this.#markUnavailable(errorMessage(error), true);
-      const failure = error instanceof StoreUnavailable ? error : new Error(
-        `inbox write failed: ${errorMessage(error)}`,
-        { cause: error },
-      );
-      for (const w of group) w.reject(failure);
-      return;
-    }
-    this.#log?.debug("inbox group committed", { calls: group.length });
-    // Only a commit that wrote proves the store writable: a claim that matched nothing
-    // commits without touching the file, even when the file cannot be written.
-    if (group.some((w) => w.probe) || results.some((r) => r.rowsAffected > 0)) {
-      this.#markAvailable();
-    }
-    const offset = accepts.length > 0 ? 1 : 0;
-    others.forEach((w, i) => {
-      try {
-        w.resolve(w.map!(results[offset + i]));
-      } catch (error) {
-        w.reject(error);
-      }
-    });
-    if (accepts.length > 0) await this.#settleAccepts(accepts, results[0]);
-  }
-
-  async #settleAccepts(accepts: _Waiting[], inserted: SqlResult): Promise<void> {
-    const insertedKeys = new Set(
-      inserted.rows.map((r) => eventKeyString({ provider: String(r[0]), id: String(r[1]) })),
-    );
-    // Status of each row written by this group; duplicates of those share it (first one wins).
-    const written = new Map<string, EventStatus>();
-    const lookups: _Waiting[] = [];
-    for (const w of accepts) {
-      const { event, status } = w.accept!;
-      const key = eventKeyString(event);
-      if (insertedKeys.has(key) && !written.has(key)) {
-        written.set(key, status);
-        w.resolve({ duplicate: false, status });
-      } else if (written.has(key)) {
-        w.resolve({ duplicate: true, status: written.get(key)! });
-      } else {
-        lookups.push(w);
-      }
-    }
-    if (lookups.length > 0) await this.#resolveDuplicates(lookups);
-  }
-
-  /** Reads the current status of rows (or tombstones) that already existed before the group. */
-  async #resolveDuplicates(waiting: _Waiting[]): Promise<void> {
-    try {
-      const keys = [
-        ...new Map(waiting.map((w) => [eventKeyString(w.accept!.event), w.accept!.event]))
-          .values(),
-      ];
-      const statuses = new Map<string, EventStatus>();
-      for (let i = 0; i < keys.length; i += 200) {
-        const chunk = keys.slice(i, i + 200);
-        const values = chunk.map(() => "(?, ?)").join(", ");
-        const args = chunk.flatMap((k) => [k.provider, k.id]);
-        // A live row wins over a tombstone (an expired tombstone may outlive its successor).
-        const rs = await this.#execute({
-          sql: `SELECT provider, id, status, 1 AS live FROM events
-              WHERE (provider, id) IN (VALUES ${values})
-            UNION ALL SELECT provider, id, status, 0 AS live FROM purged
-              WHERE (provider, id) IN (VALUES ${values})
-            ORDER BY live`,
-          args: [...args, ...args],
-        });
-        for (const row of rs.rows) {
-          statuses.set(
-            eventKeyString({ provider: String(row[0]), id: String(row[1]) }),
-            row[2] as EventStatus,
-          );
-        }
-      }
-      for (const w of waiting) {
-        const status = statuses.get(eventKeyString(w.accept!.event));
-        if (status === undefined) {
-          // Expired tombstone swept between the insert and this read.
-          w.reject(
-            new Error(
-              `event ${w.accept!.event.provider}/${w.accept!.event.id} vanished during accept`,
-            ),
-          );
-        } else {
-          w.resolve({ duplicate: true, status });
-        }
-      }
-    } catch (error) {
-      for (const w of waiting) w.reject(error);
-    }
-  }
+  #execute = (stmt: SqlStatement): Promise<SqlResult> => this.#writer.execute(stmt);
 
   claim(
     options: { owner: string; limit: number; leaseMs: number; now: number },
   ): Promise<StoredEvent[]> {
     if (options.limit <= 0) return Promise.resolve([]);
-    return this.#enqueue({
+    return this.#writer.write({
       stmt: {
         sql: CLAIM_SQL,
         args: {
@@ -557,7 +189,7 @@ class _LibsqlInbox implements LibsqlInbox {
       },
       // RETURNING has no defined order: put the leases back in arrival order.
       map: (rs) =>
-        _toStoredAll(rs).sort((a, b) =>
+        toStoredAll(rs).sort((a, b) =>
           a.received_at - b.received_at || a.provider.localeCompare(b.provider) ||
           a.id.localeCompare(b.id)
         ),
@@ -568,9 +200,9 @@ class _LibsqlInbox implements LibsqlInbox {
     key: EventKey,
     options: { owner: string; leaseMs: number; now: number },
   ): Promise<StoredEvent | null> {
-    return this.#enqueue({
+    return this.#writer.write({
       stmt: {
-        sql: _CLAIM_ONE,
+        sql: CLAIM_ONE_SQL,
         args: {
           provider: key.provider,
           id: key.id,
@@ -579,7 +211,7 @@ class _LibsqlInbox implements LibsqlInbox {
           now: options.now,
         },
       },
-      map: (rs) => _toStoredAll(rs)[0] ?? null,
+      map: (rs) => toStoredAll(rs)[0] ?? null,
     });
   }
 
@@ -639,49 +271,22 @@ class _LibsqlInbox implements LibsqlInbox {
     owner: string,
     args: Record<string, SqlValue>,
   ): Promise<boolean> {
-    return this.#enqueue({
+    return this.#writer.write({
       stmt: {
         sql: `UPDATE events SET ${set}, lease_owner = NULL, lease_until = NULL, updated_at = :now
-          WHERE ${_LEASED}`,
+          WHERE ${LEASED_WHERE}`,
         args: { ...args, provider: key.provider, id: key.id, owner },
       },
       map: (rs) => rs.rowsAffected === 1,
     });
   }
 
-  async list(filter: ListFilter = {}): Promise<StoredEvent[]> {
-    const where: string[] = [];
-    const args: Record<string, string | number> = { limit: filter.limit ?? 50 };
-    if (filter.status !== undefined) {
-      where.push("status = :status");
-      args.status = filter.status;
-    }
-    if (filter.provider !== undefined) {
-      where.push("provider = :provider");
-      args.provider = filter.provider;
-    }
-    if (filter.type !== undefined) {
-      where.push("type = :type");
-      args.type = filter.type;
-    }
-    const rs = await this.#execute({
-      sql: `SELECT ${_COLUMNS} FROM events ${where.length ? `WHERE ${where.join(" AND ")}` : ""}
-        ORDER BY received_at DESC, rowid DESC LIMIT :limit`,
-      args,
-    });
-    return _toStoredAll(rs);
+  list(filter: ListFilter = {}): Promise<StoredEvent[]> {
+    return listEvents(this.#execute, filter);
   }
 
-  async find(id: string, provider?: string): Promise<StoredEvent[]> {
-    const rs = await this.#execute(
-      provider === undefined
-        ? { sql: `SELECT ${_COLUMNS} FROM events WHERE id = ? ORDER BY provider`, args: [id] }
-        : {
-          sql: `SELECT ${_COLUMNS} FROM events WHERE id = ? AND provider = ?`,
-          args: [id, provider],
-        },
-    );
-    return _toStoredAll(rs);
+  find(id: string, provider?: string): Promise<StoredEvent[]> {
+    return findEvents(this.#execute, id, provider);
   }
 
   async requeue(
@@ -691,7 +296,7 @@ class _LibsqlInbox implements LibsqlInbox {
     let sql: string;
     const args: Record<string, string | number> = { now };
     if ("id" in target) {
-      sql = `UPDATE events SET ${_REQUEUE_SET}
+      sql = `UPDATE events SET ${REQUEUE_SET}
         WHERE provider = :provider AND id = :id
           AND status IN (${REQUEUEABLE_STATUSES.map((s) => `'${s}'`).join(", ")})`;
       args.provider = target.provider;
@@ -705,7 +310,7 @@ class _LibsqlInbox implements LibsqlInbox {
             (target.status === "done" ? " (use replay to run done events again)" : ""),
         );
       }
-      sql = `UPDATE events SET ${_REQUEUE_SET} WHERE status = :status` +
+      sql = `UPDATE events SET ${REQUEUE_SET} WHERE status = :status` +
         (target.provider === undefined ? "" : " AND provider = :provider");
       args.status = target.status;
       if (target.provider !== undefined) args.provider = target.provider;
@@ -736,127 +341,46 @@ class _LibsqlInbox implements LibsqlInbox {
     const now = this.#now();
     const cutoff = now - this.#retentionMs;
     const purgeable = "status IN ('done', 'ignored') AND received_at < :before";
-    const results = await this.#bounded(() =>
-      this.#engine.batch([
-        {
-          sql: `INSERT INTO purged (provider, id, status, received_at, purged_at)
+    const results = await this.#writer.batch([
+      {
+        sql: `INSERT INTO purged (provider, id, status, received_at, purged_at)
             SELECT provider, id, status, received_at, :now FROM events
             WHERE ${purgeable} AND received_at > :cutoff
             ON CONFLICT (provider, id) DO UPDATE SET status = excluded.status,
               received_at = excluded.received_at, purged_at = excluded.purged_at`,
-          args: { before, now, cutoff },
-        },
-        { sql: `DELETE FROM events WHERE ${purgeable}`, args: { before } },
-        { sql: "DELETE FROM purged WHERE received_at <= :cutoff", args: { cutoff } },
-      ])
-    );
+        args: { before, now, cutoff },
+      },
+      { sql: `DELETE FROM events WHERE ${purgeable}`, args: { before } },
+      { sql: "DELETE FROM purged WHERE received_at <= :cutoff", args: { cutoff } },
+    ]);
     return results[1].rowsAffected;
   }
 
-  async counts(): Promise<Record<EventStatus, number>> {
-    const rs = await this.#execute({
-      sql: "SELECT status, COUNT(*) AS n FROM events GROUP BY status",
-      args: [],
-    });
-    const counts = Object.fromEntries(EVENT_STATUSES.map((s) => [s, 0])) as Record<
-      EventStatus,
-      number
-    >;
-    for (const row of rs.rows) counts[row[0] as EventStatus] = Number(row[1]);
-    return counts;
+  counts(): Promise<Record<EventStatus, number>> {
+    return countEvents(this.#execute);
   }
 
-  // Locks and backlog (migration 3): one statement each, outside the grouped write path.
-  async acquireLock(name: string, owner: string, ttlMs: number, now: number): Promise<boolean> {
-    const rs = await this.#execute({
-      sql: `INSERT INTO locks (name, owner, until) VALUES (:name, :owner, :until)
-        ON CONFLICT (name) DO UPDATE SET owner = excluded.owner, until = excluded.until
-        WHERE locks.until <= :now OR locks.owner = excluded.owner`,
-      args: { name, owner, until: now + ttlMs, now },
-    });
-    return rs.rowsAffected === 1;
+  acquireLock(name: string, owner: string, ttlMs: number, now: number): Promise<boolean> {
+    return acquireLock(this.#execute, name, owner, ttlMs, now);
   }
 
-  async releaseLock(name: string, owner: string): Promise<boolean> {
-    const rs = await this.#execute({
-      sql: "DELETE FROM locks WHERE name = :name AND owner = :owner",
-      args: { name, owner },
-    });
-    return rs.rowsAffected === 1;
+  releaseLock(name: string, owner: string): Promise<boolean> {
+    return releaseLock(this.#execute, name, owner);
   }
 
-  async backlog(): Promise<Backlog> {
-    const waiting = EVENT_STATUSES.filter((s) => s !== "done");
-    const [counted, oldest] = await Promise.all([
-      this.#execute({
-        sql: `SELECT status, COUNT(*) FROM events WHERE status IN (${
-          waiting.map((s) => `'${s}'`).join(", ")
-        }) GROUP BY status`,
-        args: [],
-      }),
-      this.#execute({
-        // events_ready gives the oldest fresh pending row at once; rows waiting for a time
-        // (retries, releases, replays) are found through events_claim (status, next_attempt_at).
-        sql: `SELECT MIN(t) FROM (
-            SELECT MIN(received_at) AS t FROM events INDEXED BY events_ready
-              WHERE status = 'pending' AND next_attempt_at IS NULL
-            UNION ALL
-            SELECT MIN(received_at) FROM events
-              WHERE status IN ('pending', 'failed') AND next_attempt_at IS NOT NULL)`,
-        args: [],
-      }),
-    ]);
-    const counts = Object.fromEntries(waiting.map((s) => [s, 0])) as Backlog["counts"];
-    for (const row of counted.rows) counts[row[0] as keyof Backlog["counts"]] = Number(row[1]);
-    return { counts, oldestWaitingAt: _num(oldest.rows[0]?.[0]) };
+  backlog(): Promise<Backlog> {
+    return readBacklog(this.#execute);
   }
 
   close(): void {
-    if (this.#closed) return;
-    this.#closed = true;
-    clearInterval(this.#probeTimer);
-    this.#probeTimer = undefined;
-    const queued = this.#queue.splice(0);
-    for (const w of queued) w.reject(new Error("the inbox was closed before the event was stored"));
-    this.#whenClosed = this.#engine.close();
+    this.#writer.close();
   }
 
   health(): { available: true } | { available: false; reason: string; since: number } {
-    return this.#unavailable === undefined
-      ? { available: true }
-      : { available: false, ...this.#unavailable };
+    return this.#writer.health();
   }
 
   whenClosed(): Promise<void> {
-    return this.#whenClosed ?? Promise.reject(new Error("the inbox is not closed"));
+    return this.#writer.whenClosed();
   }
-}
-
-function _num(value: unknown): number | null {
-  return value === null || value === undefined ? null : Number(value);
-}
-
-function _str(value: unknown): string | null {
-  return value === null || value === undefined ? null : String(value);
-}
-
-/** Rows selected or returned as {@linkcode _COLUMNS}, as stored events. */
-function _toStoredAll(rs: SqlResult): StoredEvent[] {
-  return rs.rows.map((row) => ({
-    id: String(row[1]),
-    provider: String(row[0]),
-    webhook: String(row[2]),
-    type: String(row[3]),
-    payload: String(row[4]),
-    received_at: Number(row[5]),
-    source: row[6] as StoredEvent["source"],
-    status: row[7] as EventStatus,
-    attempts: Number(row[8]),
-    next_attempt_at: _num(row[9]),
-    lease_owner: _str(row[10]),
-    lease_until: _num(row[11]),
-    last_error: _str(row[12]),
-    updated_at: Number(row[13]),
-    completed_at: _num(row[14]),
-  }));
 }

@@ -21,6 +21,8 @@ export interface RunResult {
   timedOut?: boolean;
   /** Stopped by the caller's `signal` (shutdown): the run did not finish and did not fail. */
   cancelled?: boolean;
+  /** The process running the handler died under it (exit, signal, out of memory). */
+  crashed?: boolean;
 }
 
 /** What was found when an event came up: no handler, a handler that did not load, or a run. */

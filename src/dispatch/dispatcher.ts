@@ -47,7 +47,9 @@ import type { HandlerRegistry, LoadedHandler } from "./registry.ts";
 import { createRegistryWatch } from "./registry_watch.ts";
 import { createExecRunner, createModuleRunner, type Runner } from "./runner.ts";
 import { type RunNowResult, runSync } from "./sync_run.ts";
-import { createRecorder } from "./outcomes.ts";
+import { createRecorder, type RunRecord } from "./outcomes.ts";
+import { outputTail } from "./output_tail.ts";
+import { ATTEMPT_OUTPUT_BYTES } from "../inbox/attempts.ts";
 
 export type { RunNowResult } from "./sync_run.ts";
 
@@ -226,18 +228,30 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
     return text;
   };
 
-  /** Looks the event up in the registry and runs its handler. Never throws. */
-  const runHandler = async (stored: StoredEvent, signal: AbortSignal): Promise<RunReport> => {
+  /**
+   * Looks the event up in the registry and runs its handler, keeping the tail of its output in
+   * `output`. Never throws.
+   */
+  const runHandler = async (
+    stored: StoredEvent,
+    signal: AbortSignal,
+    output: { text: () => string },
+  ): Promise<RunReport> => {
     const handler = live.current.resolve(stored.provider, stored.type);
     if (!handler) return { kind: "unhandled" };
     if (handler.error) return { kind: "load_error", error: handler.error };
-    const runLog = options.log.child({
-      provider: stored.provider,
-      event_id: stored.id,
-      event_type: stored.type,
-      attempt: stored.attempts,
-      handler: display(handler),
-    });
+    const tail = outputTail(
+      options.log.child({
+        provider: stored.provider,
+        event_id: stored.id,
+        event_type: stored.type,
+        attempt: stored.attempts,
+        handler: display(handler),
+      }),
+      ATTEMPT_OUTPUT_BYTES,
+    );
+    output.text = tail.text;
+    const runLog = tail.log;
     handlersRunning++;
     metrics.set("whd_handlers_running", {}, handlersRunning);
     try {
@@ -268,15 +282,20 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
     const ran = Promise.withResolvers<void>();
     const result = (async () => {
       const startedAt = clock.now();
+      const output = { text: () => "" };
       let report: RunReport;
       try {
-        report = await runHandler(stored, cancel.signal);
+        report = await runHandler(stored, cancel.signal, output);
       } finally {
         ran.resolve();
       }
       recording++;
       try {
-        return await record(stored, decide(report, policy, clock.now()), clock.now() - startedAt);
+        const run: RunRecord | undefined = report.kind === "ran"
+          ? { startedAt, result: report.result, output: output.text() }
+          : undefined;
+        const now = clock.now();
+        return await record(stored, decide(report, policy, now), now - startedAt, run);
       } finally {
         recording--;
       }

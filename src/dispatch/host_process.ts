@@ -189,7 +189,8 @@ export function startHost(options: StartHostOptions): HostProcess {
     await settledWithin(Promise.all([stdout, stderr]), 500);
     await writer.close().catch(() => {});
     current?.settle(
-      killResult ?? current.result ?? { ok: false, error: _exitText(status, stderrTail) },
+      killResult ?? current.result ??
+        { ok: false, crashed: true, error: _exitText(status, stderrTail) },
     );
   })();
 

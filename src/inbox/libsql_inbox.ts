@@ -41,6 +41,7 @@ import {
   type SqlValue,
 } from "./sql_engine.ts";
 import { openWorkerEngine } from "./worker_engine.ts";
+import { attemptInsert, type AttemptRecord, attemptSelect, toAttempts } from "./attempts.ts";
 import {
   type AcceptResult,
   EVENT_STATUSES,
@@ -560,6 +561,14 @@ class _LibsqlInbox implements LibsqlInbox {
       },
       map: (rs) => rs.rowsAffected === 1,
     });
+  }
+
+  recordAttempt(key: EventKey, owner: string, record: AttemptRecord): Promise<void> {
+    return this.#enqueue({ stmt: attemptInsert(key, owner, record), map: () => undefined });
+  }
+
+  async attempts(key: EventKey): Promise<AttemptRecord[]> {
+    return toAttempts(await this.#execute(attemptSelect(key)));
   }
 
   async list(filter: ListFilter = {}): Promise<StoredEvent[]> {

@@ -18,6 +18,7 @@
  */
 import type { Client } from "@libsql/client";
 import { UserError } from "../errors.ts";
+import { ATTEMPTS_MIGRATION_SQL } from "./attempts.ts";
 
 /** One schema step: `version` counts up from 1 without gaps; `sql` runs in one transaction. */
 export interface Migration {
@@ -83,6 +84,11 @@ export const INBOX_MIGRATIONS: readonly Migration[] = [
         PRIMARY KEY (provider, id)
       ) WITHOUT ROWID`,
     ],
+  },
+  {
+    version: 3,
+    description: "attempt history: one row per handler run (attempts.ts)",
+    sql: ATTEMPTS_MIGRATION_SQL,
   },
 ];
 

@@ -26,6 +26,8 @@ export interface DaemonProject {
   start(): Promise<WhdServer>;
   /** Signs and POSTs an event to `/hooks/shop` (or `/hooks/shop-sync` when `sync`). */
   deliver(server: WhdServer, id: string, type: string, sync?: boolean): Promise<Delivery>;
+  /** Runs the real CLI (`main.ts`) in the project with its environment. */
+  cli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }>;
   /** `whd events list --json` (newest `limit`, default the CLI's 50). */
   events(limit?: number): Promise<ListedEvent[]>;
   remove(): Promise<void>;
@@ -34,7 +36,11 @@ export interface DaemonProject {
 /** An HTTP answer and how long it took. */
 export interface Delivery {
   status: number;
+  /** The parsed JSON body (an empty object when the body is not JSON). */
   body: Record<string, unknown>;
+  /** The raw body. */
+  text: string;
+  headers: Headers;
   ms: number;
 }
 
@@ -103,7 +109,15 @@ ${hmac}
       });
       const text = await response.text();
       const ms = performance.now() - started;
-      return { status: response.status, body: JSON.parse(text), ms };
+      let parsed: Record<string, unknown> = {};
+      try {
+        parsed = JSON.parse(text);
+      } catch { /* a handler's own reply need not be JSON */ }
+      return { status: response.status, body: parsed, text, headers: response.headers, ms };
+    },
+    async cli(args) {
+      const run = await whd(args, { cwd: dir, env });
+      return { code: run.code, stdout: run.stdout, stderr: run.stderr };
     },
     async events(limit?: number) {
       const args = ["events", "list", "--json", ...(limit ? ["--limit", String(limit)] : [])];

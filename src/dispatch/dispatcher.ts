@@ -49,6 +49,7 @@ import { createExecRunner, createModuleRunner, type Runner } from "./runner.ts";
 import { type RunNowResult, runSync } from "./sync_run.ts";
 import { createRecorder, type RunRecord } from "./outcomes.ts";
 import { outputTail } from "./output_tail.ts";
+import { fromReply } from "./handler_reply.ts";
 import { ATTEMPT_OUTPUT_BYTES } from "../inbox/attempts.ts";
 
 export type { RunNowResult } from "./sync_run.ts";
@@ -295,7 +296,11 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
           ? { startedAt, result: report.result, output: output.text() }
           : undefined;
         const now = clock.now();
-        return await record(stored, decide(report, policy, now), now - startedAt, run);
+        const outcome = await record(stored, decide(report, policy, now), now - startedAt, run);
+        const reply = run?.result.reply;
+        return outcome.ok && outcome.status === "done" && reply
+          ? { ...outcome, response: fromReply(reply) }
+          : outcome;
       } finally {
         recording--;
       }
@@ -370,7 +375,7 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
     },
     async runNow(key: EventKey): Promise<RunNowResult> {
       await ready();
-      return runSync({
+      const result = await runSync({
         inbox,
         owner,
         leaseMs,
@@ -381,6 +386,8 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
         execute: (stored) => execute(stored).result,
         stopping: () => stopping,
       }, key);
+      // Deliveries that join one run share its Response: each gets its own copy.
+      return result.response ? { ...result, response: result.response.clone() } : result;
     },
   };
 }

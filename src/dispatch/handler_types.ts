@@ -50,6 +50,11 @@ export interface HandlerContext {
 }
 
 /**
- * A handler: resolve to succeed, throw (or reject) to fail and be retried with backoff.
+ * A handler: resolve to succeed, throw (or reject) to fail and be retried with backoff. In a
+ * `mode: sync` webhook it may resolve to a web `Response`, which whd sends as the delivery's
+ * reply once the event is done (body at most 64 KiB); elsewhere a returned Response is ignored.
  */
-export type Handler = (event: Event, ctx: HandlerContext) => Promise<void> | void;
+export type Handler = (
+  event: Event,
+  ctx: HandlerContext,
+) => Promise<Response | void> | Response | void;

@@ -155,7 +155,9 @@ export function startHost(options: StartHostOptions): HostProcess {
       const log = run?.runId === message.runId ? run.log : lastLog;
       log?.[message.level](message.message, message.fields);
     } else if (run && message.runId === run.runId) {
-      run.result = message.ok ? { ok: true } : { ok: false, error: message.error };
+      run.result = message.ok
+        ? (message.reply ? { ok: true, reply: message.reply } : { ok: true })
+        : { ok: false, error: message.error };
       if (run.stderrEnded) run.settle(run.result);
     }
   };

@@ -27,6 +27,8 @@ import { buildRoutes, type Route } from "./routes.ts";
 export interface SyncOutcome {
   ok: boolean;
   error?: string;
+  /** The handler's own reply (a `Response` it returned), sent instead of the usual answer. */
+  response?: Response;
 }
 
 /** Everything the server needs, passed in explicitly. */
@@ -231,6 +233,7 @@ export function createRequestHandler(deps: ServerDeps): Deno.ServeHandler {
           message: "the handler failed; retry later",
         });
       }
+      if (outcome.response) return outcome.response;
     }
 
     const reply = result.duplicate

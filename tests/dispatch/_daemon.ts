@@ -24,6 +24,12 @@ export interface DaemonProject {
   handler(file: string, text: string): Promise<string>;
   /** Starts `whd serve` in the project. */
   start(): Promise<WhdServer>;
+  /** A signed delivery of an event: the path, headers and body to POST. */
+  signed(
+    id: string,
+    type: string,
+    sync?: boolean,
+  ): Promise<{ path: string; headers: Record<string, string>; body: string }>;
   /** Signs and POSTs an event to `/hooks/shop` (or `/hooks/shop-sync` when `sync`). */
   deliver(server: WhdServer, id: string, type: string, sync?: boolean): Promise<Delivery>;
   /** Runs the real CLI (`main.ts`) in the project with its environment. */
@@ -92,17 +98,23 @@ ${hmac}
     webhooks.find((w) => (w.mode === "sync") === sync)!;
   const env = { SHOP_SECRET: SECRET };
 
+  const signed = async (id: string, type: string, sync = false) => {
+    const body = JSON.stringify({ id, type, data: { n: 1 } });
+    const hook = webhook(sync);
+    const headers = await PROVIDERS.hmac.sign(hook, body, { secret: SECRET });
+    return { path: hook.path, headers, body };
+  };
+
   return {
     dir,
+    signed,
     path: (name) => join(dir, name),
     handler: (file, text) => writeFile(dir, join("handlers", "shop", file), text),
     start: () => startWhd([], { cwd: dir, env }),
     async deliver(server, id, type, sync = false) {
-      const body = JSON.stringify({ id, type, data: { n: 1 } });
-      const hook = webhook(sync);
-      const headers = await PROVIDERS.hmac.sign(hook, body, { secret: SECRET });
+      const { path, headers, body } = await signed(id, type, sync);
       const started = performance.now();
-      const response = await fetch(`${server.url}${hook.path}`, {
+      const response = await fetch(`${server.url}${path}`, {
         method: "POST",
         headers,
         body,

@@ -22,6 +22,8 @@ export interface HandlerReportFile {
   kind: HandlerKind;
   /** Exact type, `*` pattern, or `_default` (every type no other file handles). */
   covers: string;
+  /** Middleware files run around it, outermost first (module handlers that have any). */
+  middleware?: string[];
   error?: string;
 }
 
@@ -68,6 +70,7 @@ export function handlerReport(
         file: displayPath(h.path),
         kind: h.kind,
         covers: h.pattern,
+        ...(h.middleware ? { middleware: h.middleware.map(displayPath) } : {}),
         ...(h.error ? { error: h.error } : {}),
       })),
       types,
@@ -98,6 +101,8 @@ export function formatHandlerReport(report: HandlerReport): string {
         `  ${covers.padEnd(Math.max(width, 18))}${f.file}${kind}${f.error ? "  LOAD ERROR" : ""}`,
       );
     }
+    const wrapped = p.files.find((f) => f.middleware)?.middleware;
+    if (wrapped) out.push(`  middleware: ${wrapped.join(" → ")}`);
     const types = Object.entries(p.types);
     if (types.length > 0) {
       out.push("  configured event types:");

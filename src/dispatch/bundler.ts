@@ -27,9 +27,56 @@ export type BundleResult =
   | { ok: true; code: string }
   | { ok: false; error: string };
 
+/** What else goes into a handler's bundle. */
+export interface BundleOptions {
+  /**
+   * Middleware files wrapping the handler, outermost first: the bundle's default export runs
+   * them around the handler (see {@linkcode middlewareEntry}).
+   */
+  middleware?: readonly string[];
+}
+
 /** Bundles handler files. */
 export interface Bundler {
-  bundle(path: string): Promise<BundleResult>;
+  bundle(path: string, options?: BundleOptions): Promise<BundleResult>;
+}
+
+/**
+ * The source of the virtual entry that wraps `handler` in `middleware` (outermost first):
+ * each middleware gets `(event, ctx, next)`; `next()` runs the next one, or the handler, and
+ * resolves to its return value; a second call of one `next` rejects.
+ *
+ * @example
+ * ```ts
+ * import { middlewareEntry } from "./bundler.ts";
+ * middlewareEntry("/h/shop/a.ts", ["/h/_middleware.ts"]).includes("_middleware"); // true
+ * ```
+ */
+export function middlewareEntry(handler: string, middleware: readonly string[]): string {
+  const imports = middleware.map((m, i) => `import __whd_m${i} from ${JSON.stringify(m)};`);
+  const checks = middleware.map((m, i) =>
+    `if (typeof __whd_m${i} !== "function") throw new Error(${
+      JSON.stringify(`${displayPath(m)}: the default export is not a function`)
+    });`
+  );
+  return `${imports.join("\n")}
+import __whd_handler from ${JSON.stringify(handler)};
+${checks.join("\n")}
+const __whd_chain = [${middleware.map((_, i) => `__whd_m${i}`).join(", ")}];
+export default function (event, ctx) {
+  const step = (i) => {
+    if (i === __whd_chain.length) return Promise.resolve(__whd_handler(event, ctx));
+    let called = false;
+    const next = () => {
+      if (called) return Promise.reject(new Error("next() was called more than once"));
+      called = true;
+      return step(i + 1);
+    };
+    return Promise.resolve(__whd_chain[i](event, ctx, next));
+  };
+  return step(0);
+}
+`;
 }
 
 // esbuild-wasm keeps its state per process and refuses a second initialize(), so the one
@@ -66,11 +113,15 @@ async function _isFile(path: string): Promise<boolean> {
 /** Creates a bundler; esbuild is initialized on first use (about 150 ms). */
 export function createBundler(): Bundler {
   // The entry is virtual: esbuild would read a `*` in a real entry path as a glob.
-  const plugin = (entry: string): esbuild.Plugin => ({
+  const plugin = (entry: string, middleware: readonly string[]): esbuild.Plugin => ({
     name: "whd-handler-files",
     setup(build) {
       build.onResolve({ filter: /.*/ }, async (args) => {
-        if (args.kind === "entry-point") return { path: resolve(entry), namespace: "file" };
+        if (args.kind === "entry-point") {
+          return middleware.length > 0
+            ? { path: resolve(entry), namespace: "whd-entry" }
+            : { path: resolve(entry), namespace: "file" };
+        }
         if (args.path.startsWith("node:")) return { path: args.path, external: true };
         const relativeImport = args.path.startsWith("./") || args.path.startsWith("../") ||
           isAbsolute(args.path);
@@ -93,6 +144,11 @@ export function createBundler(): Bundler {
           }],
         };
       });
+      build.onLoad({ filter: /.*/, namespace: "whd-entry" }, (args) => ({
+        contents: middlewareEntry(args.path, middleware.map((m) => resolve(m))),
+        loader: "js",
+        resolveDir: dirname(args.path),
+      }));
       build.onLoad({ filter: /.*/, namespace: "file" }, async (args) => {
         const ext = args.path.split(".").pop() ?? "";
         return {
@@ -105,7 +161,7 @@ export function createBundler(): Bundler {
   });
 
   return {
-    async bundle(path: string): Promise<BundleResult> {
+    async bundle(path: string, options: BundleOptions = {}): Promise<BundleResult> {
       await _initialize();
       let result: esbuild.BuildResult<{ write: false; metafile: true }>;
       try {
@@ -118,7 +174,7 @@ export function createBundler(): Bundler {
           platform: "neutral",
           target: "esnext",
           logLevel: "silent",
-          plugins: [plugin(path)],
+          plugins: [plugin(path, options.middleware ?? [])],
         });
       } catch (error) {
         const failure = error as esbuild.BuildFailure;

@@ -50,6 +50,32 @@ export interface HandlerContext {
 }
 
 /**
+ * Middleware: the default export of `handlers/_middleware.ts` (every provider) or
+ * `handlers/<provider>/_middleware.ts`, run around every module handler of its scope,
+ * outermost first. `next()` runs the inner middleware or the handler and resolves to its
+ * return value (return it: `return await next()`); not calling it skips the handler (the
+ * event is done); throwing fails the run like a handler would.
+ *
+ * @example
+ * ```ts ignore
+ * const timing: Middleware = async (event, ctx, next) => {
+ *   const started = performance.now();
+ *   try {
+ *     return await next();
+ *   } finally {
+ *     ctx.log.info("ran", { ms: performance.now() - started });
+ *   }
+ * };
+ * export default timing;
+ * ```
+ */
+export type Middleware = (
+  event: Event,
+  ctx: HandlerContext,
+  next: () => Promise<Response | void>,
+) => Promise<Response | void> | Response | void;
+
+/**
  * A handler: resolve to succeed, throw (or reject) to fail and be retried with backoff. In a
  * `mode: sync` webhook it may resolve to a web `Response`, which whd sends as the delivery's
  * reply once the event is done (body at most 64 KiB); elsewhere a returned Response is ignored.

@@ -43,6 +43,23 @@ Deno.test("examples: every shipped handler loads and logs what it received", asy
     assert.equal(line.type, type);
   }
 
+  // handlers/stripe/_middleware.ts skips test-mode events when asked to.
+  const paid = registry.resolve("stripe", "invoice.paid")!;
+  const skipped = memoryLogger();
+  const skip = await pool.run({
+    code: paid.code!,
+    event: testEvent({ id: "evt_test", type: "invoice.paid", payload: { livemode: false } }),
+    attempt: 1,
+    env: { WHD_SKIP_STRIPE_TEST_EVENTS: "1" },
+    timeoutMs: 5000,
+    log: skipped,
+  });
+  assert.deepEqual(skip, { ok: true });
+  assert.deepEqual(skipped.lines.map((l) => JSON.parse(l).msg), [
+    "test-mode event skipped",
+    "handler finished",
+  ]);
+
   const slash = registry.resolve("slack", "slash_command");
   assert.ok(slash?.code, "a handler for slack slash_command");
   const reply = await pool.run({

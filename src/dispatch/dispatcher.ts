@@ -181,6 +181,12 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
     exec: createExecRunner({ abortGraceMs }),
   };
   const active = new Map<string, _Active>();
+  /** Webhooks with `order_key`: a recorded outcome of theirs may let the next event of its key run. */
+  const ordered = new Set(
+    config.providers.flatMap((p) =>
+      p.webhooks.filter((w) => w.order_key !== undefined).map((w) => `${p.name}\u0000${w.name}`)
+    ),
+  );
   let handlersRunning = 0;
   let recording = 0;
   let started = false;
@@ -297,6 +303,7 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
           : undefined;
         const now = clock.now();
         const outcome = await record(stored, decide(report, policy, now), now - startedAt, run);
+        if (ordered.has(`${stored.provider}\u0000${stored.webhook}`)) poller.notify();
         const reply = run?.result.reply;
         return outcome.ok && outcome.status === "done" && reply
           ? { ...outcome, response: fromReply(reply) }

@@ -29,9 +29,16 @@ export interface DaemonProject {
     id: string,
     type: string,
     sync?: boolean,
+    data?: unknown,
   ): Promise<{ path: string; headers: Record<string, string>; body: string }>;
   /** Signs and POSTs an event to `/hooks/shop` (or `/hooks/shop-sync` when `sync`). */
-  deliver(server: WhdServer, id: string, type: string, sync?: boolean): Promise<Delivery>;
+  deliver(
+    server: WhdServer,
+    id: string,
+    type: string,
+    sync?: boolean,
+    data?: unknown,
+  ): Promise<Delivery>;
   /** Runs the real CLI (`main.ts`) in the project with its environment. */
   cli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }>;
   /** `whd events list --json` (newest `limit`, default the CLI's 50). */
@@ -59,9 +66,13 @@ export interface ListedEvent {
   last_error: string | null;
 }
 
-/** Writes the project; `handlers` are extra keys under `handlers:` in whd.yaml. */
+/**
+ * Writes the project; `handlers` are extra keys under `handlers:` in whd.yaml, `webhook` extra
+ * keys of the async webhook (e.g. `order_key`).
+ */
 export async function daemonProject(
   handlers: Record<string, number | boolean>,
+  webhook: Record<string, string> = {},
 ): Promise<DaemonProject> {
   const dir = await Deno.makeTempDir({ prefix: "whd_daemon_" });
   const settings = Object.entries({ dir: "handlers", ...handlers })
@@ -84,7 +95,7 @@ providers:
     webhooks:
       orders:
         path: /hooks/shop
-${hmac}
+${hmac}${Object.entries(webhook).map(([k, v]) => `\n        ${k}: ${JSON.stringify(v)}`).join("")}
       orders_sync:
         path: /hooks/shop-sync
         mode: sync
@@ -94,13 +105,13 @@ ${hmac}
   await Deno.mkdir(join(dir, "handlers", "shop"), { recursive: true });
   const config = parseConfig(yaml, "whd.yaml");
   const webhooks = config.providers[0].webhooks;
-  const webhook = (sync: boolean): WebhookConfig =>
+  const hookOf = (sync: boolean): WebhookConfig =>
     webhooks.find((w) => (w.mode === "sync") === sync)!;
   const env = { SHOP_SECRET: SECRET };
 
-  const signed = async (id: string, type: string, sync = false) => {
-    const body = JSON.stringify({ id, type, data: { n: 1 } });
-    const hook = webhook(sync);
+  const signed = async (id: string, type: string, sync = false, data: unknown = { n: 1 }) => {
+    const body = JSON.stringify({ id, type, data });
+    const hook = hookOf(sync);
     const headers = await PROVIDERS.hmac.sign(hook, body, { secret: SECRET });
     return { path: hook.path, headers, body };
   };
@@ -111,8 +122,8 @@ ${hmac}
     path: (name) => join(dir, name),
     handler: (file, text) => writeFile(dir, join("handlers", "shop", file), text),
     start: () => startWhd([], { cwd: dir, env }),
-    async deliver(server, id, type, sync = false) {
-      const { path, headers, body } = await signed(id, type, sync);
+    async deliver(server, id, type, sync = false, data?: unknown) {
+      const { path, headers, body } = await signed(id, type, sync, data);
       const started = performance.now();
       const response = await fetch(`${server.url}${path}`, {
         method: "POST",

@@ -2,10 +2,15 @@
  * `whd handlers [--json]`: per provider, each handler file, the event types it covers, and
  * load errors. Exits 1 when any handler fails to load.
  *
+ * `whd handlers run <provider> <type> [--data FILE]`: runs the handler that would handle such
+ * an event once, on a realistic sample (the `whd send` fixtures) or the body in FILE; prints
+ * its output, its reply and its outcome; stores nothing. Exits 0 when it succeeded, 1 when not.
+ *
  * @example
  * ```sh
  * whd handlers
  * whd handlers --json | jq '.errors'
+ * whd handlers run stripe invoice.paid
  * ```
  * @module
  */
@@ -15,6 +20,9 @@ import { type HandlerRegistry, loadRegistry } from "../dispatch/registry.ts";
 import type { Register } from "./context.ts";
 import { CommandFailed } from "./exit.ts";
 import { jsonText } from "./format.ts";
+import { errorMessage, UserError } from "../errors.ts";
+import { tryHandler } from "../dispatch/try_run.ts";
+import { pickProvider, pickWebhook } from "./target.ts";
 
 /** One handler file in the report. */
 export interface HandlerReportFile {
@@ -116,9 +124,9 @@ export function formatHandlerReport(report: HandlerReport): string {
   return out.join("\n") + "\n";
 }
 
-/** Registers `whd handlers`. */
+/** Registers `whd handlers` and `whd handlers run`. */
 export const register: Register = (program, context) => {
-  program
+  const handlers = program
     .command("handlers")
     .description("list handler files, the event types each covers, and load errors")
     .option("--json", "print JSON")
@@ -128,5 +136,51 @@ export const register: Register = (program, context) => {
       const report = handlerReport(ctx.config, registry);
       ctx.out(options.json ? jsonText(report) : formatHandlerReport(report));
       if (report.errors.length > 0) throw new CommandFailed(1);
+    });
+
+  handlers.command("run")
+    .description("run the handler for one sample event once (nothing is stored)")
+    .argument("<provider>", "provider name (under providers: in whd.yaml)")
+    .argument("<type>", "event type, e.g. invoice.paid")
+    .option("--data <file>", "the delivery body to use (default: a realistic sample)")
+    .option("--webhook <name>", "which webhook of the provider (default: the first)")
+    .action(async (provider: string, type: string, options, command) => {
+      const ctx = await context(command.optsWithGlobals());
+      const chosen = pickProvider(ctx.config, provider);
+      // The webhook only names the event's webhook and signing scheme: the first will do.
+      const webhook = options.webhook === undefined
+        ? chosen.webhooks[0]
+        : pickWebhook(chosen, options.webhook);
+      let body: string | undefined;
+      if (options.data !== undefined) {
+        try {
+          body = await Deno.readTextFile(options.data);
+        } catch (error) {
+          throw new UserError(`--data ${options.data}: ${errorMessage(error)}`, { exitCode: 2 });
+        }
+      }
+      const env = Deno.env.toObject();
+      const result = await tryHandler({
+        config: ctx.config,
+        webhook,
+        type,
+        body,
+        env,
+        now: ctx.clock.now(),
+        print: (line) => ctx.out(`  ${line}\n`),
+        scrub: (text) => ctx.log.scrub(text),
+      });
+      ctx.out(
+        `ran ${result.handler} for ${result.event.provider} ${result.event.type} ` +
+          `(id ${result.event.id})\n`,
+      );
+      if (result.reply) {
+        const text = await result.reply.text();
+        ctx.out(`reply: ${result.reply.status} ${text.slice(0, 2000)}\n`);
+      }
+      ctx.out(
+        `outcome: ${result.outcome} in ${result.ms} ms${result.error ? `: ${result.error}` : ""}\n`,
+      );
+      if (result.outcome !== "ok") throw new CommandFailed(1);
     });
 };

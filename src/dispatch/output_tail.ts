@@ -27,6 +27,26 @@ export interface OutputTail {
 /** Fields of a line that only tell where it came from (not shown in the tail). */
 const _ORIGIN = new Set(["stream", "line"]);
 
+/**
+ * A run's log line as the handler's output: its own console/stdout/stderr line as written, a
+ * `ctx.log` line as `[level] message key=value…`.
+ *
+ * @example
+ * ```ts
+ * import { outputLine } from "./output_tail.ts";
+ * outputLine("info", "paid", { amount: 5 }); // "[info] paid amount=5"
+ * ```
+ */
+export function outputLine(level: LogLevel, message: string, fields?: LogFields): string {
+  if (message === "handler output" && fields && typeof fields.line === "string") {
+    return fields.line;
+  }
+  if (message === "handler output truncated") return "[output truncated]";
+  const extra = Object.entries(fields ?? {}).filter(([k]) => !_ORIGIN.has(k))
+    .map(([k, v]) => `${k}=${typeof v === "string" ? v : JSON.stringify(v)}`);
+  return [`[${level}]`, message, ...extra].join(" ");
+}
+
 /** Wraps `log` so that the last `maxBytes` of the run's output are kept. */
 export function outputTail(log: Logger, maxBytes: number): OutputTail {
   let kept = "";
@@ -34,15 +54,8 @@ export function outputTail(log: Logger, maxBytes: number): OutputTail {
     kept += log.scrub(line) + "\n";
     if (kept.length > maxBytes * 2) kept = tailBytes(kept, maxBytes);
   };
-  const note = (level: LogLevel, message: string, fields?: LogFields) => {
-    if (message === "handler output" && fields && typeof fields.line === "string") {
-      return keep(fields.line);
-    }
-    if (message === "handler output truncated") return keep("[output truncated]");
-    const extra = Object.entries(fields ?? {}).filter(([k]) => !_ORIGIN.has(k))
-      .map(([k, v]) => `${k}=${typeof v === "string" ? v : JSON.stringify(v)}`);
-    keep([`[${level}]`, message, ...extra].join(" "));
-  };
+  const note = (level: LogLevel, message: string, fields?: LogFields) =>
+    keep(outputLine(level, message, fields));
   const wrap = (inner: Logger): Logger => ({
     debug: (m, f) => (note("debug", m, f), inner.debug(m, f)),
     info: (m, f) => (note("info", m, f), inner.info(m, f)),

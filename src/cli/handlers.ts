@@ -6,10 +6,14 @@
  * an event once, on a realistic sample (the `whd send` fixtures) or the body in FILE; prints
  * its output, its reply and its outcome; stores nothing. Exits 0 when it succeeded, 1 when not.
  *
+ * `whd handlers vendor`: installs the npm packages the handlers import into
+ * `<handlers.dir>/node_modules` (deploy time; see `dispatch/vendor.ts`).
+ *
  * @example
  * ```sh
  * whd handlers
  * whd handlers --json | jq '.errors'
+ * whd handlers vendor
  * whd handlers run stripe invoice.paid
  * ```
  * @module
@@ -22,6 +26,7 @@ import { CommandFailed } from "./exit.ts";
 import { jsonText } from "./format.ts";
 import { errorMessage, UserError } from "../errors.ts";
 import { tryHandler } from "../dispatch/try_run.ts";
+import { vendorHandlers } from "../dispatch/vendor.ts";
 import { pickProvider, pickWebhook } from "./target.ts";
 
 /** One handler file in the report. */
@@ -182,5 +187,18 @@ export const register: Register = (program, context) => {
         `outcome: ${result.outcome} in ${result.ms} ms${result.error ? `: ${result.error}` : ""}\n`,
       );
       if (result.outcome !== "ok") throw new CommandFailed(1);
+    });
+
+  handlers.command("vendor")
+    .description("install the npm packages the handlers import into <handlers.dir>/node_modules")
+    .action(async (_options, command) => {
+      const ctx = await context(command.optsWithGlobals());
+      const dir = ctx.config.handlers.dir;
+      const { code } = await vendorHandlers({ dir, print: (line) => ctx.out(`${line}\n`) });
+      if (code !== 0) {
+        ctx.out(`deno install failed (exit ${code}): see its output above\n`);
+        throw new CommandFailed(1);
+      }
+      ctx.out(`packages installed in ${dir}/node_modules; whd loads them from there\n`);
     });
 };

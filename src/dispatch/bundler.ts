@@ -3,9 +3,11 @@
  * file's relative imports are bundled in, in-process, with esbuild-wasm. The result is
  * imported as a `data:` URL, which works the same under `deno run` and in a compiled binary.
  *
- * Allowed imports: relative or absolute paths to `.ts`/`.js` files, and `node:` built-ins.
- * Type-only imports are erased without being resolved. Anything else (a bare package name,
- * `npm:`, `jsr:`, `https:`) is a load error naming the file and the import.
+ * Allowed imports: relative or absolute paths to `.ts`/`.js` files, `node:` built-ins, and
+ * packages — `npm:name@version` specifiers and bare names — found in a `node_modules` next to
+ * the handlers (`npm_resolve.ts`), bundled in (CommonJS included). Type-only imports are
+ * erased without being resolved. Anything else (`jsr:`, `https:`), and a package that is not
+ * installed, is a load error naming the file, the import and the fix.
  *
  * @example
  * ```ts ignore
@@ -19,6 +21,7 @@ import * as esbuild from "esbuild-wasm/esm/browser.js";
 import wasm from "esbuild-wasm/esbuild.wasm" with { type: "bytes" };
 import { dirname, isAbsolute, resolve } from "node:path";
 import { displayPath } from "./discovery.ts";
+import { builtinOf, resolveFileLike, resolvePackage } from "./npm_resolve.ts";
 
 export { toDataUrl } from "./data_url.ts";
 
@@ -97,6 +100,7 @@ const _LOADERS: Record<string, esbuild.Loader> = {
   tsx: "tsx",
   js: "js",
   mjs: "js",
+  cjs: "js",
   jsx: "jsx",
   json: "json",
 };
@@ -126,11 +130,28 @@ export function createBundler(): Bundler {
         const relativeImport = args.path.startsWith("./") || args.path.startsWith("../") ||
           isAbsolute(args.path);
         if (!relativeImport) {
+          const builtin = builtinOf(args.path);
+          if (builtin && !args.path.startsWith("npm:")) return { path: builtin, external: true };
+          if (/^[a-z][a-z0-9+.-]*:/i.test(args.path) && !args.path.startsWith("npm:")) {
+            return {
+              errors: [{
+                text: `${displayPath(args.importer)} imports "${args.path}": handlers may ` +
+                  `import relative files, node: built-ins and npm packages (npm:name@version); ` +
+                  `copy the code into a local file, or use an npm package`,
+              }],
+            };
+          }
+          const found = await resolvePackage(args.path, args.importer);
+          if ("path" in found) return { path: found.path, namespace: "file" };
+          if ("builtin" in found) return { path: found.builtin, external: true };
+          // A package's require() of a package that is not installed is often optional
+          // (inside try/catch, e.g. debug → supports-color): left to fail at run time.
+          if (args.kind === "require-call" && args.importer.includes("/node_modules/")) {
+            return { path: args.path, external: true };
+          }
           return {
             errors: [{
-              text: `${displayPath(args.importer)} imports "${args.path}": handlers may import ` +
-                `only relative files and node: built-ins (bundle the package into a local ` +
-                `file, or use ctx.stripe / fetch instead)`,
+              text: `${displayPath(args.importer)} imports "${args.path}": ${found.error}`,
             }],
           };
         }
@@ -138,6 +159,8 @@ export function createBundler(): Bundler {
         for (const suffix of _TRY_SUFFIXES) {
           if (await _isFile(base + suffix)) return { path: base + suffix, namespace: "file" };
         }
+        const nodeStyle = await resolveFileLike(base);
+        if (nodeStyle) return { path: nodeStyle, namespace: "file" };
         return {
           errors: [{
             text: `${displayPath(args.importer)} imports "${args.path}": no such file`,
@@ -195,7 +218,14 @@ export function createBundler(): Bundler {
             "`export default async (event, ctx) => { … }`",
         };
       }
-      return { ok: true, code: result.outputFiles[0].text };
+      let code = result.outputFiles[0].text;
+      // CommonJS in a package calls require() for built-ins; esbuild's ESM output routes it
+      // through __require, which needs a require in scope.
+      if (code.includes("__require")) {
+        code = `import { createRequire as __whd_createRequire } from "node:module";\n` +
+          `var require = __whd_createRequire("/");\n${code}`;
+      }
+      return { ok: true, code };
     },
   };
 }

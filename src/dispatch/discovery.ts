@@ -109,8 +109,10 @@ export async function discoverHandlers(dir: string): Promise<Discovery> {
   try {
     providers = [];
     for await (const entry of Deno.readDir(dir)) {
-      if (entry.isDirectory && !entry.name.startsWith(".")) providers.push(entry.name);
-      else if (entry.isFile || entry.isSymlink) rootFiles.push(entry.name);
+      // node_modules: the handlers' installed packages (`whd handlers vendor`), not a provider.
+      if (entry.isDirectory && !entry.name.startsWith(".") && entry.name !== "node_modules") {
+        providers.push(entry.name);
+      } else if (entry.isFile || entry.isSymlink) rootFiles.push(entry.name);
     }
   } catch (error) {
     if (error instanceof Deno.errors.NotFound) return { ...result, exists: false };

@@ -29,7 +29,7 @@ Deno.test("bundler: a TS handler with a relative import and a node: import runs 
   assert.equal(event.out, "file b.txt");
 });
 
-Deno.test("bundler: a bare npm import is a load error naming the file and the import", async () => {
+Deno.test("bundler: a package that is not installed is a load error naming the file, the package and the fix", async () => {
   const dir = await handlersDir({
     "stripe/charge.succeeded.ts": `import _ from "lodash";\nexport default () => _.noop();`,
   });
@@ -37,7 +37,7 @@ Deno.test("bundler: a bare npm import is a load error naming the file and the im
   assert.equal(result.ok, false);
   if (result.ok) return;
   assert.match(result.error, /charge\.succeeded\.ts imports "lodash"/);
-  assert.match(result.error, /only relative files and node: built-ins/);
+  assert.match(result.error, /package lodash is not installed: run `whd handlers vendor`/);
 });
 
 Deno.test("bundler: npm:, https: and a missing relative file are load errors too", async () => {
@@ -48,8 +48,11 @@ Deno.test("bundler: npm:, https: and a missing relative file are load errors too
   });
   for (
     const [file, pattern] of [
-      ["a/npm.ts", /npm\.ts imports "npm:left-pad"/],
-      ["a/remote.ts", /remote\.ts imports "https:\/\/example\.com\/x\.ts"/],
+      ["a/npm.ts", /npm\.ts imports "npm:left-pad": package left-pad is not installed/],
+      [
+        "a/remote.ts",
+        /remote\.ts imports "https:\/\/example\.com\/x\.ts": handlers may import relative files, node: built-ins and npm packages/,
+      ],
       ["a/missing.ts", /missing\.ts imports "\.\/nope\.ts": no such file/],
     ] as const
   ) {

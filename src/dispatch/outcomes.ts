@@ -14,7 +14,7 @@ import { errorMessage } from "../errors.ts";
 import type { AttemptOutcome } from "../inbox/attempts.ts";
 import type { Inbox, StoredEvent } from "../inbox/types.ts";
 import type { Logger } from "../ops/log.ts";
-import type { Metrics } from "../ops/metrics.ts";
+import { type Metrics, observeRun } from "../ops/metrics.ts";
 import type { Decision, RunResult } from "./decide.ts";
 import type { RunNowResult } from "./sync_run.ts";
 
@@ -97,6 +97,7 @@ export function createRecorder(options: RecorderOptions): Recorder {
         log.warn("could not record the attempt", { ...fields, error: errorMessage(error) })
       );
     }
+    observeRun(metrics, stored.provider, stored.type, decision.action, ms);
     try {
       switch (decision.action) {
         case "unhandled":

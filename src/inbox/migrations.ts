@@ -88,11 +88,23 @@ export const INBOX_MIGRATIONS: readonly Migration[] = [
   },
   {
     version: 3,
+    description: "named leases (locks) for jobs that one process at a time runs",
+    sql: [
+      // One row per held lock: `until` is when it expires (ms since the epoch) unless renewed.
+      `CREATE TABLE locks (
+        name TEXT PRIMARY KEY,
+        owner TEXT NOT NULL,
+        until INTEGER NOT NULL
+      ) WITHOUT ROWID`,
+    ],
+  },
+  {
+    version: 4,
     description: "attempt history: one row per handler run (attempts.ts)",
     sql: ATTEMPTS_MIGRATION_SQL,
   },
   {
-    version: 4,
+    version: 5,
     description: "ordering by object: order_key, order_at and the events_order index (ordering.ts)",
     sql: ORDERING_MIGRATION_SQL,
   },

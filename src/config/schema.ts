@@ -53,6 +53,12 @@ export const WebhookSchema = z.strictObject({
   allow_unverified: z.boolean().default(false),
   /** `sync` runs the handler before answering (500 on failure); default `async`. */
   mode: z.enum(["async", "sync"]).default("async"),
+  /**
+   * JSON pointer to the object an event is about (e.g. `/data/object/id`): events with the
+   * same value run one at a time, oldest first (`inbox/ordering.ts`).
+   */
+  order_key: z.string().regex(/^\//, "must be a JSON pointer such as /data/object/id")
+    .optional(),
   description: z.string().optional(),
   ip_allowlist: IpAllowlistSchema.optional(),
   rate_limit: RateLimitSchema.optional(),

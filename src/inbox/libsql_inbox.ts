@@ -41,6 +41,8 @@ import {
   type SqlValue,
 } from "./sql_engine.ts";
 import { openWorkerEngine, type SpawnStoreWorker } from "./worker_engine.ts";
+import { ORDER_HEAD_SQL, type OrderOf } from "./ordering.ts";
+import { attemptInsert, type AttemptRecord, attemptSelect, toAttempts } from "./attempts.ts";
 import {
   type AcceptResult,
   type Backlog,
@@ -72,6 +74,8 @@ export interface OpenInboxOptions extends EngineOptions {
   dedupeRetentionMs?: number;
   /** Current time in ms (purge uses it to drop expired tombstones). Default `Date.now`. */
   now?: () => number;
+  /** Order key and time of an accepted event (webhooks with `order_key`); default none. */
+  orderOf?: OrderOf;
   /**
    * Run a `file:` database in a worker (default true). False runs the driver on the calling
    * thread, as libSQL server URLs always do.
@@ -150,6 +154,7 @@ export async function openInbox(options: OpenInboxOptions): Promise<LibsqlInbox>
     retentionMs: options.dedupeRetentionMs ?? DEFAULT_DEDUPE_RETENTION_MS,
     now: options.now ?? Date.now,
     log: options.log,
+    orderOf: options.orderOf,
   });
 }
 
@@ -192,7 +197,8 @@ const _COLUMNS =
 
 /**
  * The claim statement (`:owner`, `:until`, `:now`, `:limit`): two index range scans, fresh
- * pending rows by arrival and rows due by `run_at`, merged and cut at `:limit`. INDEXED BY: the
+ * pending rows by arrival and rows due by `run_at`, merged and cut at `:limit`; an event with an
+ * order key is skipped while it is not its key's turn (`ordering.ts`). INDEXED BY: the
  * planner would otherwise pick events_claim (status, next_attempt_at) and sort every pending row.
  */
 export const CLAIM_SQL = `UPDATE events
@@ -200,10 +206,11 @@ export const CLAIM_SQL = `UPDATE events
       attempts = attempts + 1, updated_at = :now
   WHERE rowid IN (SELECT r FROM (
     SELECT * FROM (SELECT rowid AS r, received_at AS k FROM events INDEXED BY events_ready
-      WHERE status = 'pending' AND next_attempt_at IS NULL ORDER BY received_at LIMIT :limit)
+      WHERE status = 'pending' AND next_attempt_at IS NULL AND ${ORDER_HEAD_SQL}
+      ORDER BY received_at LIMIT :limit)
     UNION ALL
     SELECT * FROM (SELECT rowid AS r, run_at AS k FROM events INDEXED BY events_due
-      WHERE run_at <= :now ORDER BY run_at LIMIT :limit)
+      WHERE run_at <= :now AND ${ORDER_HEAD_SQL} ORDER BY run_at LIMIT :limit)
     ORDER BY k LIMIT :limit))
   RETURNING ${_COLUMNS}`;
 
@@ -221,11 +228,12 @@ const _REQUEUE_SET = `status = 'pending', next_attempt_at = :now, attempts = 0,
 
 /** The multi-row INSERT of `rows` accepts; a live tombstone keeps an id out (a duplicate). */
 function _insertSql(rows: number, retentionMs: number): string {
-  const values = Array.from({ length: rows }, () => "(?, ?, ?, ?, ?, ?, ?, ?)").join(", ");
+  const values = Array.from({ length: rows }, () => "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)").join(", ");
   return `INSERT INTO events
-    (provider, id, webhook, type, payload, received_at, source, status, attempts, updated_at)
+    (provider, id, webhook, type, payload, received_at, source, status, attempts, updated_at,
+      order_key, order_at)
     SELECT v.column1, v.column2, v.column3, v.column4, v.column5, v.column6, v.column7, v.column8,
-      0, v.column6
+      0, v.column6, v.column9, v.column10
     FROM (VALUES ${values}) AS v
     WHERE NOT EXISTS (SELECT 1 FROM purged p
       WHERE p.provider = v.column1 AND p.id = v.column2 AND p.received_at > v.column6 - ${retentionMs})
@@ -240,6 +248,7 @@ class _LibsqlInbox implements LibsqlInbox {
   #retentionMs: number;
   #now: () => number;
   #log?: Logger;
+  #orderOf?: OrderOf;
   #queue: _Waiting[] = [];
   #writing = false;
   #closed = false;
@@ -266,8 +275,10 @@ class _LibsqlInbox implements LibsqlInbox {
       retentionMs: number;
       now: () => number;
       log?: Logger;
+      orderOf?: OrderOf;
     },
   ) {
+    this.#orderOf = options.orderOf;
     this.#engine = engine;
     this.#maxBatch = options.maxBatch;
     this.#deadlineMs = options.deadlineMs;
@@ -435,6 +446,7 @@ class _LibsqlInbox implements LibsqlInbox {
             e.receivedAt,
             e.source,
             accept!.status,
+            ...this.#orderArgs(e),
           ];
         }),
       });
@@ -471,6 +483,12 @@ class _LibsqlInbox implements LibsqlInbox {
       }
     });
     if (accepts.length > 0) await this.#settleAccepts(accepts, results[0]);
+  }
+
+  /** The order key and time of an event, as insert arguments (NULLs when not ordered). */
+  #orderArgs(event: IncomingEvent): [string | null, number | null] {
+    const place = this.#orderOf?.(event);
+    return place ? [place.key, place.at] : [null, null];
   }
 
   async #settleAccepts(accepts: _Waiting[], inserted: SqlResult): Promise<void> {
@@ -647,6 +665,14 @@ class _LibsqlInbox implements LibsqlInbox {
       },
       map: (rs) => rs.rowsAffected === 1,
     });
+  }
+
+  recordAttempt(key: EventKey, owner: string, record: AttemptRecord): Promise<void> {
+    return this.#enqueue({ stmt: attemptInsert(key, owner, record), map: () => undefined });
+  }
+
+  async attempts(key: EventKey): Promise<AttemptRecord[]> {
+    return toAttempts(await this.#execute(attemptSelect(key)));
   }
 
   async list(filter: ListFilter = {}): Promise<StoredEvent[]> {

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { createBundler, toDataUrl } from "../../src/dispatch/bundler.ts";
+import { loadRegistry } from "../../src/dispatch/registry.ts";
 import { createWorkerBundler } from "../../src/dispatch/worker_bundler.ts";
 import { handlersDir } from "./_helpers.ts";
 
@@ -28,7 +29,7 @@ Deno.test("bundler: a TS handler with a relative import and a node: import runs 
   assert.equal(event.out, "file b.txt");
 });
 
-Deno.test("bundler: a bare npm import is a load error naming the file and the import", async () => {
+Deno.test("bundler: a package that is not installed is a load error naming the file, the package and the fix", async () => {
   const dir = await handlersDir({
     "stripe/charge.succeeded.ts": `import _ from "lodash";\nexport default () => _.noop();`,
   });
@@ -36,7 +37,7 @@ Deno.test("bundler: a bare npm import is a load error naming the file and the im
   assert.equal(result.ok, false);
   if (result.ok) return;
   assert.match(result.error, /charge\.succeeded\.ts imports "lodash"/);
-  assert.match(result.error, /only relative files and node: built-ins/);
+  assert.match(result.error, /package lodash is not installed: run `whd handlers vendor`/);
 });
 
 Deno.test("bundler: npm:, https: and a missing relative file are load errors too", async () => {
@@ -47,8 +48,11 @@ Deno.test("bundler: npm:, https: and a missing relative file are load errors too
   });
   for (
     const [file, pattern] of [
-      ["a/npm.ts", /npm\.ts imports "npm:left-pad"/],
-      ["a/remote.ts", /remote\.ts imports "https:\/\/example\.com\/x\.ts"/],
+      ["a/npm.ts", /npm\.ts imports "npm:left-pad": package left-pad is not installed/],
+      [
+        "a/remote.ts",
+        /remote\.ts imports "https:\/\/example\.com\/x\.ts": handlers may import relative files, node: built-ins and npm packages/,
+      ],
       ["a/missing.ts", /missing\.ts imports "\.\/nope\.ts": no such file/],
     ] as const
   ) {
@@ -103,4 +107,57 @@ Deno.test("worker bundler: bundles like the in-process one, reports load errors,
     inWorker.close();
     await Deno.remove(dir, { recursive: true });
   }
+});
+
+Deno.test("middleware: the registry wraps module handlers in their scope's middleware, outermost first", async () => {
+  const dir = await handlersDir({
+    "_middleware.ts":
+      `export default async (e, ctx, next) => { e.trail.push("root"); return await next(); };`,
+    "stripe/_middleware.ts":
+      `export default (e, ctx, next) => { e.trail.push("stripe"); return next(); };`,
+    "stripe/charge.*.ts": `export default (e) => { e.trail.push("handler"); return 42; };`,
+    "github/push.ts": `export default (e) => { e.trail.push("handler"); };`,
+    "github/twice.ts": `export default () => {};`,
+  });
+  const registry = await loadRegistry(dir, bundler);
+  assert.deepEqual(registry.errors, []);
+  const charge = registry.resolve("stripe", "charge.succeeded")!;
+  assert.deepEqual(charge.middleware, [
+    join(dir, "_middleware.ts"),
+    join(dir, "stripe/_middleware.ts"),
+  ]);
+  const run = async (code: string) => {
+    const event = { trail: [] as string[] };
+    const value = await (await import(toDataUrl(code))).default(event, {});
+    return { trail: event.trail, value };
+  };
+  assert.deepEqual(await run(charge.code!), { trail: ["root", "stripe", "handler"], value: 42 });
+  assert.deepEqual(await run(registry.resolve("github", "push")!.code!), {
+    trail: ["root", "handler"],
+    value: undefined,
+  });
+});
+
+Deno.test("middleware: a broken middleware is a load error of every handler it wraps; next() twice rejects", async () => {
+  const broken = await handlersDir({
+    "shop/_middleware.ts": `import x from "./nope.ts"; export default x;`,
+    "shop/a.ts": `export default () => {};`,
+    "shop/b.ts": `export default () => {};`,
+  });
+  const registry = await loadRegistry(broken, bundler);
+  assert.equal(registry.errors.length, 2);
+  for (const e of registry.errors) {
+    assert.match(e.message, /_middleware\.ts imports "\.\/nope\.ts": no such file/);
+  }
+
+  const twice = await handlersDir({
+    "shop/_middleware.ts":
+      `export default async (e, ctx, next) => { await next(); return next(); };`,
+    "shop/a.ts": `export default () => {};`,
+  });
+  const code = (await loadRegistry(twice, bundler)).resolve("shop", "a")!.code!;
+  await assert.rejects(
+    (async () => await (await import(toDataUrl(code))).default({}, {}))(),
+    /next\(\) was called more than once/,
+  );
 });

@@ -9,6 +9,8 @@ import { openInbox } from "../src/inbox/libsql_inbox.ts";
 import { stripeProvider, stripeWebhook, testConfig } from "./fakes/stripe_config.ts";
 import { register as registerBackfill } from "../src/cli/backfill.ts";
 import { runCli } from "./fakes/cli_harness.ts";
+import { Metrics } from "../src/ops/metrics.ts";
+import { seriesValue } from "./helpers/metrics.ts";
 
 const KEY = "sk_test_backfill_0123456789";
 const NOW = 1_750_000_000_000;
@@ -413,4 +415,19 @@ Deno.test("a 429 that never ends gives up with a one-line error after bounded re
   assert.match(error.message, /^Stripe kept rate limiting requests \(429\) while listing events/);
   assert.equal(waits.length, 6);
   assert.equal(eventRequests(t.fake).length, 7);
+});
+
+Deno.test("a backfilled event takes the delivery's path: counted in whd_events_total and wakes the dispatcher", async () => {
+  await using t = await setup();
+  const [first] = seed(t.fake, 2);
+  await accept(t.inbox, first.id);
+  const metrics = new Metrics();
+  const woken: string[] = [];
+  const report = await t.run({ metrics, onAccepted: (k) => woken.push(k.id) });
+  assert.equal(report.new, 1);
+  const count = (result: string) =>
+    seriesValue(metrics, "whd_events_total", { provider: "stripe", result });
+  assert.deepEqual([count("stored"), count("duplicate")], [1, 1]);
+  assert.equal(woken.length, 1);
+  assert.notEqual(woken[0], first.id);
 });

@@ -26,7 +26,7 @@
 import type { Clock } from "../clock.ts";
 import type { RateLimitConfig } from "../config/schema.ts";
 import type { IpAllowlist } from "../net/ip_allowlist.ts";
-import { jsonResponse } from "./json_response.ts";
+import { replies } from "./replies.ts";
 import { RateLimiter } from "./rate_limit.ts";
 
 /**
@@ -36,7 +36,7 @@ import { RateLimiter } from "./rate_limit.ts";
 export type Guard = (request: Request, client: string) => Response | null;
 
 /**
- * Rejects clients outside `list` with 403 `{"error":"forbidden","reason":…}`. An empty list
+ * Rejects clients outside `list` with 403 `{"error":"forbidden","message":…,"reason":…}`. An empty list
  * lets everyone through. `onReject` is called with the client address (for logs and metrics).
  *
  * @example
@@ -51,10 +51,7 @@ export function ipGuard(list: IpAllowlist, onReject: (client: string) => void): 
   return (_request, client) => {
     if (list.allows(client)) return null;
     onReject(client);
-    return jsonResponse(403, {
-      error: "forbidden",
-      reason: `client address ${client} is not in this route's ip_allowlist`,
-    });
+    return replies.forbidden(client);
   };
 }
 
@@ -98,8 +95,6 @@ export function rateLimitGuard(limit: RateLimitConfig, options: RateLimitGuardOp
     if (verdict.ok) return null;
     onReject?.(client);
     const seconds = verdict.retryAfterSeconds;
-    return jsonResponse(429, { error: "rate_limited", retry_after: seconds }, {
-      "retry-after": String(seconds),
-    });
+    return replies.rateLimited(seconds);
   };
 }

@@ -1,6 +1,7 @@
 /**
  * The webhook server: route → method → guards (IP, rate) → body size → signature → JSON →
- * event filter → inbox, answering 2xx only after the event row is committed.
+ * ingest (event filter, inbox), answering 2xx only after the event row is committed. Every
+ * answer comes from `replies.ts`.
  *
  * @example
  * ```ts ignore
@@ -12,14 +13,14 @@
  */
 import type { Clock } from "../clock.ts";
 import { RESERVED_PATHS } from "../config/checks.ts";
-import { matchesEvents } from "../config/event_filter.ts";
 import type { Config, WebhookConfig } from "../config/schema.ts";
 import type { EventKey, Inbox } from "../inbox/types.ts";
 import type { Logger } from "../ops/log.ts";
-import type { Counter, Labels, Metrics } from "../ops/metrics.ts";
+import type { Labels, Metrics } from "../ops/metrics.ts";
+import { createIngest, describeIngestMetrics, type Ingest } from "../ingest.ts";
 import { readBody } from "./body.ts";
 import { clientAddress } from "./client_address.ts";
-import { jsonResponse } from "./json_response.ts";
+import { replies } from "./replies.ts";
 import { type IpAllowlist, parseAllowlist } from "../net/ip_allowlist.ts";
 import { buildRoutes, type Route } from "./routes.ts";
 
@@ -65,20 +66,10 @@ function rawPath(url: string): string {
   return query < 0 ? url.slice(start) : url.slice(start, query);
 }
 
-const _JSON_HEADERS = { "content-type": "application/json" } as const;
-/** The 200 answers, rendered once (see README "Responses"). */
-const _RECEIVED = '{"received":true}';
-const _DUPLICATE = '{"received":true,"duplicate":true}';
-const _IGNORED = '{"received":true,"ignored":true}';
-const _DUPLICATE_IGNORED = '{"received":true,"duplicate":true,"ignored":true}';
-
-/** A route with what the request path needs resolved once: its labels and counters. */
+/** A route with what the request path needs resolved once: its labels and ingest function. */
 interface ServedRoute extends Route {
   labels: Labels;
-  stored: Counter;
-  duplicate: Counter;
-  ignored: Counter;
-  storeErrors: Counter;
+  ingest: Ingest;
 }
 
 /** Builds the `Deno.serve` handler. Routes, verifiers, guards and counters are built once, here. */
@@ -87,38 +78,25 @@ export function createRequestHandler(deps: ServerDeps): Deno.ServeHandler {
   const routes = new Map<string, ServedRoute>();
   for (const [path, route] of buildRoutes(deps)) {
     const labels = { provider: route.webhook.provider, webhook: route.webhook.name };
-    const events = (result: string) => metrics.counter("whd_events_total", { ...labels, result });
-    routes.set(path, {
-      ...route,
-      labels,
-      stored: events("stored"),
-      duplicate: events("duplicate"),
-      ignored: events("ignored"),
-      storeErrors: metrics.counter("whd_store_errors_total", labels),
-    });
+    const ingest = createIngest({ inbox, metrics, onAccepted: deps.onAccepted }, route.webhook);
+    routes.set(path, { ...route, labels, ingest });
   }
   const trusted: IpAllowlist | null = config.server.trusted_proxies.length > 0
     ? parseAllowlist(config.server.trusted_proxies)
     : null;
   const maxBody = config.server.max_body_bytes;
-  metrics.describe(
-    "whd_events_total",
-    "Verified deliveries by result: stored, duplicate, ignored.",
-  );
+  describeIngestMetrics(metrics);
   metrics.describe(
     "whd_rejected_total",
     "Deliveries refused, by reason (signature, guards, size).",
   );
-  metrics.describe("whd_store_errors_total", "Deliveries answered 503 because the inbox failed.");
 
   const ops = (request: Request, path: string): Response => {
     if (request.method !== "GET" && request.method !== "HEAD") {
-      return jsonResponse(405, { error: "method_not_allowed" }, { allow: "GET" });
+      return replies.getOnly();
     }
-    if (path === "/metrics") {
-      return new Response(metrics.render(), { headers: { "content-type": "text/plain" } });
-    }
-    return jsonResponse(200, { ok: true });
+    if (path === "/metrics") return replies.metrics(metrics.render());
+    return replies.healthy();
   };
 
   const clientOf = (request: Request, info: Deno.ServeHandlerInfo): string =>
@@ -137,16 +115,11 @@ export function createRequestHandler(deps: ServerDeps): Deno.ServeHandler {
     }
     if (!route) {
       if (_OPS_PATHS.has(path)) return ops(request, path);
-      return jsonResponse(404, {
-        error: "not_found",
-        message: `no webhook is configured at ${path}`,
-      });
+      return replies.notFound(path);
     }
     const { webhook, labels } = route;
     if (request.method !== "POST") {
-      return jsonResponse(405, { error: "method_not_allowed", message: "webhooks are POSTed" }, {
-        allow: "POST",
-      });
+      return replies.postOnly();
     }
 
     // Only guards and rejection logs need the client address; most requests never compute it.
@@ -162,10 +135,7 @@ export function createRequestHandler(deps: ServerDeps): Deno.ServeHandler {
     const body = await readBody(request, maxBody);
     if (body === null) {
       metrics.inc("whd_rejected_total", { ...labels, reason: "body_too_large" });
-      return jsonResponse(413, {
-        error: "body_too_large",
-        message: `body exceeds server.max_body_bytes (${maxBody} bytes)`,
-      });
+      return replies.bodyTooLarge(maxBody);
     }
 
     const verified = await route.verifier.verify({
@@ -180,62 +150,47 @@ export function createRequestHandler(deps: ServerDeps): Deno.ServeHandler {
         client: client ?? clientOf(request, info),
         reason: verified.code,
       });
-      return jsonResponse(400, { error: verified.code, message: verified.message });
+      return replies.rejected(verified.code, verified.message);
     }
-    if (verified.reply) return jsonResponse(verified.reply.status, verified.reply.body);
+    if (verified.reply) return replies.providerReply(verified.reply);
 
-    const wanted = matchesEvents(verified.type, webhook.events);
     let result;
     try {
-      result = await inbox.accept({
+      result = await route.ingest({
         id: verified.id,
-        provider: webhook.provider,
-        webhook: webhook.name,
         type: verified.type,
         payload: verified.payload,
         receivedAt: clock.now(),
         source: "delivery",
-      }, { status: wanted ? "pending" : "ignored" });
+      });
     } catch (error) {
-      route.storeErrors.inc();
       log.error("could not store event; answering 503 so the sender retries", {
         ...labels,
         id: verified.id,
         error,
       });
-      return jsonResponse(503, { error: "store_unavailable", message: "try again later" }, {
-        "retry-after": "5",
-      });
+      return replies.storeUnavailable();
     }
-
-    if (result.duplicate) {
-      route.duplicate.inc();
-    } else {
-      (wanted ? route.stored : route.ignored).inc();
+    if (!result.duplicate) {
       // Debug, not info: a line per delivery costs a synchronous write to stderr, which at
       // thousands of deliveries a second is a large share of the request path. Every stored
       // event is in the inbox (`whd events list`); rejections are logged at warn.
-      log.debug(wanted ? "event stored" : "event ignored (not in events)", {
+      log.debug(result.wanted ? "event stored" : "event ignored (not in events)", {
         ...labels,
         id: verified.id,
         type: verified.type,
       });
-      if (wanted) deps.onAccepted?.({ provider: webhook.provider, id: verified.id });
     }
 
-    if (webhook.mode === "sync" && wanted && deps.runSync && SYNC_RUNNABLE.has(result.status)) {
+    if (
+      webhook.mode === "sync" && result.wanted && deps.runSync && SYNC_RUNNABLE.has(result.status)
+    ) {
       const outcome = await deps.runSync({ provider: webhook.provider, id: verified.id });
       if (!outcome.ok) {
-        return jsonResponse(500, {
-          error: "handler_failed",
-          message: "the handler failed; retry later",
-        });
+        return replies.handlerFailed();
       }
     }
 
-    const reply = result.duplicate
-      ? (wanted ? _DUPLICATE : _DUPLICATE_IGNORED)
-      : (wanted ? _RECEIVED : _IGNORED);
-    return new Response(reply, { status: 200, headers: _JSON_HEADERS });
+    return replies.received(result);
   };
 }

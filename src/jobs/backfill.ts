@@ -1,7 +1,10 @@
 /**
- * Backfill: fetch the events Stripe created since a time and feed each one through
- * `inbox.accept` exactly like a delivery (source `backfill`), so an event whd already has is
- * neither stored nor processed twice, and a backfill cut off halfway can simply be run again.
+ * Backfill: fetch the events Stripe created since a time and feed each one through `ingest`
+ * exactly like a delivery (source `backfill`; same dedupe, counters and dispatcher wake-up), so
+ * an event whd already has is neither stored nor processed twice, and a backfill cut off
+ * halfway can simply be run again. Events outside the webhook's `events` or `--types` are not
+ * requested from the API and are skipped if listed anyway (a delivery of one would be recorded
+ * as ignored; a backfill does not go looking for them).
  *
  * @example
  * ```ts
@@ -19,8 +22,9 @@ import type { Clock } from "../clock.ts";
 import { matchesEvents } from "../config/event_filter.ts";
 import type { ProviderConfig, WebhookConfig } from "../config/schema.ts";
 import { errorMessage } from "../errors.ts";
-import type { IncomingEvent } from "../event.ts";
-import type { EventStatus, Inbox } from "../inbox/types.ts";
+import { createIngest, type Ingest } from "../ingest.ts";
+import type { EventKey, EventStatus, Inbox } from "../inbox/types.ts";
+import { Metrics } from "../ops/metrics.ts";
 import { listEventsSince, type StripeCallOptions } from "../providers/stripe_api.ts";
 
 /** Inputs of {@linkcode backfill}. */
@@ -40,6 +44,10 @@ export interface BackfillOptions {
   /** Re-queue events already stored as failed or dead. */
   retryFailed?: boolean;
   clock: Clock;
+  /** Receives the ingest counters (`whd_events_total`, …); default: a registry nobody reads. */
+  metrics?: Metrics;
+  /** Called after a new event is committed (wakes a dispatcher in the same process). */
+  onAccepted?: (key: EventKey) => void;
   /** Called after every page. */
   onProgress?: (progress: BackfillProgress) => void;
   /** Waiting on 429s (tests inject one). */
@@ -121,6 +129,11 @@ export async function backfill(options: BackfillOptions): Promise<BackfillReport
   };
   const keep = (type: string) =>
     matchesEvents(type, webhook.events) && matchesEvents(type, options.types);
+  const ingest = createIngest({
+    inbox: options.inbox,
+    metrics: options.metrics ?? new Metrics(),
+    onAccepted: options.onAccepted,
+  }, webhook);
   const pages = listEventsSince(options.client, provider, {
     since: options.since,
     types: options.types ?? webhook.events,
@@ -138,7 +151,7 @@ export async function backfill(options: BackfillOptions): Promise<BackfillReport
           continue;
         }
         try {
-          await _acceptOne(event, options, report, now);
+          await _acceptOne(event, ingest, options, report, now);
         } catch (error) {
           report.errors.push({ id: event.id, message: errorMessage(error) });
         }
@@ -165,6 +178,7 @@ export async function backfill(options: BackfillOptions): Promise<BackfillReport
 
 async function _acceptOne(
   event: Stripe.Event,
+  ingest: Ingest,
   options: BackfillOptions,
   report: BackfillReport,
   now: number,
@@ -174,15 +188,13 @@ async function _acceptOne(
   if (options.dryRun) {
     status = (await options.inbox.find(event.id, options.provider.name))[0]?.status;
   } else {
-    const incoming: IncomingEvent = {
-      ...key,
-      webhook: options.webhook.name,
+    const result = await ingest({
+      id: event.id,
       type: event.type,
       payload: JSON.stringify(event),
       receivedAt: now,
       source: "backfill",
-    };
-    const result = await options.inbox.accept(incoming);
+    });
     status = result.duplicate ? result.status : undefined;
   }
   if (status === undefined) {

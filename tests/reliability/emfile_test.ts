@@ -2,7 +2,7 @@
  * Out of descriptors: the listener under `ulimit -n 256` with no connection limit to protect
  * it, flooded with 1000 idle connections. accept() fails with EMFILE; the listener logs it (one
  * line a second at most), closes the oldest idle connections and goes on accepting: the process
- * stays up and a new connection is served within 100 ms.
+ * stays up and a new connection is served within 100 ms (`HEALTH_MS`, see `_attack.ts`).
  */
 import assert from "node:assert/strict";
 import { REPO } from "../helpers/whd_process.ts";

@@ -94,3 +94,14 @@ Deno.test("invalid configs fail validation, as whd's loader rejects them", () =>
     assert.equal(loaderAccepts(text), false, `whd's loader rejects ${what}`);
   }
 });
+
+Deno.test("config/whd.yaml points editors at config/whd.schema.json, which is what `whd schema` prints now", async () => {
+  const text = await Deno.readTextFile(join(REPO, "config", "whd.yaml"));
+  assert.match(text, /^# yaml-language-server: \$schema=whd\.schema\.json\n/);
+  const committed = await Deno.readTextFile(join(REPO, "config", "whd.schema.json"));
+  assert.equal(
+    committed,
+    run.stdout,
+    "config/whd.schema.json is stale: run `deno run -A main.ts schema > config/whd.schema.json`",
+  );
+});

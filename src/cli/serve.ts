@@ -10,9 +10,13 @@ import { createRequestHandler } from "../http/server.ts";
 import { listen, type Listener, type ListenerLimits } from "../http/listener.ts";
 import { type NofileLimit, raiseNofileLimit } from "../net/nofile_limit.ts";
 import { errorMessage, UserError } from "../errors.ts";
-import { Metrics } from "../ops/metrics.ts";
+import { Metrics, TypeLabels } from "../ops/metrics.ts";
 import type { Logger } from "../ops/log.ts";
 import type { Config } from "../config/schema.ts";
+import { watchBacklog } from "../ops/backlog_gauges.ts";
+import { observeDeliveries } from "../ops/delivery_metrics.ts";
+import { reconcilePlans, startReconcile } from "../jobs/reconcile.ts";
+import { stripeClientFor } from "./stripe_target.ts";
 import type { CliContext, Register } from "./context.ts";
 import { httpOrigin, parseInteger } from "./format.ts";
 import {
@@ -129,8 +133,11 @@ export async function serve(ctx: CliContext, options: ServeOptions = {}): Promis
     });
   }
 
+  const plans = reconcilePlans(config);
+  const stripeClients = new Map(plans.map((p) => [p.provider, stripeClientFor(ctx, p.provider)]));
   const inbox = await ctx.openInbox();
-  const metrics = new Metrics();
+  const metrics = new Metrics({ types: TypeLabels.fromConfig(config) });
+  void watchBacklog({ inbox, metrics, clock, log }).refresh();
   const dispatcher = options.handlers === false || (role && !runsHandlers(role.index, config))
     ? null
     : createDispatcher({ config, inbox, log, metrics, clock });
@@ -175,7 +182,7 @@ export async function serve(ctx: CliContext, options: ServeOptions = {}): Promis
           headers: { "content-type": "application/json" },
         });
       },
-    }, handler);
+    }, observeDeliveries(handler, { config, metrics }));
   } catch (error) {
     await dispatcher?.stop(0);
     inbox.close();
@@ -186,6 +193,19 @@ export async function serve(ctx: CliContext, options: ServeOptions = {}): Promis
   const starting = dispatcher?.start().catch((error) =>
     log.error("dispatcher failed to start", { error: errorMessage(error) })
   );
+  // Scheduled reconciliation (reconcile: in the config): in worker 1 only under --workers.
+  const reconciler = plans.length > 0 && (!role || role.index === 1)
+    ? startReconcile({
+      plans,
+      clientFor: (provider) => stripeClients.get(provider)!,
+      inbox,
+      owner: `${Deno.hostname()}:${Deno.pid}:${crypto.randomUUID().slice(0, 8)}`,
+      log: log.child({ component: "reconcile" }),
+      metrics,
+      clock,
+      onAccepted: dispatcher ? () => dispatcher.notify() : undefined,
+    })
+    : undefined;
 
   // A second signal while stopping resolves the same promise again: it is ignored.
   const { promise: received, resolve } = Promise.withResolvers<Deno.Signal>();
@@ -207,6 +227,7 @@ export async function serve(ctx: CliContext, options: ServeOptions = {}): Promis
 
   log.info("shutting down", { signal, grace_ms: config.handlers.shutdown_grace_ms });
   await server.shutdown();
+  await reconciler?.stop(config.handlers.shutdown_grace_ms);
   await starting;
   await dispatcher?.stop(config.handlers.shutdown_grace_ms);
   inbox.close();

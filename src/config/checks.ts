@@ -42,7 +42,7 @@ export const HMAC_ONLY_KEYS = [
 ] as const;
 
 /** Provider keys that only mean something for Stripe-type providers (API access). */
-export const STRIPE_ONLY_KEYS = ["api_key_env", "api_base", "api_version"] as const;
+export const STRIPE_ONLY_KEYS = ["api_key_env", "api_base", "api_version", "reconcile"] as const;
 
 /** Paths the server answers itself. */
 export const RESERVED_PATHS = ["/healthz", "/metrics"] as const;
@@ -124,6 +124,13 @@ function _checkProvider(
     }
   }
   _checkEnvName([...base, "api_key_env"], provider.api_key_env, report);
+  if (type === "stripe" && provider.reconcile && !provider.api_key_env) {
+    report(
+      [...base, "reconcile"],
+      "reconcile lists events through the Stripe API",
+      "set api_key_env",
+    );
+  }
   for (const [hook, webhook] of Object.entries(provider.webhooks)) {
     _checkWebhook([...base, "webhooks", hook], webhook, type, report);
   }

@@ -66,6 +66,25 @@ export const WebhookSchema = z.strictObject({
 /** A validated webhook, before the loader adds its name. */
 export type WebhookInput = z.infer<typeof WebhookSchema>;
 
+/** A duration such as `90s`, `15m`, `1h`, `1d` (also `500ms`). */
+export const DURATION_PATTERN = /^[1-9][0-9]*(ms|s|m|h|d)$/;
+
+/**
+ * `reconcile:` (stripe): `whd serve` runs the backfill of the last `hours` every `every`, one
+ * process at a time when several share the database.
+ */
+export const ReconcileSchema = z.strictObject({
+  /** How often: a duration, at least 1s (`30m`, `1h`). */
+  every: z.string().regex(DURATION_PATTERN, "must be a duration such as 30m, 1h or 1d")
+    .default("1h"),
+  /** How far back each run lists events, in hours (Stripe keeps 30 days). */
+  hours: z.number().positive().max(720).default(24),
+  /** The webhook the events are stored under (default: `default`, else the only one). */
+  webhook: name.optional(),
+});
+/** A validated `reconcile:` block. */
+export type ReconcileConfig = z.infer<typeof ReconcileSchema>;
+
 /** One provider block under `providers:`. */
 export const ProviderSchema = z.strictObject({
   /** Defaults to the provider's name when that name is a known type. */
@@ -81,6 +100,7 @@ export const ProviderSchema = z.strictObject({
   api_key_env: envVarName.optional(),
   api_base: z.url().optional(),
   api_version: z.string().optional(),
+  reconcile: ReconcileSchema.optional(),
 });
 
 /** The whole file. */
@@ -163,6 +183,7 @@ export interface ProviderConfig {
   api_key_env?: string;
   api_base?: string;
   api_version?: string;
+  reconcile?: ReconcileConfig;
 }
 
 /** The validated, normalized config. */

@@ -13,7 +13,7 @@ import type { Clock } from "../clock.ts";
 import { errorMessage } from "../errors.ts";
 import type { Inbox, StoredEvent } from "../inbox/types.ts";
 import type { Logger } from "../ops/log.ts";
-import type { Metrics } from "../ops/metrics.ts";
+import { type Metrics, observeRun } from "../ops/metrics.ts";
 import type { Decision } from "./decide.ts";
 import type { RunNowResult } from "./sync_run.ts";
 
@@ -50,6 +50,7 @@ export function createRecorder(options: RecorderOptions): Recorder {
       attempt: stored.attempts,
     };
     const now = clock.now();
+    observeRun(metrics, stored.provider, stored.type, decision.action, ms);
     try {
       switch (decision.action) {
         case "unhandled":

@@ -43,6 +43,7 @@ import {
 import { openWorkerEngine } from "./worker_engine.ts";
 import {
   type AcceptResult,
+  type Backlog,
   EVENT_STATUSES,
   type EventKey,
   eventKeyString,
@@ -677,6 +678,51 @@ class _LibsqlInbox implements LibsqlInbox {
     >;
     for (const row of rs.rows) counts[row[0] as EventStatus] = Number(row[1]);
     return counts;
+  }
+
+  // Locks and backlog (migration 3): one statement each, outside the grouped write path.
+  async acquireLock(name: string, owner: string, ttlMs: number, now: number): Promise<boolean> {
+    const rs = await this.#execute({
+      sql: `INSERT INTO locks (name, owner, until) VALUES (:name, :owner, :until)
+        ON CONFLICT (name) DO UPDATE SET owner = excluded.owner, until = excluded.until
+        WHERE locks.until <= :now OR locks.owner = excluded.owner`,
+      args: { name, owner, until: now + ttlMs, now },
+    });
+    return rs.rowsAffected === 1;
+  }
+
+  async releaseLock(name: string, owner: string): Promise<boolean> {
+    const rs = await this.#execute({
+      sql: "DELETE FROM locks WHERE name = :name AND owner = :owner",
+      args: { name, owner },
+    });
+    return rs.rowsAffected === 1;
+  }
+
+  async backlog(): Promise<Backlog> {
+    const waiting = EVENT_STATUSES.filter((s) => s !== "done");
+    const [counted, oldest] = await Promise.all([
+      this.#execute({
+        sql: `SELECT status, COUNT(*) FROM events WHERE status IN (${
+          waiting.map((s) => `'${s}'`).join(", ")
+        }) GROUP BY status`,
+        args: [],
+      }),
+      this.#execute({
+        // events_ready gives the oldest fresh pending row at once; rows waiting for a time
+        // (retries, releases, replays) are found through events_claim (status, next_attempt_at).
+        sql: `SELECT MIN(t) FROM (
+            SELECT MIN(received_at) AS t FROM events INDEXED BY events_ready
+              WHERE status = 'pending' AND next_attempt_at IS NULL
+            UNION ALL
+            SELECT MIN(received_at) FROM events
+              WHERE status IN ('pending', 'failed') AND next_attempt_at IS NOT NULL)`,
+        args: [],
+      }),
+    ]);
+    const counts = Object.fromEntries(waiting.map((s) => [s, 0])) as Backlog["counts"];
+    for (const row of counted.rows) counts[row[0] as keyof Backlog["counts"]] = Number(row[1]);
+    return { counts, oldestWaitingAt: _num(oldest.rows[0]?.[0]) };
   }
 
   close(): void {

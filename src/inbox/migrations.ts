@@ -84,6 +84,18 @@ export const INBOX_MIGRATIONS: readonly Migration[] = [
       ) WITHOUT ROWID`,
     ],
   },
+  {
+    version: 3,
+    description: "named leases (locks) for jobs that one process at a time runs",
+    sql: [
+      // One row per held lock: `until` is when it expires (ms since the epoch) unless renewed.
+      `CREATE TABLE locks (
+        name TEXT PRIMARY KEY,
+        owner TEXT NOT NULL,
+        until INTEGER NOT NULL
+      ) WITHOUT ROWID`,
+    ],
+  },
 ];
 
 const _CREATE_VERSIONS = `CREATE TABLE IF NOT EXISTS schema_migrations (

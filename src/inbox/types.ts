@@ -78,6 +78,13 @@ export interface AcceptResult {
   status: EventStatus;
 }
 
+/** What {@linkcode Inbox.backlog} reports. */
+export interface Backlog {
+  counts: Record<Exclude<EventStatus, "done">, number>;
+  /** `received_at` of the oldest pending or failed event, or null. */
+  oldestWaitingAt: number | null;
+}
+
 /** Filter for {@linkcode Inbox.list}. */
 export interface ListFilter {
   status?: EventStatus;
@@ -136,6 +143,19 @@ export interface Inbox {
   purge(before: number): Promise<number>;
   /** Number of rows per status. */
   counts(): Promise<Record<EventStatus, number>>;
+  /**
+   * Takes or renews the lock `name` for `owner` until `now + ttlMs`: true when it is free,
+   * expired or already `owner`'s; false while another owner holds it. One statement, so two
+   * processes on one database never both get it.
+   */
+  acquireLock(name: string, owner: string, ttlMs: number, now: number): Promise<boolean>;
+  /** Gives the lock up if `owner` holds it; false otherwise. */
+  releaseLock(name: string, owner: string): Promise<boolean>;
+  /**
+   * Rows per status except `done`, and the receive time of the oldest event waiting to run
+   * (pending or failed; null when none). Index range scans only: cheap enough for scrapes.
+   */
+  backlog(): Promise<Backlog>;
   close(): void;
 }
 

@@ -1,23 +1,150 @@
 /**
- * In-process counters and gauges, rendered in the Prometheus text format at `GET /metrics`.
+ * In-process counters, gauges and histograms, rendered in the Prometheus text exposition
+ * format (0.0.4) with `# HELP` and `# TYPE` on every family.
+ *
+ * Hot paths resolve a series once ({@linkcode Metrics.counter}, {@linkcode Metrics.histogram})
+ * and then only add to a number: no label string is built per call. Every family whd exports is
+ * documented in {@linkcode METRIC_HELP}, the one list the README's metrics table follows.
  *
  * @example
  * ```ts
- * import { Metrics } from "./metrics.ts";
+ * import { DELIVERY_BUCKETS, Metrics } from "./metrics.ts";
  * const metrics = new Metrics();
- * metrics.inc("whd_requests_total", { status: "200" });
+ * metrics.counter("whd_events_total", { result: "stored" }).inc();
+ * metrics.histogram("whd_delivery_seconds", { code: "200" }, DELIVERY_BUCKETS).observe(0.002);
+ * metrics.render(); // "# HELP whd_delivery_seconds …\n# TYPE whd_delivery_seconds histogram\n…"
  * ```
  * @module
  */
 
+/** The `Content-Type` of {@linkcode Metrics.render}'s text (Prometheus text format 0.0.4). */
+export const METRICS_CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8";
+
 /** Label names to values. */
 export type Labels = Record<string, string>;
 
-function key(name: string, labels: Labels): string {
-  const parts = Object.keys(labels).sort().map((k) =>
-    `${k}="${labels[k].replace(/[\\"\n]/g, (c) => c === "\n" ? "\\n" : "\\" + c)}"`
-  );
-  return parts.length ? `${name}{${parts.join(",")}}` : name;
+/** A Prometheus metric type. */
+export type MetricKind = "counter" | "gauge" | "histogram";
+
+/** Help text and type of every family whd exports. */
+export const METRIC_HELP: Readonly<Record<string, { kind: MetricKind; help: string }>> = {
+  whd_deliveries_total: {
+    kind: "counter",
+    help: "Requests to webhook routes by provider, webhook and HTTP status code answered.",
+  },
+  whd_delivery_seconds: {
+    kind: "histogram",
+    help: "Time from a delivery's request in to its reply out, by provider and webhook.",
+  },
+  whd_events_total: {
+    kind: "counter",
+    help: "Verified deliveries by result: stored, duplicate, ignored.",
+  },
+  whd_rejected_total: {
+    kind: "counter",
+    help:
+      "Deliveries refused, by reason: a signature check code, ip_not_allowed, rate_limited, body_too_large.",
+  },
+  whd_store_errors_total: {
+    kind: "counter",
+    help: "Deliveries answered 503 because the inbox failed.",
+  },
+  whd_api_version_mismatch_total: {
+    kind: "counter",
+    help: "Stripe events whose api_version differs from the configured api_version, by version.",
+  },
+  whd_handler_runs_total: {
+    kind: "counter",
+    help:
+      "Handler outcomes by provider and result (done, failed = retry scheduled, dead, unhandled, load_error, released).",
+  },
+  whd_handler_seconds: {
+    kind: "histogram",
+    help: "Handler run duration by provider, event type and outcome (done, failed, dead).",
+  },
+  whd_handlers_running: { kind: "gauge", help: "Handler runs in progress." },
+  whd_retries_total: {
+    kind: "counter",
+    help: "Handler runs that failed with attempts left (a retry is scheduled), by provider.",
+  },
+  whd_dead_letters_total: {
+    kind: "counter",
+    help: "Events that became dead (no attempts left), by provider.",
+  },
+  whd_inbox_events: {
+    kind: "gauge",
+    help: "Events in the inbox by status (refreshed at most every few seconds).",
+  },
+  whd_oldest_pending_age_seconds: {
+    kind: "gauge",
+    help: "Age of the oldest event waiting to run (pending or failed), 0 when none.",
+  },
+  whd_reconcile_runs_total: {
+    kind: "counter",
+    help: "Scheduled reconciliation runs by provider and outcome (ok, incomplete, error, skipped).",
+  },
+  whd_backfilled_events_total: {
+    kind: "counter",
+    help: "Events stored by backfill (scheduled reconciliation) that had not been delivered.",
+  },
+};
+
+/** Buckets of `whd_delivery_seconds`: 0.5 ms to 5 s. */
+export const DELIVERY_BUCKETS: readonly number[] = [
+  0.0005,
+  0.001,
+  0.0025,
+  0.005,
+  0.01,
+  0.025,
+  0.05,
+  0.1,
+  0.25,
+  0.5,
+  1,
+  2.5,
+  5,
+];
+
+/** Buckets of `whd_handler_seconds`: 5 ms to 5 min. */
+export const HANDLER_BUCKETS: readonly number[] = [
+  0.005,
+  0.01,
+  0.025,
+  0.05,
+  0.1,
+  0.25,
+  0.5,
+  1,
+  2.5,
+  5,
+  10,
+  30,
+  60,
+  120,
+  300,
+];
+
+/** Escapes a label value for the exposition format. */
+function _escape(value: string): string {
+  return value.replace(/[\\"\n]/g, (c) => c === "\n" ? "\\n" : "\\" + c);
+}
+
+/** `a="x",b="y"`, names sorted, so that the same labels in any order are one series. */
+function _labelText(labels: Labels): string {
+  return Object.keys(labels).sort().map((k) => `${k}="${_escape(labels[k])}"`).join(",");
+}
+
+function _key(name: string, labelText: string): string {
+  return labelText ? `${name}{${labelText}}` : name;
+}
+
+/** A number rendered as Prometheus reads it. */
+function _num(value: number): string {
+  if (Number.isNaN(value)) return "NaN";
+  if (value === Infinity) return "+Inf";
+  if (value === -Infinity) return "-Inf";
+  return String(value);
 }
 
 /** A counter series with its labels fixed, for hot paths: no label string is built per call. */
@@ -26,20 +153,63 @@ export interface Counter {
   inc(by?: number): void;
 }
 
-/** A registry of counters and gauges. */
+/** A histogram series with its labels fixed. */
+export interface Histogram {
+  /** Records one observation (seconds for the `_seconds` families). */
+  observe(value: number): void;
+}
+
+interface _Series {
+  family: string;
+  labels: string;
+  value: number;
+}
+
+interface _HistogramSeries {
+  family: string;
+  labels: string;
+  bounds: readonly number[];
+  /** Observations per bucket (not cumulative); the last slot is above every bound. */
+  counts: Float64Array;
+  sum: number;
+  count: number;
+}
+
+/** A registry of counters, gauges and histograms. */
 export class Metrics {
-  #values = new Map<string, number>();
+  #series = new Map<string, _Series>();
+  #histograms = new Map<string, _HistogramSeries>();
   #help = new Map<string, string>();
+  #kinds = new Map<string, MetricKind>();
+  #beforeRender: (() => void)[] = [];
+  #types: TypeLabels;
+
+  /** `types` bounds event-type label values (default: the first 32 types per provider). */
+  constructor(options: { types?: TypeLabels } = {}) {
+    this.#types = options.types ?? new TypeLabels([]);
+  }
+
+  /** The bounded label value for an event type (see {@linkcode TypeLabels}). */
+  typeLabel(provider: string, type: string): string {
+    return this.#types.label(provider, type);
+  }
+
+  #seriesFor(name: string, labels: Labels): _Series {
+    const labelText = _labelText(labels);
+    const k = _key(name, labelText);
+    let series = this.#series.get(k);
+    if (!series) this.#series.set(k, series = { family: name, labels: labelText, value: 0 });
+    return series;
+  }
 
   /** Adds `by` (default 1) to a counter. */
   inc(name: string, labels: Labels = {}, by = 1): void {
-    const k = key(name, labels);
-    this.#values.set(k, (this.#values.get(k) ?? 0) + by);
+    this.#seriesFor(name, labels).value += by;
   }
 
   /**
    * The series `name{labels}` as a {@linkcode Counter}, resolved once: the same series
-   * {@linkcode Metrics.inc} with these labels adds to.
+   * {@linkcode Metrics.inc} with these labels adds to. It renders (as 0) from now on.
    *
    * @example
    * ```ts
@@ -51,39 +221,207 @@ export class Metrics {
    * ```
    */
   counter(name: string, labels: Labels = {}): Counter {
-    const k = key(name, labels);
-    const values = this.#values;
-    return { inc: (by = 1) => void values.set(k, (values.get(k) ?? 0) + by) };
+    const series = this.#seriesFor(name, labels);
+    return { inc: (by = 1) => void (series.value += by) };
+  }
+
+  /**
+   * The histogram series `name{labels}` with upper bounds `buckets` (ascending; `+Inf` is
+   * implied), resolved once. Observing finds the bucket in the precomputed bound array.
+   *
+   * @example
+   * ```ts
+   * import { HANDLER_BUCKETS, Metrics } from "./metrics.ts";
+   * const metrics = new Metrics();
+   * metrics.histogram("whd_handler_seconds", { outcome: "done" }, HANDLER_BUCKETS).observe(0.3);
+   * metrics.get("whd_handler_seconds", { outcome: "done" }); // 1 (the observation count)
+   * ```
+   */
+  histogram(name: string, labels: Labels, buckets: readonly number[]): Histogram {
+    const labelText = _labelText(labels);
+    const k = _key(name, labelText);
+    let series = this.#histograms.get(k);
+    if (!series) {
+      series = {
+        family: name,
+        labels: labelText,
+        bounds: buckets,
+        counts: new Float64Array(buckets.length + 1),
+        sum: 0,
+        count: 0,
+      };
+      this.#histograms.set(k, series);
+    }
+    const s = series;
+    const bounds = s.bounds;
+    return {
+      observe(value: number) {
+        let i = 0;
+        while (i < bounds.length && value > bounds[i]) i++;
+        s.counts[i]++;
+        s.sum += value;
+        s.count++;
+      },
+    };
   }
 
   /** Sets a gauge. */
   set(name: string, labels: Labels, value: number): void {
-    this.#values.set(key(name, labels), value);
+    this.#seriesFor(name, labels).value = value;
   }
 
-  /** Current value of a series (0 when never touched). */
+  /** Current value of a series (0 when never touched); for a histogram, its observation count. */
   get(name: string, labels: Labels = {}): number {
-    return this.#values.get(key(name, labels)) ?? 0;
+    const k = _key(name, _labelText(labels));
+    return this.#series.get(k)?.value ?? this.#histograms.get(k)?.count ?? 0;
   }
 
-  /** Documents a metric in the rendered output. */
-  describe(name: string, help: string): void {
+  /** Documents a family in the rendered output (overrides {@linkcode METRIC_HELP}). */
+  describe(name: string, help: string, kind?: MetricKind): void {
     this.#help.set(name, help);
+    if (kind) this.#kinds.set(name, kind);
   }
 
-  /** The Prometheus text exposition of every series. */
-  render(): string {
-    const lines: string[] = [];
-    const seen = new Set<string>();
-    for (const [series, value] of [...this.#values].sort(([a], [b]) => a.localeCompare(b))) {
-      const name = series.replace(/\{.*$/, "");
-      if (!seen.has(name)) {
-        seen.add(name);
-        const help = this.#help.get(name);
-        if (help) lines.push(`# HELP ${name} ${help}`);
-      }
-      lines.push(`${series} ${value}`);
-    }
-    return lines.join("\n") + "\n";
+  /**
+   * Registers `fn` to run at the start of every {@linkcode Metrics.render} (synchronously):
+   * it may set gauges from cached values, or start refreshing them for a later scrape.
+   */
+  beforeRender(fn: () => void): void {
+    this.#beforeRender.push(fn);
   }
+
+  /** The Prometheus text exposition of every series, families sorted by name. */
+  render(): string {
+    for (const fn of this.#beforeRender) fn();
+    const families = new Map<string, string[]>();
+    const add = (family: string, line: string) => {
+      let lines = families.get(family);
+      if (!lines) families.set(family, lines = []);
+      lines.push(line);
+    };
+    const series = [...this.#series.values()].sort((a, b) => a.labels.localeCompare(b.labels));
+    for (const s of series) add(s.family, `${_key(s.family, s.labels)} ${_num(s.value)}`);
+    const histograms = [...this.#histograms.values()].sort((a, b) =>
+      a.labels.localeCompare(b.labels)
+    );
+    for (const h of histograms) {
+      const sep = h.labels ? `${h.labels},` : "";
+      let cumulative = 0;
+      for (let i = 0; i < h.bounds.length; i++) {
+        cumulative += h.counts[i];
+        add(h.family, `${h.family}_bucket{${sep}le="${_num(h.bounds[i])}"} ${cumulative}`);
+      }
+      add(h.family, `${h.family}_bucket{${sep}le="+Inf"} ${h.count}`);
+      add(h.family, `${_key(`${h.family}_sum`, h.labels)} ${_num(h.sum)}`);
+      add(h.family, `${_key(`${h.family}_count`, h.labels)} ${h.count}`);
+    }
+    const out: string[] = [];
+    for (const name of [...families.keys()].sort()) {
+      const known = METRIC_HELP[name];
+      const kind = this.#kinds.get(name) ?? known?.kind ??
+        (this.#histograms.size > 0 && histograms.some((h) => h.family === name)
+          ? "histogram"
+          : name.endsWith("_total")
+          ? "counter"
+          : "gauge");
+      const help = this.#help.get(name) ?? known?.help ?? name.replaceAll("_", " ");
+      out.push(`# HELP ${name} ${help.replace(/\\/g, "\\\\").replace(/\n/g, "\\n")}`);
+      out.push(`# TYPE ${name} ${kind}`);
+      out.push(...families.get(name)!);
+    }
+    return out.length ? out.join("\n") + "\n" : "";
+  }
+}
+
+/**
+ * Bounds the values of an event-type label: types named in the config's `events:` filters
+ * keep their name, others keep theirs until `cap` distinct ones per provider were seen, and
+ * every later one becomes `other`. The set of series thus stays bounded whatever senders send.
+ *
+ * @example
+ * ```ts
+ * import { TypeLabels } from "./metrics.ts";
+ * const types = new TypeLabels([["stripe", ["invoice.paid"]]], 1);
+ * types.label("stripe", "invoice.paid"); // "invoice.paid"
+ * types.label("stripe", "a.b"); // "a.b" (first unknown type, within the cap)
+ * types.label("stripe", "c.d"); // "other"
+ * ```
+ */
+export class TypeLabels {
+  #named = new Map<string, Set<string>>();
+  #seen = new Map<string, Set<string>>();
+  #cap: number;
+
+  /**
+   * The types named in a config's `events:` filters, per provider.
+   *
+   * @example
+   * ```ts ignore
+   * const metrics = new Metrics({ types: TypeLabels.fromConfig(config) });
+   * ```
+   */
+  static fromConfig(
+    config: { providers: { name: string; webhooks: { events?: string[] }[] }[] },
+    cap?: number,
+  ): TypeLabels {
+    return new TypeLabels(
+      config.providers.map((p) => [p.name, p.webhooks.flatMap((w) => w.events ?? [])]),
+      cap,
+    );
+  }
+
+  /** `named`: per provider, the types its webhooks' `events:` list (wildcards are skipped). */
+  constructor(named: Iterable<[string, Iterable<string>]>, cap = 32) {
+    for (const [provider, types] of named) {
+      const set = this.#named.get(provider) ?? new Set<string>();
+      for (const t of types) if (!t.includes("*")) set.add(t);
+      this.#named.set(provider, set);
+    }
+    this.#cap = cap;
+  }
+
+  /** The label value for `type` of `provider`. */
+  label(provider: string, type: string): string {
+    if (this.#named.get(provider)?.has(type)) return type;
+    let seen = this.#seen.get(provider);
+    if (!seen) this.#seen.set(provider, seen = new Set());
+    if (seen.has(type)) return type;
+    if (seen.size >= this.#cap) return "other";
+    seen.add(type);
+    return type;
+  }
+}
+
+/**
+ * Records one handler outcome: `whd_handler_seconds` for runs that ended (done, failed, dead),
+ * `whd_retries_total` for a retry scheduled and `whd_dead_letters_total` for a dead event.
+ * `action` is the dispatcher's decision; other actions (unhandled, release) record nothing here.
+ *
+ * @example
+ * ```ts
+ * import { Metrics, observeRun } from "./metrics.ts";
+ * const metrics = new Metrics();
+ * observeRun(metrics, "stripe", "invoice.paid", "fail", 120);
+ * metrics.get("whd_retries_total", { provider: "stripe" }); // 1
+ * ```
+ */
+export function observeRun(
+  metrics: Metrics,
+  provider: string,
+  type: string,
+  action: string,
+  ms: number,
+): void {
+  const outcome = action === "complete"
+    ? "done"
+    : action === "fail"
+    ? "failed"
+    : action === "bury"
+    ? "dead"
+    : undefined;
+  if (!outcome) return;
+  const labels = { provider, type: metrics.typeLabel(provider, type), outcome };
+  metrics.histogram("whd_handler_seconds", labels, HANDLER_BUCKETS).observe(ms / 1000);
+  if (outcome === "failed") metrics.inc("whd_retries_total", { provider });
+  if (outcome === "dead") metrics.inc("whd_dead_letters_total", { provider });
 }

@@ -163,6 +163,11 @@ Deno.test("defaults are applied to every omitted key", () => {
     host: "0.0.0.0",
     port: 8080,
     max_body_bytes: 1_048_576,
+    header_timeout_ms: 10_000,
+    body_timeout_ms: 30_000,
+    idle_timeout_ms: 10_000,
+    max_connections: 1_000,
+    max_header_bytes: 16_384,
     trusted_proxies: [],
   });
   assert.deepEqual(config.database, {

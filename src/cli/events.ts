@@ -3,7 +3,10 @@
  *
  * The JSON forms are a stable contract: `list --json` prints an array of objects with `id`,
  * `provider`, `webhook`, `type`, `status`, `attempts`, `received_at` (ISO 8601), `source`,
- * `next_attempt_at`, `last_error`; `show --json` adds `payload` (parsed).
+ * `next_attempt_at`, `last_error`; `show --json` adds `payload` (parsed) and replaces the
+ * `attempts` count with the attempt history: an array of objects with `attempt`, `started_at`
+ * (ISO 8601), `duration_ms`, `outcome` (`ok`, `error`, `timeout`, `crashed`), `error` and
+ * `output` (the scrubbed tail of the run's output), oldest first.
  *
  * @module
  */
@@ -17,6 +20,7 @@ import {
   REQUEUEABLE_STATUSES,
   type StoredEvent,
 } from "../inbox/types.ts";
+import type { AttemptRecord } from "../inbox/attempts.ts";
 import type { CliContext, Register } from "./context.ts";
 import { isoTime, jsonText, parseDuration, parseInteger, table } from "./format.ts";
 
@@ -34,6 +38,34 @@ export function eventSummary(event: StoredEvent): Record<string, unknown> {
     next_attempt_at: event.next_attempt_at === null ? null : isoTime(event.next_attempt_at),
     last_error: event.last_error,
   };
+}
+
+/** The stable JSON shape of one attempt in `whd events show --json`. */
+export function attemptSummary(record: AttemptRecord): Record<string, unknown> {
+  return {
+    attempt: record.attempt,
+    started_at: isoTime(record.started_at),
+    duration_ms: record.duration_ms,
+    outcome: record.outcome,
+    error: record.error,
+    output: record.output,
+  };
+}
+
+/** An attempt as text: a heading line, then its error and output indented. */
+function _attemptText(record: AttemptRecord): string {
+  const lines = [
+    `  #${record.attempt}  ${
+      isoTime(record.started_at)
+    }  ${record.duration_ms} ms  ${record.outcome}`,
+  ];
+  if (record.error) lines.push(`    error: ${record.error.split("\n").join("\n           ")}`);
+  const output = record.output.trimEnd();
+  if (output) {
+    lines.push("    output:");
+    for (const line of output.split("\n")) lines.push(`      ${line}`);
+  }
+  return lines.join("\n") + "\n";
 }
 
 function parseStatus(text: string, allowed: readonly EventStatus[] = EVENT_STATUSES): EventStatus {
@@ -118,16 +150,23 @@ export const register: Register = (program, context) => {
     .option("--json", "print JSON")
     .action(async (id: string, options, command: Command) => {
       const ctx = await context(command.optsWithGlobals());
-      const event = await withInbox(ctx, (inbox) => findOne(inbox, id, options.provider));
+      const [event, attempts] = await withInbox(ctx, async (inbox) => {
+        const found = await findOne(inbox, id, options.provider);
+        return [found, await inbox.attempts(key(found))] as const;
+      });
       let payload: unknown = event.payload;
       try {
         payload = JSON.parse(event.payload);
       } catch { /* stored as received; show the text */ }
       if (options.json) {
-        return ctx.out(jsonText({ ...eventSummary(event), payload }));
+        return ctx.out(
+          jsonText({ ...eventSummary(event), attempts: attempts.map(attemptSummary), payload }),
+        );
       }
       const summary = eventSummary(event);
       for (const [k, v] of Object.entries(summary)) ctx.out(`${k.padEnd(16)}${v ?? ""}\n`);
+      ctx.out(`history:${attempts.length === 0 ? " (no runs recorded)" : ""}\n`);
+      for (const record of attempts) ctx.out(_attemptText(record));
       ctx.out(`payload:\n${JSON.stringify(payload, null, 2)}\n`);
     });
 

@@ -2,10 +2,19 @@
  * `whd handlers [--json]`: per provider, each handler file, the event types it covers, and
  * load errors. Exits 1 when any handler fails to load.
  *
+ * `whd handlers run <provider> <type> [--data FILE]`: runs the handler that would handle such
+ * an event once, on a realistic sample (the `whd send` fixtures) or the body in FILE; prints
+ * its output, its reply and its outcome; stores nothing. Exits 0 when it succeeded, 1 when not.
+ *
+ * `whd handlers vendor`: installs the npm packages the handlers import into
+ * `<handlers.dir>/node_modules` (deploy time; see `dispatch/vendor.ts`).
+ *
  * @example
  * ```sh
  * whd handlers
  * whd handlers --json | jq '.errors'
+ * whd handlers vendor
+ * whd handlers run stripe invoice.paid
  * ```
  * @module
  */
@@ -15,6 +24,10 @@ import { type HandlerRegistry, loadRegistry } from "../dispatch/registry.ts";
 import type { Register } from "./context.ts";
 import { CommandFailed } from "./exit.ts";
 import { jsonText } from "./format.ts";
+import { errorMessage, UserError } from "../errors.ts";
+import { tryHandler } from "../dispatch/try_run.ts";
+import { vendorHandlers } from "../dispatch/vendor.ts";
+import { pickProvider, pickWebhook } from "./target.ts";
 
 /** One handler file in the report. */
 export interface HandlerReportFile {
@@ -22,6 +35,8 @@ export interface HandlerReportFile {
   kind: HandlerKind;
   /** Exact type, `*` pattern, or `_default` (every type no other file handles). */
   covers: string;
+  /** Middleware files run around it, outermost first (module handlers that have any). */
+  middleware?: string[];
   error?: string;
 }
 
@@ -68,6 +83,7 @@ export function handlerReport(
         file: displayPath(h.path),
         kind: h.kind,
         covers: h.pattern,
+        ...(h.middleware ? { middleware: h.middleware.map(displayPath) } : {}),
         ...(h.error ? { error: h.error } : {}),
       })),
       types,
@@ -98,6 +114,8 @@ export function formatHandlerReport(report: HandlerReport): string {
         `  ${covers.padEnd(Math.max(width, 18))}${f.file}${kind}${f.error ? "  LOAD ERROR" : ""}`,
       );
     }
+    const wrapped = p.files.find((f) => f.middleware)?.middleware;
+    if (wrapped) out.push(`  middleware: ${wrapped.join(" → ")}`);
     const types = Object.entries(p.types);
     if (types.length > 0) {
       out.push("  configured event types:");
@@ -111,9 +129,9 @@ export function formatHandlerReport(report: HandlerReport): string {
   return out.join("\n") + "\n";
 }
 
-/** Registers `whd handlers`. */
+/** Registers `whd handlers` and `whd handlers run`. */
 export const register: Register = (program, context) => {
-  program
+  const handlers = program
     .command("handlers")
     .description("list handler files, the event types each covers, and load errors")
     .option("--json", "print JSON")
@@ -123,5 +141,64 @@ export const register: Register = (program, context) => {
       const report = handlerReport(ctx.config, registry);
       ctx.out(options.json ? jsonText(report) : formatHandlerReport(report));
       if (report.errors.length > 0) throw new CommandFailed(1);
+    });
+
+  handlers.command("run")
+    .description("run the handler for one sample event once (nothing is stored)")
+    .argument("<provider>", "provider name (under providers: in whd.yaml)")
+    .argument("<type>", "event type, e.g. invoice.paid")
+    .option("--data <file>", "the delivery body to use (default: a realistic sample)")
+    .option("--webhook <name>", "which webhook of the provider (default: the first)")
+    .action(async (provider: string, type: string, options, command) => {
+      const ctx = await context(command.optsWithGlobals());
+      const chosen = pickProvider(ctx.config, provider);
+      // The webhook only names the event's webhook and signing scheme: the first will do.
+      const webhook = options.webhook === undefined
+        ? chosen.webhooks[0]
+        : pickWebhook(chosen, options.webhook);
+      let body: string | undefined;
+      if (options.data !== undefined) {
+        try {
+          body = await Deno.readTextFile(options.data);
+        } catch (error) {
+          throw new UserError(`--data ${options.data}: ${errorMessage(error)}`, { exitCode: 2 });
+        }
+      }
+      const env = Deno.env.toObject();
+      const result = await tryHandler({
+        config: ctx.config,
+        webhook,
+        type,
+        body,
+        env,
+        now: ctx.clock.now(),
+        print: (line) => ctx.out(`  ${line}\n`),
+        scrub: (text) => ctx.log.scrub(text),
+      });
+      ctx.out(
+        `ran ${result.handler} for ${result.event.provider} ${result.event.type} ` +
+          `(id ${result.event.id})\n`,
+      );
+      if (result.reply) {
+        const text = await result.reply.text();
+        ctx.out(`reply: ${result.reply.status} ${text.slice(0, 2000)}\n`);
+      }
+      ctx.out(
+        `outcome: ${result.outcome} in ${result.ms} ms${result.error ? `: ${result.error}` : ""}\n`,
+      );
+      if (result.outcome !== "ok") throw new CommandFailed(1);
+    });
+
+  handlers.command("vendor")
+    .description("install the npm packages the handlers import into <handlers.dir>/node_modules")
+    .action(async (_options, command) => {
+      const ctx = await context(command.optsWithGlobals());
+      const dir = ctx.config.handlers.dir;
+      const { code } = await vendorHandlers({ dir, print: (line) => ctx.out(`${line}\n`) });
+      if (code !== 0) {
+        ctx.out(`deno install failed (exit ${code}): see its output above\n`);
+        throw new CommandFailed(1);
+      }
+      ctx.out(`packages installed in ${dir}/node_modules; whd loads them from there\n`);
     });
 };

@@ -7,6 +7,7 @@
 import { systemClock } from "../clock.ts";
 import { loadConfig, resolveDatabaseToken } from "../config/loader.ts";
 import { openInbox } from "../inbox/libsql_inbox.ts";
+import { createOrderOf } from "../dispatch/order_of.ts";
 import { createLogger } from "../ops/log.ts";
 import {
   configuredSecrets,
@@ -53,6 +54,7 @@ export async function loadContext(options: GlobalOptions): Promise<CliContext> {
         log,
         deadlineMs: config.database.timeout_ms,
         dedupeRetentionMs: config.database.dedupe_retention_days * 86_400_000,
+        orderOf: createOrderOf(config),
       });
     },
   };

@@ -7,9 +7,12 @@ import { type Command, Option } from "commander";
 import { resolveSecrets, secretsFor } from "../config/loader.ts";
 import { createDispatcher } from "../dispatch/dispatcher.ts";
 import { createRequestHandler } from "../http/server.ts";
-import { ClientGoneError } from "../http/body.ts";
+import { listen, type Listener, type ListenerLimits } from "../http/listener.ts";
+import { type NofileLimit, raiseNofileLimit } from "../net/nofile_limit.ts";
 import { errorMessage, UserError } from "../errors.ts";
 import { Metrics, TypeLabels } from "../ops/metrics.ts";
+import type { Logger } from "../ops/log.ts";
+import type { Config } from "../config/schema.ts";
 import { watchBacklog } from "../ops/backlog_gauges.ts";
 import { observeDeliveries } from "../ops/delivery_metrics.ts";
 import { reconcilePlans, startReconcile } from "../jobs/reconcile.ts";
@@ -99,6 +102,33 @@ function _startAdminListener(
   }
 }
 
+/** Descriptors kept for the database, handler pipes and logs when capping connections. */
+const _RESERVED_FDS = 128;
+
+/**
+ * The listener's limits from `server:`, with `max_connections` capped below the open-files
+ * limit (logged, with the limit, once).
+ */
+export function listenerLimits(config: Config, nofile: NofileLimit, log: Logger): ListenerLimits {
+  const { server } = config;
+  const byFds = Number.isFinite(nofile.soft) ? Math.max(16, nofile.soft - _RESERVED_FDS) : Infinity;
+  const maxConnections = Math.min(server.max_connections, byFds);
+  log.info("open files limit", {
+    soft: Number.isFinite(nofile.soft) ? nofile.soft : "unknown",
+    hard: Number.isFinite(nofile.hard) ? nofile.hard : "unknown",
+    ...(nofile.raisedFrom !== undefined ? { raised_from: nofile.raisedFrom } : {}),
+    ...(nofile.error ? { not_raised: nofile.error } : {}),
+    max_connections: maxConnections,
+  });
+  return {
+    headerTimeoutMs: server.header_timeout_ms,
+    bodyTimeoutMs: server.body_timeout_ms,
+    idleTimeoutMs: server.idle_timeout_ms,
+    maxConnections,
+    maxHeaderBytes: server.max_header_bytes,
+  };
+}
+
 /** Runs the daemon until a termination signal, then shuts down gracefully. */
 export async function serve(ctx: CliContext, options: ServeOptions = {}): Promise<void> {
   const { config, clock } = ctx;
@@ -172,12 +202,15 @@ export async function serve(ctx: CliContext, options: ServeOptions = {}): Promis
     }
   }
 
-  let server: Deno.HttpServer;
+  let server: Listener;
   try {
-    server = Deno.serve({
+    server = listen({
       hostname,
       port,
       reusePort: role !== undefined,
+      limits: listenerLimits(config, raiseNofileLimit(), log),
+      log,
+      clock,
       onListen: ({ hostname, port }) => {
         log.info("listening", {
           url: httpOrigin(hostname, port),
@@ -187,10 +220,6 @@ export async function serve(ctx: CliContext, options: ServeOptions = {}): Promis
         });
       },
       onError: (error) => {
-        if (error instanceof ClientGoneError) {
-          log.debug("client disconnected mid-request", { error: errorMessage(error.cause) });
-          return new Response(null, { status: 400 });
-        }
         log.error("internal error answering a request", {
           error: error instanceof Error ? error.stack ?? error.message : String(error),
         });

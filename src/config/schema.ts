@@ -53,6 +53,12 @@ export const WebhookSchema = z.strictObject({
   allow_unverified: z.boolean().default(false),
   /** `sync` runs the handler before answering (500 on failure); default `async`. */
   mode: z.enum(["async", "sync"]).default("async"),
+  /**
+   * JSON pointer to the object an event is about (e.g. `/data/object/id`): events with the
+   * same value run one at a time, oldest first (`inbox/ordering.ts`).
+   */
+  order_key: z.string().regex(/^\//, "must be a JSON pointer such as /data/object/id")
+    .optional(),
   description: z.string().optional(),
   ip_allowlist: IpAllowlistSchema.optional(),
   rate_limit: RateLimitSchema.optional(),
@@ -115,6 +121,16 @@ export const ConfigSchema = z.strictObject({
     host: z.string().default("0.0.0.0"),
     port: z.number().int().min(0).max(65535).default(8080),
     max_body_bytes: positiveInt.default(1_048_576),
+    /** A new connection's request headers must be complete within this (else closed). */
+    header_timeout_ms: positiveInt.default(10_000),
+    /** A request's body must be complete within this after its headers (else 408, closed). */
+    body_timeout_ms: positiveInt.default(30_000),
+    /** A kept-alive connection is closed when no next request is complete within this. */
+    idle_timeout_ms: positiveInt.default(10_000),
+    /** Open connections at most (also capped by the open-files limit); beyond: 503, closed. */
+    max_connections: positiveInt.default(1_000),
+    /** Request line and headers at most (431 over it). */
+    max_header_bytes: positiveInt.min(1_024).max(65_536).default(16_384),
     /** CIDRs of reverse proxies whose X-Forwarded-For is believed. */
     trusted_proxies: z.array(z.string().min(1)).default([]),
     /** The URL the providers reach whd at, e.g. https://hooks.example.com (for `endpoints`). */

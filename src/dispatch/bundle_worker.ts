@@ -6,12 +6,13 @@
  *
  * @module
  */
-import { type BundleResult, createBundler } from "./bundler.ts";
+import { type BundleOptions, type BundleResult, createBundler } from "./bundler.ts";
 
 /** A request to the worker. */
 export interface BundleRequest {
   id: number;
   path: string;
+  options?: BundleOptions;
 }
 
 /** The worker's answer. */
@@ -28,7 +29,7 @@ const scope = globalThis as unknown as {
 scope.onmessage = async (e) => {
   let result: BundleResult;
   try {
-    result = await bundler.bundle(e.data.path);
+    result = await bundler.bundle(e.data.path, e.data.options);
   } catch (error) {
     result = { ok: false, error: String(error) };
   }

@@ -11,6 +11,7 @@
  * ```
  * @module
  */
+import type { HandlerReply } from "./handler_reply.ts";
 import { backoffDelay } from "./retry.ts";
 
 /** How a handler run ended (what a runner reports). */
@@ -21,6 +22,10 @@ export interface RunResult {
   timedOut?: boolean;
   /** Stopped by the caller's `signal` (shutdown): the run did not finish and did not fail. */
   cancelled?: boolean;
+  /** The process running the handler died under it (exit, signal, out of memory). */
+  crashed?: boolean;
+  /** The `Response` a successful handler returned (serialized), for a `mode: sync` reply. */
+  reply?: HandlerReply;
 }
 
 /** What was found when an event came up: no handler, a handler that did not load, or a run. */

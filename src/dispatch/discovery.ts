@@ -9,6 +9,9 @@
  *   pattern, any other name is the pattern as is (`push` or `payment_intent.succeeded`).
  * - Names starting with `.` or `_` (other than `_default`) are helpers, not handlers, and so
  *   are subdirectories of a provider directory and files at the root of `dir`.
+ * - Middleware: `<dir>/_middleware.ts` wraps every module handler, `<dir>/<provider>/_middleware.ts`
+ *   those of one provider (any module extension); listed outermost first in each module
+ *   handler's `middleware`.
  *
  * Resolution (the most specific file wins): a file named exactly like the type; else the
  * matching `*` pattern with the most literal characters (`*` matches any run of characters,
@@ -40,6 +43,8 @@ export interface HandlerFile {
   name: string;
   /** Full path. */
   path: string;
+  /** Module handlers: the middleware files that wrap it, outermost first (full paths). */
+  middleware?: string[];
 }
 
 /** A problem with the layout itself (two files for one pattern, an unreadable dir). */
@@ -58,6 +63,27 @@ export interface Discovery {
 }
 
 const _MODULE_EXT = /\.(ts|mts|js|mjs)$/;
+const _MIDDLEWARE = /^_middleware\.(ts|mts|js|mjs)$/;
+
+/**
+ * The middleware file among `names` (in `dir`), reporting a second one as a problem.
+ */
+function _middlewareIn(
+  dir: string,
+  names: string[],
+  problems: DiscoveryProblem[],
+): string | undefined {
+  const found = names.filter((n) => _MIDDLEWARE.test(n)).sort();
+  for (const extra of found.slice(1)) {
+    problems.push({
+      path: join(dir, extra),
+      message: `${extra} and ${found[0]} are both middleware here; remove one (${
+        found[0]
+      } is used)`,
+    });
+  }
+  return found.length > 0 ? join(dir, found[0]) : undefined;
+}
 const _SCRIPT_EXT = /\.(sh|bash|py|rb|pl|php|lua|exe)$/;
 
 /** The pattern and kind of a file name, or undefined when it is not a handler. */
@@ -79,15 +105,20 @@ export function classifyHandlerFile(
 export async function discoverHandlers(dir: string): Promise<Discovery> {
   const result: Discovery = { dir, exists: true, files: [], problems: [] };
   let providers: string[];
+  const rootFiles: string[] = [];
   try {
     providers = [];
     for await (const entry of Deno.readDir(dir)) {
-      if (entry.isDirectory && !entry.name.startsWith(".")) providers.push(entry.name);
+      // node_modules: the handlers' installed packages (`whd handlers vendor`), not a provider.
+      if (entry.isDirectory && !entry.name.startsWith(".") && entry.name !== "node_modules") {
+        providers.push(entry.name);
+      } else if (entry.isFile || entry.isSymlink) rootFiles.push(entry.name);
     }
   } catch (error) {
     if (error instanceof Deno.errors.NotFound) return { ...result, exists: false };
     throw error;
   }
+  const outer = _middlewareIn(dir, rootFiles, result.problems);
   for (const provider of providers.sort()) {
     const providerDir = join(dir, provider);
     const byPattern = new Map<string, HandlerFile>();
@@ -95,6 +126,8 @@ export async function discoverHandlers(dir: string): Promise<Discovery> {
     for await (const entry of Deno.readDir(providerDir)) {
       if (entry.isFile || entry.isSymlink) names.push(entry.name);
     }
+    const inner = _middlewareIn(providerDir, names, result.problems);
+    const middleware = [outer, inner].filter((m): m is string => m !== undefined);
     for (const name of names.sort()) {
       const path = join(providerDir, name);
       let stat: Deno.FileInfo;
@@ -117,6 +150,7 @@ export async function discoverHandlers(dir: string): Promise<Discovery> {
         continue;
       }
       const file: HandlerFile = { provider, pattern: kind.pattern, kind: kind.kind, name, path };
+      if (kind.kind === "module" && middleware.length > 0) file.middleware = middleware;
       byPattern.set(kind.pattern, file);
       result.files.push(file);
     }

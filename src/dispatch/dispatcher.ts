@@ -47,7 +47,10 @@ import type { HandlerRegistry, LoadedHandler } from "./registry.ts";
 import { createRegistryWatch } from "./registry_watch.ts";
 import { createExecRunner, createModuleRunner, type Runner } from "./runner.ts";
 import { type RunNowResult, runSync } from "./sync_run.ts";
-import { createRecorder } from "./outcomes.ts";
+import { createRecorder, type RunRecord } from "./outcomes.ts";
+import { outputTail } from "./output_tail.ts";
+import { fromReply } from "./handler_reply.ts";
+import { ATTEMPT_OUTPUT_BYTES } from "../inbox/attempts.ts";
 
 export type { RunNowResult } from "./sync_run.ts";
 
@@ -178,6 +181,12 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
     exec: createExecRunner({ abortGraceMs }),
   };
   const active = new Map<string, _Active>();
+  /** Webhooks with `order_key`: a recorded outcome of theirs may let the next event of its key run. */
+  const ordered = new Set(
+    config.providers.flatMap((p) =>
+      p.webhooks.filter((w) => w.order_key !== undefined).map((w) => `${p.name}\u0000${w.name}`)
+    ),
+  );
   let handlersRunning = 0;
   let recording = 0;
   let started = false;
@@ -226,18 +235,30 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
     return text;
   };
 
-  /** Looks the event up in the registry and runs its handler. Never throws. */
-  const runHandler = async (stored: StoredEvent, signal: AbortSignal): Promise<RunReport> => {
+  /**
+   * Looks the event up in the registry and runs its handler, keeping the tail of its output in
+   * `output`. Never throws.
+   */
+  const runHandler = async (
+    stored: StoredEvent,
+    signal: AbortSignal,
+    output: { text: () => string },
+  ): Promise<RunReport> => {
     const handler = live.current.resolve(stored.provider, stored.type);
     if (!handler) return { kind: "unhandled" };
     if (handler.error) return { kind: "load_error", error: handler.error };
-    const runLog = options.log.child({
-      provider: stored.provider,
-      event_id: stored.id,
-      event_type: stored.type,
-      attempt: stored.attempts,
-      handler: display(handler),
-    });
+    const tail = outputTail(
+      options.log.child({
+        provider: stored.provider,
+        event_id: stored.id,
+        event_type: stored.type,
+        attempt: stored.attempts,
+        handler: display(handler),
+      }),
+      ATTEMPT_OUTPUT_BYTES,
+    );
+    output.text = tail.text;
+    const runLog = tail.log;
     handlersRunning++;
     metrics.set("whd_handlers_running", {}, handlersRunning);
     try {
@@ -268,15 +289,25 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
     const ran = Promise.withResolvers<void>();
     const result = (async () => {
       const startedAt = clock.now();
+      const output = { text: () => "" };
       let report: RunReport;
       try {
-        report = await runHandler(stored, cancel.signal);
+        report = await runHandler(stored, cancel.signal, output);
       } finally {
         ran.resolve();
       }
       recording++;
       try {
-        return await record(stored, decide(report, policy, clock.now()), clock.now() - startedAt);
+        const run: RunRecord | undefined = report.kind === "ran"
+          ? { startedAt, result: report.result, output: output.text() }
+          : undefined;
+        const now = clock.now();
+        const outcome = await record(stored, decide(report, policy, now), now - startedAt, run);
+        if (ordered.has(`${stored.provider}\u0000${stored.webhook}`)) poller.notify();
+        const reply = run?.result.reply;
+        return outcome.ok && outcome.status === "done" && reply
+          ? { ...outcome, response: fromReply(reply) }
+          : outcome;
       } finally {
         recording--;
       }
@@ -351,7 +382,7 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
     },
     async runNow(key: EventKey): Promise<RunNowResult> {
       await ready();
-      return runSync({
+      const result = await runSync({
         inbox,
         owner,
         leaseMs,
@@ -362,6 +393,8 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
         execute: (stored) => execute(stored).result,
         stopping: () => stopping,
       }, key);
+      // Deliveries that join one run share its Response: each gets its own copy.
+      return result.response ? { ...result, response: result.response.clone() } : result;
     },
   };
 }

@@ -26,6 +26,7 @@ import {
 } from "./host_protocol.ts";
 import { pumpLines } from "./child_io.ts";
 import { toDataUrl } from "./data_url.ts";
+import { isResponse, toReply } from "./handler_reply.ts";
 
 /** Longest console line forwarded. */
 const _MAX_CONSOLE_LINE = 16_384;
@@ -212,8 +213,12 @@ export async function runHandlerHost(): Promise<never> {
         if (!stripeClients.has(key)) stripeClients.set(key, _stripeClient(message.stripe));
         ctx.stripe = await stripeClients.get(key) as HandlerContext["stripe"];
       }
-      await handler(message.event, ctx);
-      post({ kind: "done", runId, ok: true });
+      const returned = await handler(message.event, ctx);
+      if (isResponse(returned)) {
+        post({ kind: "done", runId, ok: true, reply: await toReply(returned) });
+      } else {
+        post({ kind: "done", runId, ok: true });
+      }
     } catch (error) {
       post({ kind: "done", runId, ok: false, error: _errorText(error) });
     } finally {

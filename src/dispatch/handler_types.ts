@@ -18,6 +18,7 @@
  * @module
  */
 import type Stripe from "stripe";
+import type { EventPayloadMap as GitHubPayloads } from "@octokit/webhooks-types";
 import type { Event } from "../event.ts";
 
 export type { Event };
@@ -50,7 +51,87 @@ export interface HandlerContext {
   stripe?: Stripe;
 }
 
+/** Every Stripe snapshot event type the `stripe` SDK knows (`invoice.paid`, …). */
+export type StripeEventType = Stripe.Event["type"];
+
+/** `github` event names (`push`) and name.action pairs (`pull_request.opened`). */
+export type GitHubEventType =
+  | keyof GitHubPayloads
+  | {
+    [K in keyof GitHubPayloads]: GitHubPayloads[K] extends { action: infer A extends string }
+      ? `${K & string}.${A}`
+      : never;
+  }[keyof GitHubPayloads];
+
+/** The Stripe events a type or `*` pattern (`customer.subscription.*`) matches. */
+type _StripeOf<T extends string> = T extends `${infer Head}*${infer Tail}`
+  ? Extract<Stripe.Event, { type: `${Head}${string}${Tail}` }>
+  : Extract<Stripe.Event, { type: T }>;
+
+/** The GitHub payload of `name` or `name.action`. */
+type _GitHubOf<T extends string> = T extends keyof GitHubPayloads ? GitHubPayloads[T]
+  : T extends `${infer N extends keyof GitHubPayloads & string}.${infer A}`
+    ? Extract<GitHubPayloads[N], { action: A }>
+  : never;
+
 /**
- * A handler: resolve to succeed, throw (or reject) to fail and be retried with backoff.
+ * The payload of an event of type `T` (a handler file's name): the `stripe` SDK's event for a
+ * Stripe type or pattern, the `@octokit/webhooks-types` payload for a GitHub event, else
+ * `unknown`.
  */
-export type Handler = (event: Event, ctx: HandlerContext) => Promise<void> | void;
+export type PayloadOf<T extends string> = string extends T ? unknown
+  : [_StripeOf<T>] extends [never] ? ([_GitHubOf<T>] extends [never] ? unknown : _GitHubOf<T>)
+  : _StripeOf<T>;
+
+/**
+ * The event a handler for type `T` receives: `payload` narrowed by {@linkcode PayloadOf}.
+ *
+ * @example
+ * ```ts ignore
+ * const handler: Handler<"invoice.paid"> = (event) => {
+ *   event.payload.data.object.amount_paid; // number: a Stripe.Invoice
+ * };
+ * ```
+ */
+export interface TypedEvent<T extends string = string> extends Omit<Event, "payload" | "type"> {
+  type: string extends T ? string : T extends `${string}*${string}` ? string : T;
+  payload: PayloadOf<T>;
+}
+
+/**
+ * Middleware: the default export of `handlers/_middleware.ts` (every provider) or
+ * `handlers/<provider>/_middleware.ts`, run around every module handler of its scope,
+ * outermost first. `next()` runs the inner middleware or the handler and resolves to its
+ * return value (return it: `return await next()`); not calling it skips the handler (the
+ * event is done); throwing fails the run like a handler would.
+ *
+ * @example
+ * ```ts ignore
+ * const timing: Middleware = async (event, ctx, next) => {
+ *   const started = performance.now();
+ *   try {
+ *     return await next();
+ *   } finally {
+ *     ctx.log.info("ran", { ms: performance.now() - started });
+ *   }
+ * };
+ * export default timing;
+ * ```
+ */
+export type Middleware = (
+  event: TypedEvent,
+  ctx: HandlerContext,
+  next: () => Promise<Response | void>,
+) => Promise<Response | void> | Response | void;
+
+/**
+ * A handler: resolve to succeed, throw (or reject) to fail and be retried with backoff. In a
+ * `mode: sync` webhook it may resolve to a web `Response`, which whd sends as the delivery's
+ * reply once the event is done (body at most 64 KiB); elsewhere a returned Response is ignored.
+ * `Handler<"invoice.paid">` (the file's type or pattern) narrows `event.payload`; plain
+ * `Handler` leaves it `unknown`.
+ */
+export type Handler<T extends string = string> = (
+  event: TypedEvent<T>,
+  ctx: HandlerContext,
+) => Promise<Response | void> | Response | void;

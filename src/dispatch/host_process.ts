@@ -158,7 +158,9 @@ export function startHost(options: StartHostOptions): HostProcess {
       const log = run?.runId === message.runId ? run.log : lastLog;
       log?.[message.level](message.message, message.fields);
     } else if (run && message.runId === run.runId) {
-      run.result = message.ok ? { ok: true } : { ok: false, error: message.error };
+      run.result = message.ok
+        ? (message.reply ? { ok: true, reply: message.reply } : { ok: true })
+        : { ok: false, error: message.error };
       if (run.stderrEnded) run.settle(run.result);
     }
   };
@@ -192,7 +194,8 @@ export function startHost(options: StartHostOptions): HostProcess {
     await settledWithin(Promise.all([stdout, stderr]), 500);
     await writer.close().catch(() => {});
     current?.settle(
-      killResult ?? current.result ?? { ok: false, error: _exitText(status, stderrTail) },
+      killResult ?? current.result ??
+        { ok: false, crashed: true, error: _exitText(status, stderrTail) },
     );
   })();
 

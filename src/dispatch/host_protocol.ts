@@ -18,6 +18,7 @@
  */
 import type { Event } from "../event.ts";
 import type { LogLevel } from "../ops/log.ts";
+import type { HandlerReply } from "./handler_reply.ts";
 
 /** Environment variable carrying the per-host protocol line prefix. */
 export const HOST_PREFIX_ENV = "WHD_HANDLER_HOST_PREFIX";
@@ -58,5 +59,6 @@ export type FromHost =
   }
   /** Sent once, when the host is up and reads runs. */
   | { kind: "ready" }
-  | { kind: "done"; runId: number; ok: true }
+  /** `reply`: the `Response` the handler returned, serialized. */
+  | { kind: "done"; runId: number; ok: true; reply?: HandlerReply }
   | { kind: "done"; runId: number; ok: false; error: string };

@@ -11,10 +11,11 @@
  */
 import type { Clock } from "../clock.ts";
 import { errorMessage } from "../errors.ts";
+import type { AttemptOutcome } from "../inbox/attempts.ts";
 import type { Inbox, StoredEvent } from "../inbox/types.ts";
 import type { Logger } from "../ops/log.ts";
 import { type Metrics, observeRun } from "../ops/metrics.ts";
-import type { Decision } from "./decide.ts";
+import type { Decision, RunResult } from "./decide.ts";
 import type { RunNowResult } from "./sync_run.ts";
 
 /** What {@linkcode createRecorder} needs. */
@@ -27,12 +28,40 @@ export interface RecorderOptions {
   clock: Clock;
 }
 
-/** Records one outcome. Never throws: a failed write leaves the event leased (it runs again). */
+/** A handler run, for the event's attempt history. */
+export interface RunRecord {
+  startedAt: number;
+  result: RunResult;
+  /** The tail of the run's output (scrubbed). */
+  output: string;
+}
+
+/**
+ * Records one outcome, and with `run` the attempt that led to it (in the same transaction).
+ * Never throws: a failed write leaves the event leased (it runs again).
+ */
 export type Recorder = (
   stored: StoredEvent,
   decision: Decision,
   ms: number,
+  run?: RunRecord,
 ) => Promise<RunNowResult>;
+
+/**
+ * The attempt outcome of a run result.
+ *
+ * @example
+ * ```ts
+ * import { attemptOutcome } from "./outcomes.ts";
+ * attemptOutcome({ ok: false, timedOut: true }); // "timeout"
+ * ```
+ */
+export function attemptOutcome(result: RunResult): AttemptOutcome {
+  if (result.ok) return "ok";
+  if (result.timedOut) return "timeout";
+  if (result.crashed) return "crashed";
+  return "error";
+}
 
 /** Creates the function that records outcomes. */
 export function createRecorder(options: RecorderOptions): Recorder {
@@ -41,7 +70,12 @@ export function createRecorder(options: RecorderOptions): Recorder {
   const count = (provider: string, result: string) =>
     metrics.inc("whd_handler_runs_total", { provider, result });
   /** Commits a decision to the inbox, logs and counts it. Never throws. */
-  return async (stored: StoredEvent, decision: Decision, ms: number): Promise<RunNowResult> => {
+  return async (
+    stored: StoredEvent,
+    decision: Decision,
+    ms: number,
+    run?: RunRecord,
+  ): Promise<RunNowResult> => {
     const key = { provider: stored.provider, id: stored.id };
     const fields = {
       provider: stored.provider,
@@ -50,6 +84,19 @@ export function createRecorder(options: RecorderOptions): Recorder {
       attempt: stored.attempts,
     };
     const now = clock.now();
+    if (run && decision.action !== "release" && decision.action !== "unhandled") {
+      // Queued in the same turn as the outcome below: both are written in one transaction.
+      inbox.recordAttempt(key, owner, {
+        attempt: stored.attempts,
+        started_at: run.startedAt,
+        duration_ms: ms,
+        outcome: attemptOutcome(run.result),
+        error: run.result.ok ? null : log.scrub(run.result.error ?? "handler failed"),
+        output: run.output,
+      }).catch((error) =>
+        log.warn("could not record the attempt", { ...fields, error: errorMessage(error) })
+      );
+    }
     observeRun(metrics, stored.provider, stored.type, decision.action, ms);
     try {
       switch (decision.action) {

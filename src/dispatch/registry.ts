@@ -63,7 +63,7 @@ export async function loadRegistry(
       handlers.push(file);
       continue;
     }
-    const result = await bundler!.bundle(file.path);
+    const result = await bundler!.bundle(file.path, { middleware: file.middleware });
     handlers.push(
       result.ok
         ? { ...file, code: result.code, hash: codeHash(result.code) }

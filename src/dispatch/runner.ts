@@ -95,6 +95,8 @@ export function createExecRunner(options: ExecRunnerOptions = {}): Runner {
       if (error !== undefined) result.error = error;
       if (timedOut) result.timedOut = true;
       if (cancelled) result.cancelled = true;
+      // Killed by a signal that was not whd's timeout or shutdown: the process died under it.
+      if (!ok && !timedOut && !cancelled && error?.startsWith("killed by ")) result.crashed = true;
       return result;
     },
     close: () => Promise.resolve(),

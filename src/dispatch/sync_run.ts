@@ -22,6 +22,8 @@ export interface RunNowResult {
   /** Status after the call; `missing` when no such event is stored. */
   status: EventStatus | "missing";
   error?: string;
+  /** The `Response` the handler returned on this run (sync webhooks send it as the reply). */
+  response?: Response;
 }
 
 /** What {@linkcode runSync} works with. */

@@ -17,7 +17,7 @@
  * @module
  */
 import type { BundleReply } from "./bundle_worker.ts";
-import type { Bundler, BundleResult } from "./bundler.ts";
+import type { BundleOptions, Bundler, BundleResult } from "./bundler.ts";
 
 /** A bundler whose worker can be let go between uses. */
 export interface ClosableBundler extends Bundler {
@@ -27,6 +27,7 @@ export interface ClosableBundler extends Bundler {
 
 interface _Waiting {
   path: string;
+  options?: BundleOptions;
   settle: (result: BundleResult) => void;
 }
 
@@ -43,7 +44,8 @@ export function createWorkerBundler(options: WorkerBundlerOptions = {}): Closabl
   let nextId = 1;
   const waiting = new Map<number, _Waiting>();
 
-  const inProcess = async (path: string) => (await fallback!).bundle(path);
+  const inProcess = async (path: string, options?: BundleOptions) =>
+    (await fallback!).bundle(path, options);
 
   const stop = () => {
     worker?.terminate();
@@ -65,19 +67,19 @@ export function createWorkerBundler(options: WorkerBundlerOptions = {}): Closabl
       fallback ??= import("./bundler.ts").then((m) => m.createBundler());
       const pending = [...waiting.values()];
       waiting.clear();
-      for (const { path, settle } of pending) inProcess(path).then(settle);
+      for (const { path, options, settle } of pending) inProcess(path, options).then(settle);
     };
     return w;
   };
 
   return {
-    bundle(path: string): Promise<BundleResult> {
-      if (fallback) return inProcess(path);
+    bundle(path: string, options?: BundleOptions): Promise<BundleResult> {
+      if (fallback) return inProcess(path, options);
       worker ??= start();
       const id = nextId++;
       return new Promise((settle) => {
-        waiting.set(id, { path, settle });
-        worker!.postMessage({ id, path });
+        waiting.set(id, { path, options, settle });
+        worker!.postMessage({ id, path, options });
       });
     },
     close() {

@@ -36,13 +36,28 @@ function _connectionError(error: unknown): boolean {
 }
 
 /**
+ * Where the listener (`listener.ts`) hangs, on a request it serves, the callback told when the
+ * body has been read (`true`) or given up on (`false`: too large, or the read failed). It
+ * stops the body timeout then, and closes the connection after the answer when the rest of
+ * the body was not read.
+ */
+export const BODY_READ: unique symbol = Symbol("whd.bodyRead");
+
+/** A request the listener can be told about. */
+type Watched = Request & { [BODY_READ]?: (complete: boolean) => void };
+
+/**
  * The body's bytes, or `null` when it is larger than `max` (reading stops there). Throws
  * {@linkcode ClientGoneError} when the connection breaks mid-body.
  */
 export async function readBody(request: Request, max: number): Promise<Uint8Array | null> {
+  const done = (request as Watched)[BODY_READ];
   try {
-    return await _read(request, max);
+    const body = await _read(request, max);
+    done?.(body !== null);
+    return body;
   } catch (error) {
+    done?.(false);
     throw _connectionError(error) ? new ClientGoneError(error) : error;
   }
 }

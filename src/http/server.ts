@@ -28,6 +28,8 @@ import { buildRoutes, type Route } from "./routes.ts";
 export interface SyncOutcome {
   ok: boolean;
   error?: string;
+  /** The handler's own reply (a `Response` it returned), sent instead of the usual answer. */
+  response?: Response;
 }
 
 /** Everything the server needs, passed in explicitly. */
@@ -192,6 +194,7 @@ export function createRequestHandler(deps: ServerDeps): Deno.ServeHandler {
       if (!outcome.ok) {
         return replies.handlerFailed();
       }
+      if (outcome.response) return outcome.response;
     }
 
     return replies.received(result);

@@ -12,24 +12,10 @@ import type { IncomingEvent } from "../event.ts";
 import { errorMessage } from "../errors.ts";
 import type { Logger } from "../ops/log.ts";
 import { insertSql, PROBE } from "./inbox_sql.ts";
+import type { InboxStats } from "./write_stats.ts";
+import type { OrderOf } from "./ordering.ts";
 import type { SqlEngine, SqlResult, SqlStatement } from "./sql_engine.ts";
 import { type AcceptResult, eventKeyString, type EventStatus, StoreUnavailable } from "./types.ts";
-
-/** Counters of the write path, for tests, benchmarks and metrics. */
-export interface InboxStats {
-  /** `accept` calls so far. */
-  accepts: number;
-  /** Write transactions that held accepts (committed or not). */
-  acceptTransactions: number;
-  /** Of those, the ones that failed. */
-  failedTransactions: number;
-  /** Most accepts written in one transaction. */
-  largestBatch: number;
-  /** Grouped write transactions of any kind (accepts, claims, outcomes). */
-  writeTransactions: number;
-  /** Calls that failed with StoreUnavailable (no answer within the deadline). */
-  timeouts: number;
-}
 
 /** A call waiting for the next grouped write. */
 export interface Waiting {
@@ -39,7 +25,7 @@ export interface Waiting {
   resolve(value: unknown): void;
   reject(error: unknown): void;
   /** An accept, or a statement whose result `map` turns into the answer. */
-  accept?: { event: IncomingEvent; status: "pending" | "ignored" };
+  accept?: { event: IncomingEvent; status: "pending" | "ignored"; order?: OrderPlace };
   stmt?: SqlStatement;
   map?(result: SqlResult): unknown;
   /** The probe write: its DELETE follows its INSERT in the same transaction. */
@@ -50,6 +36,10 @@ export interface Waiting {
 export function busyTimeoutFor(deadlineMs: number): number {
   return Math.max(50, Math.min(5000, Math.floor(deadlineMs * 0.75)));
 }
+
+/** Where an accepted event stands in its order key's queue (see `ordering.ts`). */
+type OrderPlace = NonNullable<ReturnType<OrderOf>>;
+type Status = "pending" | "ignored";
 
 /** What {@linkcode GroupWriter} needs besides the engine. */
 export interface GroupWriterOptions {
@@ -247,6 +237,8 @@ export class GroupWriter {
             e.receivedAt,
             e.source,
             accept!.status,
+            accept!.order?.key ?? null,
+            accept!.order?.at ?? null,
           ];
         }),
       });
@@ -353,10 +345,10 @@ export class GroupWriter {
     }
   }
 
-  /** Queues an accept for the next grouped write; resolves once its transaction committed. */
-  accept(event: IncomingEvent, status: "pending" | "ignored"): Promise<AcceptResult> {
+  /** Queues an accept (with its order place) for the next grouped write, until committed. */
+  accept(event: IncomingEvent, status: Status, order?: OrderPlace): Promise<AcceptResult> {
     this.#stats.accepts++;
-    return this.#enqueue({ accept: { event, status } });
+    return this.#enqueue({ accept: { event, status, order } });
   }
 
   /** Queues `call.stmt` for the next grouped write; resolves to `call.map` of its result. */

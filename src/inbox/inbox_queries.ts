@@ -5,13 +5,16 @@
  *
  * @module
  */
-import { COLUMNS, num, toStoredAll } from "./inbox_sql.ts";
+import { UserError } from "../errors.ts";
+import { COLUMNS, num, REQUEUE_SET, toStoredAll } from "./inbox_sql.ts";
 import type { SqlResult, SqlStatement } from "./sql_engine.ts";
 import {
   type Backlog,
   EVENT_STATUSES,
+  type EventKey,
   type EventStatus,
   type ListFilter,
+  REQUEUEABLE_STATUSES,
   type StoredEvent,
 } from "./types.ts";
 
@@ -128,4 +131,50 @@ export async function readBacklog(execute: Execute): Promise<Backlog> {
   const counts = Object.fromEntries(waiting.map((s) => [s, 0])) as Backlog["counts"];
   for (const row of counted.rows) counts[row[0] as keyof Backlog["counts"]] = Number(row[1]);
   return { counts, oldestWaitingAt: num(oldest.rows[0]?.[0]) };
+}
+
+/** Puts an event (by key) or every event of a status back to pending now; the keys re-queued. */
+export async function requeueEvents(
+  execute: Execute,
+  target: EventKey | { status: EventStatus; provider?: string },
+  now: number,
+): Promise<EventKey[]> {
+  let sql: string;
+  const args: Record<string, string | number> = { now };
+  if ("id" in target) {
+    sql = `UPDATE events SET ${REQUEUE_SET}
+      WHERE provider = :provider AND id = :id
+        AND status IN (${REQUEUEABLE_STATUSES.map((s) => `'${s}'`).join(", ")})`;
+    args.provider = target.provider;
+    args.id = target.id;
+  } else {
+    if (!REQUEUEABLE_STATUSES.includes(target.status)) {
+      throw new UserError(
+        `cannot requeue events with status ${target.status}: only ${
+          REQUEUEABLE_STATUSES.join(", ")
+        } events can be requeued` +
+          (target.status === "done" ? " (use replay to run done events again)" : ""),
+      );
+    }
+    sql = `UPDATE events SET ${REQUEUE_SET} WHERE status = :status` +
+      (target.provider === undefined ? "" : " AND provider = :provider");
+    args.status = target.status;
+    if (target.provider !== undefined) args.provider = target.provider;
+  }
+  const rs = await execute({ sql: `${sql} RETURNING provider, id`, args });
+  return rs.rows
+    .map((r) => ({ provider: String(r[0]), id: String(r[1]) }))
+    .sort((a, b) => a.provider.localeCompare(b.provider) || a.id.localeCompare(b.id));
+}
+
+/** Puts a done event back to pending as a replay; true when it did. */
+export async function replayEvent(execute: Execute, key: EventKey, now: number): Promise<boolean> {
+  const rs = await execute({
+    sql: `UPDATE events SET status = 'pending', source = 'replay', attempts = 0,
+        next_attempt_at = :now, completed_at = NULL, last_error = NULL,
+        lease_owner = NULL, lease_until = NULL, updated_at = :now
+      WHERE provider = :provider AND id = :id AND status = 'done'`,
+    args: { now, provider: key.provider, id: key.id },
+  });
+  return rs.rowsAffected === 1;
 }

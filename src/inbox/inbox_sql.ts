@@ -6,6 +6,7 @@
  * @module
  */
 import type { SqlResult, SqlStatement } from "./sql_engine.ts";
+import { ORDER_HEAD_SQL } from "./ordering.ts";
 import type { EventStatus, StoredEvent } from "./types.ts";
 
 /** Columns of a {@linkcode StoredEvent}, in its order. */
@@ -14,7 +15,8 @@ export const COLUMNS =
 
 /**
  * The claim statement (`:owner`, `:until`, `:now`, `:limit`): two index range scans, fresh
- * pending rows by arrival and rows due by `run_at`, merged and cut at `:limit`. INDEXED BY: the
+ * pending rows by arrival and rows due by `run_at`, merged and cut at `:limit`; an event with an
+ * order key is skipped while it is not its key's turn (`ordering.ts`). INDEXED BY: the
  * planner would otherwise pick events_claim (status, next_attempt_at) and sort every pending row.
  */
 export const CLAIM_SQL = `UPDATE events
@@ -22,10 +24,11 @@ export const CLAIM_SQL = `UPDATE events
       attempts = attempts + 1, updated_at = :now
   WHERE rowid IN (SELECT r FROM (
     SELECT * FROM (SELECT rowid AS r, received_at AS k FROM events INDEXED BY events_ready
-      WHERE status = 'pending' AND next_attempt_at IS NULL ORDER BY received_at LIMIT :limit)
+      WHERE status = 'pending' AND next_attempt_at IS NULL AND ${ORDER_HEAD_SQL}
+      ORDER BY received_at LIMIT :limit)
     UNION ALL
     SELECT * FROM (SELECT rowid AS r, run_at AS k FROM events INDEXED BY events_due
-      WHERE run_at <= :now ORDER BY run_at LIMIT :limit)
+      WHERE run_at <= :now AND ${ORDER_HEAD_SQL} ORDER BY run_at LIMIT :limit)
     ORDER BY k LIMIT :limit))
   RETURNING ${COLUMNS}`;
 
@@ -47,11 +50,12 @@ export const REQUEUE_SET = `status = 'pending', next_attempt_at = :now, attempts
 
 /** The multi-row INSERT of `rows` accepts; a live tombstone keeps an id out (a duplicate). */
 export function insertSql(rows: number, retentionMs: number): string {
-  const values = Array.from({ length: rows }, () => "(?, ?, ?, ?, ?, ?, ?, ?)").join(", ");
+  const values = Array.from({ length: rows }, () => "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)").join(", ");
   return `INSERT INTO events
-    (provider, id, webhook, type, payload, received_at, source, status, attempts, updated_at)
+    (provider, id, webhook, type, payload, received_at, source, status, attempts, updated_at,
+      order_key, order_at)
     SELECT v.column1, v.column2, v.column3, v.column4, v.column5, v.column6, v.column7, v.column8,
-      0, v.column6
+      0, v.column6, v.column9, v.column10
     FROM (VALUES ${values}) AS v
     WHERE NOT EXISTS (SELECT 1 FROM purged p
       WHERE p.provider = v.column1 AND p.id = v.column2 AND p.received_at > v.column6 - ${retentionMs})

@@ -32,8 +32,8 @@
  */
 import type { IncomingEvent } from "../event.ts";
 import type { Logger } from "../ops/log.ts";
-import { UserError } from "../errors.ts";
-import { busyTimeoutFor, GroupWriter, type InboxStats } from "./group_writer.ts";
+import { busyTimeoutFor, GroupWriter } from "./group_writer.ts";
+import type { InboxStats } from "./write_stats.ts";
 import {
   acquireLock,
   countEvents,
@@ -41,8 +41,10 @@ import {
   listEvents,
   readBacklog,
   releaseLock,
+  replayEvent,
+  requeueEvents,
 } from "./inbox_queries.ts";
-import { CLAIM_ONE_SQL, CLAIM_SQL, LEASED_WHERE, REQUEUE_SET, toStoredAll } from "./inbox_sql.ts";
+import { CLAIM_ONE_SQL, CLAIM_SQL, LEASED_WHERE, toStoredAll } from "./inbox_sql.ts";
 import {
   type EngineOptions,
   filePathOf,
@@ -51,19 +53,20 @@ import {
   type SqlStatement,
   type SqlValue,
 } from "./sql_engine.ts";
+import type { OrderOf } from "./ordering.ts";
+import { attemptInsert, type AttemptRecord, attemptSelect, toAttempts } from "./attempts.ts";
 import { openWorkerEngine, type SpawnStoreWorker } from "./worker_engine.ts";
-import {
-  type AcceptResult,
-  type Backlog,
-  type EventKey,
-  type EventStatus,
-  type Inbox,
-  type ListFilter,
-  REQUEUEABLE_STATUSES,
-  type StoredEvent,
+import type {
+  AcceptResult,
+  Backlog,
+  EventKey,
+  EventStatus,
+  Inbox,
+  ListFilter,
+  StoredEvent,
 } from "./types.ts";
 
-export type { InboxStats } from "./group_writer.ts";
+export type { InboxStats } from "./write_stats.ts";
 export { CLAIM_SQL } from "./inbox_sql.ts";
 
 /** Default of {@linkcode OpenInboxOptions.dedupeRetentionMs}: 30 days. */
@@ -83,6 +86,8 @@ export interface OpenInboxOptions extends EngineOptions {
   dedupeRetentionMs?: number;
   /** Current time in ms (purge uses it to drop expired tombstones). Default `Date.now`. */
   now?: () => number;
+  /** Order key and time of an accepted event (webhooks with `order_key`); default none. */
+  orderOf?: OrderOf;
   /**
    * Run a `file:` database in a worker (default true). False runs the driver on the calling
    * thread, as libSQL server URLs always do.
@@ -146,16 +151,24 @@ export async function openInbox(options: OpenInboxOptions): Promise<LibsqlInbox>
     now: options.now ?? Date.now,
     log: options.log,
   };
-  return new _LibsqlInbox(new GroupWriter(engine, writerOptions), writerOptions);
+  return new _LibsqlInbox(new GroupWriter(engine, writerOptions), {
+    ...writerOptions,
+    orderOf: options.orderOf,
+  });
 }
 
 class _LibsqlInbox implements LibsqlInbox {
   #writer: GroupWriter;
   #now: () => number;
   #retentionMs: number;
+  #orderOf?: OrderOf;
 
-  constructor(writer: GroupWriter, options: { now: () => number; retentionMs: number }) {
+  constructor(
+    writer: GroupWriter,
+    options: { now: () => number; retentionMs: number; orderOf?: OrderOf },
+  ) {
     this.#writer = writer;
+    this.#orderOf = options.orderOf;
     this.#now = options.now;
     this.#retentionMs = Math.max(0, Math.floor(options.retentionMs));
   }
@@ -168,7 +181,7 @@ class _LibsqlInbox implements LibsqlInbox {
     event: IncomingEvent,
     options?: { status?: "pending" | "ignored" },
   ): Promise<AcceptResult> {
-    return this.#writer.accept(event, options?.status ?? "pending");
+    return this.#writer.accept(event, options?.status ?? "pending", this.#orderOf?.(event));
   }
 
   #execute = (stmt: SqlStatement): Promise<SqlResult> => this.#writer.execute(stmt);
@@ -281,6 +294,14 @@ class _LibsqlInbox implements LibsqlInbox {
     });
   }
 
+  recordAttempt(key: EventKey, owner: string, record: AttemptRecord): Promise<void> {
+    return this.#writer.write({ stmt: attemptInsert(key, owner, record), map: () => undefined });
+  }
+
+  async attempts(key: EventKey): Promise<AttemptRecord[]> {
+    return toAttempts(await this.#execute(attemptSelect(key)));
+  }
+
   list(filter: ListFilter = {}): Promise<StoredEvent[]> {
     return listEvents(this.#execute, filter);
   }
@@ -289,47 +310,15 @@ class _LibsqlInbox implements LibsqlInbox {
     return findEvents(this.#execute, id, provider);
   }
 
-  async requeue(
+  requeue(
     target: EventKey | { status: EventStatus; provider?: string },
     now: number,
   ): Promise<EventKey[]> {
-    let sql: string;
-    const args: Record<string, string | number> = { now };
-    if ("id" in target) {
-      sql = `UPDATE events SET ${REQUEUE_SET}
-        WHERE provider = :provider AND id = :id
-          AND status IN (${REQUEUEABLE_STATUSES.map((s) => `'${s}'`).join(", ")})`;
-      args.provider = target.provider;
-      args.id = target.id;
-    } else {
-      if (!REQUEUEABLE_STATUSES.includes(target.status)) {
-        throw new UserError(
-          `cannot requeue events with status ${target.status}: only ${
-            REQUEUEABLE_STATUSES.join(", ")
-          } events can be requeued` +
-            (target.status === "done" ? " (use replay to run done events again)" : ""),
-        );
-      }
-      sql = `UPDATE events SET ${REQUEUE_SET} WHERE status = :status` +
-        (target.provider === undefined ? "" : " AND provider = :provider");
-      args.status = target.status;
-      if (target.provider !== undefined) args.provider = target.provider;
-    }
-    const rs = await this.#execute({ sql: `${sql} RETURNING provider, id`, args });
-    return rs.rows
-      .map((r) => ({ provider: String(r[0]), id: String(r[1]) }))
-      .sort((a, b) => a.provider.localeCompare(b.provider) || a.id.localeCompare(b.id));
+    return requeueEvents(this.#execute, target, now);
   }
 
-  async replay(key: EventKey, now: number): Promise<boolean> {
-    const rs = await this.#execute({
-      sql: `UPDATE events SET status = 'pending', source = 'replay', attempts = 0,
-          next_attempt_at = :now, completed_at = NULL, last_error = NULL,
-          lease_owner = NULL, lease_until = NULL, updated_at = :now
-        WHERE provider = :provider AND id = :id AND status = 'done'`,
-      args: { now, provider: key.provider, id: key.id },
-    });
-    return rs.rowsAffected === 1;
+  replay(key: EventKey, now: number): Promise<boolean> {
+    return replayEvent(this.#execute, key, now);
   }
 
   /**

@@ -18,6 +18,8 @@
  */
 import type { Client } from "@libsql/client";
 import { UserError } from "../errors.ts";
+import { ATTEMPTS_MIGRATION_SQL } from "./attempts.ts";
+import { ORDERING_MIGRATION_SQL } from "./ordering.ts";
 
 /** One schema step: `version` counts up from 1 without gaps; `sql` runs in one transaction. */
 export interface Migration {
@@ -95,6 +97,16 @@ export const INBOX_MIGRATIONS: readonly Migration[] = [
         until INTEGER NOT NULL
       ) WITHOUT ROWID`,
     ],
+  },
+  {
+    version: 4,
+    description: "attempt history: one row per handler run (attempts.ts)",
+    sql: ATTEMPTS_MIGRATION_SQL,
+  },
+  {
+    version: 5,
+    description: "ordering by object: order_key, order_at and the events_order index (ordering.ts)",
+    sql: ORDERING_MIGRATION_SQL,
   },
 ];
 

@@ -4,6 +4,7 @@
  * @module
  */
 import type { EventSource, IncomingEvent } from "../event.ts";
+import type { AttemptRecord } from "./attempts.ts";
 
 /**
  * Life of a stored event:
@@ -124,6 +125,13 @@ export interface Inbox {
   markUnhandled(key: EventKey, owner: string, now: number): Promise<boolean>;
   /** Gives a leased event back as pending without counting the attempt (shutdown, load error). */
   release(key: EventKey, owner: string, now: number, notBefore?: number): Promise<boolean>;
+  /**
+   * Records one handler run of a leased event, only while `owner` holds the lease. Queued with
+   * the other writes: issued together with the run's outcome, both commit in one transaction.
+   */
+  recordAttempt(key: EventKey, owner: string, record: AttemptRecord): Promise<void>;
+  /** The recorded runs of an event, oldest first. */
+  attempts(key: EventKey): Promise<AttemptRecord[]>;
   /** Lists newest first. */
   list(filter?: ListFilter): Promise<StoredEvent[]>;
   /** Finds by id, optionally narrowed by provider; several rows when ids collide across providers. */

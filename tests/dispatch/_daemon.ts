@@ -24,8 +24,23 @@ export interface DaemonProject {
   handler(file: string, text: string): Promise<string>;
   /** Starts `whd serve` in the project. */
   start(): Promise<WhdServer>;
+  /** A signed delivery of an event: the path, headers and body to POST. */
+  signed(
+    id: string,
+    type: string,
+    sync?: boolean,
+    data?: unknown,
+  ): Promise<{ path: string; headers: Record<string, string>; body: string }>;
   /** Signs and POSTs an event to `/hooks/shop` (or `/hooks/shop-sync` when `sync`). */
-  deliver(server: WhdServer, id: string, type: string, sync?: boolean): Promise<Delivery>;
+  deliver(
+    server: WhdServer,
+    id: string,
+    type: string,
+    sync?: boolean,
+    data?: unknown,
+  ): Promise<Delivery>;
+  /** Runs the real CLI (`main.ts`) in the project with its environment. */
+  cli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }>;
   /** `whd events list --json` (newest `limit`, default the CLI's 50). */
   events(limit?: number): Promise<ListedEvent[]>;
   remove(): Promise<void>;
@@ -34,7 +49,11 @@ export interface DaemonProject {
 /** An HTTP answer and how long it took. */
 export interface Delivery {
   status: number;
+  /** The parsed JSON body (an empty object when the body is not JSON). */
   body: Record<string, unknown>;
+  /** The raw body. */
+  text: string;
+  headers: Headers;
   ms: number;
 }
 
@@ -47,9 +66,13 @@ export interface ListedEvent {
   last_error: string | null;
 }
 
-/** Writes the project; `handlers` are extra keys under `handlers:` in whd.yaml. */
+/**
+ * Writes the project; `handlers` are extra keys under `handlers:` in whd.yaml, `webhook` extra
+ * keys of the async webhook (e.g. `order_key`).
+ */
 export async function daemonProject(
   handlers: Record<string, number | boolean>,
+  webhook: Record<string, string> = {},
 ): Promise<DaemonProject> {
   const dir = await Deno.makeTempDir({ prefix: "whd_daemon_" });
   const settings = Object.entries({ dir: "handlers", ...handlers })
@@ -72,7 +95,7 @@ providers:
     webhooks:
       orders:
         path: /hooks/shop
-${hmac}
+${hmac}${Object.entries(webhook).map(([k, v]) => `\n        ${k}: ${JSON.stringify(v)}`).join("")}
       orders_sync:
         path: /hooks/shop-sync
         mode: sync
@@ -82,28 +105,42 @@ ${hmac}
   await Deno.mkdir(join(dir, "handlers", "shop"), { recursive: true });
   const config = parseConfig(yaml, "whd.yaml");
   const webhooks = config.providers[0].webhooks;
-  const webhook = (sync: boolean): WebhookConfig =>
+  const hookOf = (sync: boolean): WebhookConfig =>
     webhooks.find((w) => (w.mode === "sync") === sync)!;
   const env = { SHOP_SECRET: SECRET };
 
+  const signed = async (id: string, type: string, sync = false, data: unknown = { n: 1 }) => {
+    const body = JSON.stringify({ id, type, data });
+    const hook = hookOf(sync);
+    const headers = await PROVIDERS.hmac.sign(hook, body, { secret: SECRET });
+    return { path: hook.path, headers, body };
+  };
+
   return {
     dir,
+    signed,
     path: (name) => join(dir, name),
     handler: (file, text) => writeFile(dir, join("handlers", "shop", file), text),
     start: () => startWhd([], { cwd: dir, env }),
-    async deliver(server, id, type, sync = false) {
-      const body = JSON.stringify({ id, type, data: { n: 1 } });
-      const hook = webhook(sync);
-      const headers = await PROVIDERS.hmac.sign(hook, body, { secret: SECRET });
+    async deliver(server, id, type, sync = false, data?: unknown) {
+      const { path, headers, body } = await signed(id, type, sync, data);
       const started = performance.now();
-      const response = await fetch(`${server.url}${hook.path}`, {
+      const response = await fetch(`${server.url}${path}`, {
         method: "POST",
         headers,
         body,
       });
       const text = await response.text();
       const ms = performance.now() - started;
-      return { status: response.status, body: JSON.parse(text), ms };
+      let parsed: Record<string, unknown> = {};
+      try {
+        parsed = JSON.parse(text);
+      } catch { /* a handler's own reply need not be JSON */ }
+      return { status: response.status, body: parsed, text, headers: response.headers, ms };
+    },
+    async cli(args) {
+      const run = await whd(args, { cwd: dir, env });
+      return { code: run.code, stdout: run.stdout, stderr: run.stderr };
     },
     async events(limit?: number) {
       const args = ["events", "list", "--json", ...(limit ? ["--limit", String(limit)] : [])];

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { createBundler, toDataUrl } from "../../src/dispatch/bundler.ts";
+import { loadRegistry } from "../../src/dispatch/registry.ts";
 import { createWorkerBundler } from "../../src/dispatch/worker_bundler.ts";
 import { handlersDir } from "./_helpers.ts";
 
@@ -46,30 +47,30 @@ Deno.test("bundler: a handler importing its types from the public entry @whd/whd
   assert.deepEqual(lines, ["paid evt_1"]);
 });
 
-Deno.test("bundler: every example handler in handlers/ (public-entry imports) bundles and runs", async () => {
-  const root = new URL("../../handlers/stripe/", import.meta.url).pathname;
-  const files = [...Deno.readDirSync(root)].filter((e) => e.name.endsWith(".ts")).map((e) =>
-    e.name
-  );
-  assert.ok(files.length >= 5, `examples in ${root}`);
+Deno.test("bundler: every example module in handlers/ imports its types from the public entry and bundles", async () => {
+  const root = new URL("../../handlers/", import.meta.url).pathname;
+  const files: string[] = [];
+  const walk = (dir: string) => {
+    for (const e of Deno.readDirSync(dir)) {
+      if (e.isDirectory && e.name !== "node_modules") walk(`${dir}${e.name}/`);
+      else if (e.isFile && e.name.endsWith(".ts")) files.push(dir + e.name);
+    }
+  };
+  walk(root);
+  assert.ok(files.length >= 8, `examples under ${root}`);
   for (const file of files) {
-    const source = await Deno.readTextFile(root + file);
-    assert.match(source, /from "@whd\/whd\/handler"/, `${file} imports the public entry`);
-    const result = await bundler.bundle(root + file);
-    assert.equal(result.ok, true, result.ok ? "" : result.error);
-    if (!result.ok) continue;
-    const mod = await import(toDataUrl(result.code));
-    const logged: string[] = [];
-    const log = (m: string) => logged.push(m);
-    await mod.default(
-      { id: "evt_1", provider: "stripe", type: file, payload: { data: { object: {} } } },
-      { log: { debug: log, info: log, warn: log, error: log }, attempt: 1, env: {} },
-    );
-    assert.ok(logged.length > 0, `${file} ran and logged`);
+    const source = await Deno.readTextFile(file);
+    assert.doesNotMatch(source, /src\/dispatch\/handler_types/, `${file} imports a private path`);
+    if (/import type/.test(source)) {
+      assert.match(source, /from "@whd\/whd\/handler"/, `${file} imports the public entry`);
+    }
+    const result = await bundler.bundle(file);
+    assert.equal(result.ok, true, result.ok ? "" : `${file}: ${result.error}`);
+    if (result.ok) assert.doesNotMatch(result.code, /@whd\/whd/, `${file}: the import is erased`);
   }
 });
 
-Deno.test("bundler: a bare npm import is a load error naming the file and the import", async () => {
+Deno.test("bundler: a package that is not installed is a load error naming the file, the package and the fix", async () => {
   const dir = await handlersDir({
     "stripe/charge.succeeded.ts": `import _ from "lodash";\nexport default () => _.noop();`,
   });
@@ -77,7 +78,7 @@ Deno.test("bundler: a bare npm import is a load error naming the file and the im
   assert.equal(result.ok, false);
   if (result.ok) return;
   assert.match(result.error, /charge\.succeeded\.ts imports "lodash"/);
-  assert.match(result.error, /only relative files and node: built-ins/);
+  assert.match(result.error, /package lodash is not installed: run `whd handlers vendor`/);
 });
 
 Deno.test("bundler: npm:, https: and a missing relative file are load errors too", async () => {
@@ -88,8 +89,11 @@ Deno.test("bundler: npm:, https: and a missing relative file are load errors too
   });
   for (
     const [file, pattern] of [
-      ["a/npm.ts", /npm\.ts imports "npm:left-pad"/],
-      ["a/remote.ts", /remote\.ts imports "https:\/\/example\.com\/x\.ts"/],
+      ["a/npm.ts", /npm\.ts imports "npm:left-pad": package left-pad is not installed/],
+      [
+        "a/remote.ts",
+        /remote\.ts imports "https:\/\/example\.com\/x\.ts": handlers may import relative files, node: built-ins and npm packages/,
+      ],
       ["a/missing.ts", /missing\.ts imports "\.\/nope\.ts": no such file/],
     ] as const
   ) {
@@ -144,4 +148,57 @@ Deno.test("worker bundler: bundles like the in-process one, reports load errors,
     inWorker.close();
     await Deno.remove(dir, { recursive: true });
   }
+});
+
+Deno.test("middleware: the registry wraps module handlers in their scope's middleware, outermost first", async () => {
+  const dir = await handlersDir({
+    "_middleware.ts":
+      `export default async (e, ctx, next) => { e.trail.push("root"); return await next(); };`,
+    "stripe/_middleware.ts":
+      `export default (e, ctx, next) => { e.trail.push("stripe"); return next(); };`,
+    "stripe/charge.*.ts": `export default (e) => { e.trail.push("handler"); return 42; };`,
+    "github/push.ts": `export default (e) => { e.trail.push("handler"); };`,
+    "github/twice.ts": `export default () => {};`,
+  });
+  const registry = await loadRegistry(dir, bundler);
+  assert.deepEqual(registry.errors, []);
+  const charge = registry.resolve("stripe", "charge.succeeded")!;
+  assert.deepEqual(charge.middleware, [
+    join(dir, "_middleware.ts"),
+    join(dir, "stripe/_middleware.ts"),
+  ]);
+  const run = async (code: string) => {
+    const event = { trail: [] as string[] };
+    const value = await (await import(toDataUrl(code))).default(event, {});
+    return { trail: event.trail, value };
+  };
+  assert.deepEqual(await run(charge.code!), { trail: ["root", "stripe", "handler"], value: 42 });
+  assert.deepEqual(await run(registry.resolve("github", "push")!.code!), {
+    trail: ["root", "handler"],
+    value: undefined,
+  });
+});
+
+Deno.test("middleware: a broken middleware is a load error of every handler it wraps; next() twice rejects", async () => {
+  const broken = await handlersDir({
+    "shop/_middleware.ts": `import x from "./nope.ts"; export default x;`,
+    "shop/a.ts": `export default () => {};`,
+    "shop/b.ts": `export default () => {};`,
+  });
+  const registry = await loadRegistry(broken, bundler);
+  assert.equal(registry.errors.length, 2);
+  for (const e of registry.errors) {
+    assert.match(e.message, /_middleware\.ts imports "\.\/nope\.ts": no such file/);
+  }
+
+  const twice = await handlersDir({
+    "shop/_middleware.ts":
+      `export default async (e, ctx, next) => { await next(); return next(); };`,
+    "shop/a.ts": `export default () => {};`,
+  });
+  const code = (await loadRegistry(twice, bundler)).resolve("shop", "a")!.code!;
+  await assert.rejects(
+    (async () => await (await import(toDataUrl(code))).default({}, {}))(),
+    /next\(\) was called more than once/,
+  );
 });

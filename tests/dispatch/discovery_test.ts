@@ -102,3 +102,18 @@ Deno.test("patterns: * matches any run of characters, dots included; nothing els
   assert.equal(patternMatches("push", "push"), true);
   assert.equal(patternMatches("push", "pushed"), false);
 });
+
+Deno.test("discovery: two middleware files in one scope are a problem naming both; the first by name is used", async () => {
+  const dir = await handlersDir({
+    "_middleware.ts": "export default (e, c, n) => n();",
+    "_middleware.js": "export default (e, c, n) => n();",
+    "shop/a.ts": "export default () => {};",
+  });
+  const found = await discoverHandlers(dir);
+  assert.equal(found.problems.length, 1);
+  assert.match(
+    found.problems[0].message,
+    /_middleware\.ts and _middleware\.js are both middleware here; remove one \(_middleware\.js is used\)/,
+  );
+  assert.deepEqual(found.files[0].middleware, [`${dir}/_middleware.js`]);
+});

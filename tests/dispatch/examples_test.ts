@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { fromReply } from "../../src/dispatch/handler_reply.ts";
 import { createHostPool } from "../../src/dispatch/module_runner.ts";
 import { runExecutable } from "../../src/dispatch/exec_runner.ts";
 import { loadRegistry } from "../../src/dispatch/registry.ts";
@@ -41,6 +42,46 @@ Deno.test("examples: every shipped handler loads and logs what it received", asy
     assert.equal(line.event_id, `evt_${type}`);
     assert.equal(line.type, type);
   }
+
+  // handlers/stripe/_middleware.ts skips test-mode events when asked to.
+  const paid = registry.resolve("stripe", "invoice.paid")!;
+  const skipped = memoryLogger();
+  const skip = await pool.run({
+    code: paid.code!,
+    event: testEvent({ id: "evt_test", type: "invoice.paid", payload: { livemode: false } }),
+    attempt: 1,
+    env: { WHD_SKIP_STRIPE_TEST_EVENTS: "1" },
+    timeoutMs: 5000,
+    log: skipped,
+  });
+  assert.deepEqual(skip, { ok: true });
+  assert.deepEqual(skipped.lines.map((l) => JSON.parse(l).msg), [
+    "test-mode event skipped",
+    "handler finished",
+  ]);
+
+  const slash = registry.resolve("slack", "slash_command");
+  assert.ok(slash?.code, "a handler for slack slash_command");
+  const reply = await pool.run({
+    code: slash.code,
+    event: testEvent({
+      id: "trig_1",
+      provider: "slack",
+      type: "slash_command",
+      payload: { command: "/whd", text: "status", user_name: "ada" },
+    }),
+    attempt: 1,
+    env: {},
+    timeoutMs: 5000,
+    log: memoryLogger(),
+  });
+  assert.equal(reply.ok, true);
+  const response = fromReply(reply.reply!);
+  assert.equal(response.status, 200);
+  assert.deepEqual(await response.json(), {
+    response_type: "ephemeral",
+    text: "/whd status received, ada.",
+  });
   await pool.close();
 
   const push = registry.resolve("github", "push");

@@ -28,6 +28,13 @@ Deno.test("a claim reads the claim indexes in order and never scans or sorts the
           "SEARCH events USING INDEX events_due",
           "SEARCH events USING INTEGER PRIMARY KEY",
         ], steps.join("\n"));
+        // The order-key check (ordering.ts) is an index lookup per candidate, never a scan.
+        const onOrder = steps.filter((s) => /\bo\b/.test(s) && !/SUBQUERY/.test(s));
+        assert.deepEqual(
+          onOrder.map((s) => s.replace(/ \(.*\)$/, "")),
+          ["SEARCH o USING INDEX events_order", "SEARCH o USING INDEX events_order"],
+          steps.join("\n"),
+        );
       }
     } finally {
       raw.close();

@@ -1,0 +1,440 @@
+/**
+ * The HTTP listener under the request handler: our own accept loop (`Deno.listen`) with each
+ * connection served by `Deno.serveHttp`, so that whd, not the runtime, decides how long a
+ * connection may take and how many there may be. `Deno.serve` has no header, body or idle
+ * timeout and no connection limit, and dies of an uncaught EMFILE when descriptors run out;
+ * here an accept error is caught, logged (one line a second at most) and retried with backoff.
+ *
+ * Limits (see {@linkcode ListenerLimits}):
+ * - a new connection's first request headers must be complete within `headerTimeoutMs`;
+ * - a kept-alive connection's next request headers within `idleTimeoutMs` after the last answer;
+ * - a request's body within `bodyTimeoutMs` after its headers (else 408, connection closed);
+ * - headers over `maxHeaderBytes` get 431 and the connection is closed (the HTTP parser under
+ *   `Deno.serveHttp` caps headers itself, see README "Reliability");
+ * - at most `maxConnections` open: at the limit the connection that has waited longest for a
+ *   request (at least 250 ms) is closed to make room; when there is none (every one is
+ *   busy or just opened) the new one is answered 503 at once and closed;
+ * - when a request's body was not read to its end (413, or not read at all) the connection is
+ *   closed right after the answer, so the rest is never read;
+ * - on EMFILE the oldest waiting connections are closed first, then accept is retried (with
+ *   backoff while there is none to close).
+ *
+ * `Deno.serveHttp` exists at runtime in Deno 2 but is no longer in its types: it is reached
+ * through a typed cast ({@linkcode serveHttp}).
+ *
+ * @example
+ * ```ts ignore
+ * import { listen } from "./listener.ts";
+ * const listener = listen({ hostname: "127.0.0.1", port: 0, limits, log, clock, onError },
+ *   (request) => new Response("ok"));
+ * await listener.shutdown();
+ * ```
+ * @module
+ */
+import type { Clock } from "../clock.ts";
+import { errorMessage } from "../errors.ts";
+import type { Logger } from "../ops/log.ts";
+import { BODY_READ, ClientGoneError } from "./body.ts";
+import { ConnectionTable, type Entry } from "./connection_table.ts";
+
+/** The limits the listener enforces (config `server:` keys, in milliseconds and bytes). */
+export interface ListenerLimits {
+  headerTimeoutMs: number;
+  bodyTimeoutMs: number;
+  idleTimeoutMs: number;
+  maxConnections: number;
+  maxHeaderBytes: number;
+}
+
+/** Options of {@linkcode listen}. */
+export interface ListenOptions {
+  hostname: string;
+  port: number;
+  /** SO_REUSEPORT, for `--workers N`. */
+  reusePort?: boolean;
+  limits: ListenerLimits;
+  log: Logger;
+  clock: Clock;
+  /** Called once the port is open. */
+  onListen?: (addr: Deno.NetAddr) => void;
+  /** The answer to a request whose handler threw (other than a client that went away). */
+  onError: (error: unknown) => Response;
+}
+
+/** A running listener. */
+export interface Listener {
+  /** The address it listens on (the port picked when 0 was asked). */
+  readonly addr: Deno.NetAddr;
+  /** Open connections and those waiting for a request. */
+  stats(): { open: number; waiting: number };
+  /**
+   * Stops accepting, closes connections waiting for a request, lets requests in flight finish
+   * (their answers close the connection) and resolves when every connection is closed.
+   */
+  shutdown(): Promise<void>;
+}
+
+/** A request as `Deno.serveHttp` hands it over. */
+interface RequestEvent {
+  readonly request: Request;
+  respondWith(response: Response | PromiseLike<Response>): Promise<void>;
+}
+
+/** A connection served by `Deno.serveHttp`. */
+interface HttpConn {
+  nextRequest(): Promise<RequestEvent | null>;
+  close(): void;
+}
+
+/** `Deno.serveHttp`, present in the Deno 2 runtime but removed from its types. */
+function serveHttp(conn: Deno.Conn): HttpConn {
+  return (Deno as unknown as { serveHttp(conn: Deno.Conn): HttpConn }).serveHttp(conn);
+}
+
+/** A connection's state in the table. */
+interface Connection {
+  conn: Deno.Conn;
+  http: HttpConn;
+  closed: boolean;
+  /** The request whose body is awaited (answered 408 if the body timeout passes). */
+  pending?: RequestEvent;
+  /** Set when the listener answered the pending request itself. */
+  answered: boolean;
+}
+
+/**
+ * How long a connection may take to send a last answer (`Connection: close`, after which
+ * `Deno.serveHttp` closes it itself, once the answer is written) before it is closed anyway.
+ * Closing it ourselves right after `respondWith` could drop the answer still being written.
+ */
+const _CLOSING_MS = 1_000;
+
+/**
+ * A connection is closed to make room (at the connection limit, on EMFILE) only once it has
+ * waited this long for a request: a new one is most likely sending its request right now, and
+ * a flood of new connections must not push out the one a real client just opened.
+ */
+const _REAP_MIN_WAIT_MS = 250;
+
+/** Refused connections answered at once (each holds a descriptor until then). */
+const _MAX_REFUSING = 64;
+/** How long a refused connection is waited on for its request before it is just closed. */
+const _REFUSE_WAIT_MS = 100;
+
+const _REFUSED = new TextEncoder().encode(
+  "HTTP/1.1 503 Service Unavailable\r\ncontent-type: application/json\r\nretry-after: 1\r\n" +
+    'connection: close\r\ncontent-length: 55\r\n\r\n{"error":"too_many_connections","message":"try again"}\n',
+);
+
+function _closing(status: number, error: string, message: string): Response {
+  return new Response(JSON.stringify({ error, message }), {
+    status,
+    headers: { "content-type": "application/json", connection: "close" },
+  });
+}
+
+/** Header bytes as sent: request line, and for each header `name: value\r\n`. */
+function _headerBytes(request: Request): number {
+  let size = request.method.length + request.url.length + 12;
+  for (const [name, value] of request.headers) size += name.length + value.length + 4;
+  return size;
+}
+
+/** Whether a request announces a body (so not reading it leaves bytes on the connection). */
+function _hasBody(request: Request): boolean {
+  const length = request.headers.get("content-length");
+  if (length !== null) return length !== "0";
+  return request.headers.has("transfer-encoding");
+}
+
+/**
+ * Calls `write` at most once per `intervalMs`, with how many calls were swallowed since the
+ * last line.
+ */
+export function rateLimited<A extends unknown[]>(
+  clock: Clock,
+  intervalMs: number,
+  write: (suppressed: number, ...args: A) => void,
+): (...args: A) => void {
+  let last = -Infinity;
+  let suppressed = 0;
+  return (...args: A) => {
+    const now = clock.now();
+    if (now - last < intervalMs) {
+      suppressed++;
+      return;
+    }
+    last = now;
+    write(suppressed, ...args);
+    suppressed = 0;
+  };
+}
+
+/** Starts listening and serving; throws what `Deno.listen` throws (e.g. AddrInUse). */
+export function listen(options: ListenOptions, handler: Deno.ServeHandler): Listener {
+  const { limits, log, clock } = options;
+  const listener = Deno.listen({
+    transport: "tcp",
+    hostname: options.hostname,
+    port: options.port,
+    reusePort: options.reusePort,
+  });
+  const table = new ConnectionTable<Connection>({
+    headMs: limits.headerTimeoutMs,
+    idleMs: limits.idleTimeoutMs,
+    bodyMs: limits.bodyTimeoutMs,
+    closingMs: _CLOSING_MS,
+  });
+  const serving = new Set<Promise<void>>();
+  let stopping = false;
+
+  const close = (entry: Entry<Connection>): void => {
+    const state = entry.value;
+    if (state.closed) return;
+    state.closed = true;
+    table.remove(entry);
+    try {
+      state.http.close();
+    } catch { /* already closed */ }
+    try {
+      state.conn.close();
+    } catch { /* closed with the HttpConn */ }
+  };
+
+  /**
+   * Closes up to `count` connections that have waited longest for a request, and at least
+   * `minWaitMs` (0 at shutdown).
+   */
+  const reapIdle = (count: number, minWaitMs = _REAP_MIN_WAIT_MS): number => {
+    let reaped = 0;
+    const now = clock.now();
+    while (reaped < count) {
+      const entry = table.oldestIdle(now, minWaitMs);
+      if (!entry) break;
+      close(entry);
+      reaped++;
+    }
+    return reaped;
+  };
+
+  const acceptFailed = rateLimited(clock, 1000, (suppressed, error: unknown, reaped: number) => {
+    log.warn("accepting a connection failed; retrying", {
+      error: errorMessage(error),
+      open: table.size,
+      reaped_idle: reaped,
+      suppressed,
+    });
+  });
+  const refused = rateLimited(clock, 1000, (suppressed) => {
+    log.warn("connection limit reached: refusing connections (503)", {
+      max_connections: limits.maxConnections,
+      refused: suppressed + 1,
+    });
+  });
+
+  const sweep = () => {
+    const now = clock.now();
+    for (const entry of table.expired(now)) {
+      const state = entry.value;
+      if (entry.phase === "body" && state.pending) {
+        const event = state.pending;
+        state.answered = true;
+        state.pending = undefined;
+        table.enter(entry, "closing", now);
+        log.debug("request body too slow; answering 408 and closing", {
+          timeout_ms: limits.bodyTimeoutMs,
+        });
+        event.respondWith(
+          _closing(408, "request_timeout", "the request body did not arrive in time"),
+        ).catch(() => close(entry));
+      } else if (entry.phase === "closing") {
+        close(entry);
+      } else {
+        log.debug(
+          entry.phase === "head"
+            ? "request headers too slow; closing the connection"
+            : "idle connection timed out; closing it",
+          { phase: entry.phase },
+        );
+        close(entry);
+      }
+    }
+  };
+  const tick = Math.min(
+    1000,
+    Math.max(25, Math.min(limits.headerTimeoutMs, limits.idleTimeoutMs, limits.bodyTimeoutMs) / 4),
+  );
+  const sweeper = setInterval(sweep, tick);
+
+  const handle = async (entry: Entry<Connection>, event: RequestEvent): Promise<void> => {
+    const state = entry.value;
+    const { request } = event;
+    if (_headerBytes(request) > limits.maxHeaderBytes) {
+      table.enter(entry, "closing", clock.now());
+      await event.respondWith(
+        _closing(
+          431,
+          "headers_too_large",
+          `request headers exceed server.max_header_bytes (${limits.maxHeaderBytes} bytes)`,
+        ),
+      ).catch(() => close(entry));
+      return;
+    }
+    table.enter(entry, "body", clock.now());
+    state.pending = event;
+    state.answered = false;
+    let bodyRead: boolean | undefined;
+    (request as Request & { [BODY_READ]?: (complete: boolean) => void })[BODY_READ] = (
+      complete,
+    ) => {
+      bodyRead = complete;
+      state.pending = undefined;
+      if (!state.closed && entry.phase === "body") table.enter(entry, "busy", clock.now());
+    };
+    const { promise: completed, resolve: complete } = Promise.withResolvers<void>();
+    let response: Response;
+    try {
+      response = await handler(request, { remoteAddr: state.conn.remoteAddr, completed });
+    } catch (error) {
+      if (error instanceof ClientGoneError || state.answered || state.closed) {
+        if (!state.answered) {
+          log.debug("client disconnected mid-request", {
+            error: errorMessage(error instanceof ClientGoneError ? error.cause : error),
+          });
+        }
+        close(entry);
+        complete();
+        return;
+      }
+      response = options.onError(error);
+    }
+    state.pending = undefined;
+    if (state.answered || state.closed) {
+      complete();
+      return;
+    }
+    // The rest of the body is still on the wire: answer, then close without reading it.
+    const unread = bodyRead === undefined ? _hasBody(request) : !bodyRead;
+    const last = unread || stopping;
+    if (last) {
+      try {
+        response.headers.set("connection", "close");
+      } catch { /* immutable headers: the closing deadline closes it */ }
+    }
+    table.enter(entry, last ? "closing" : "busy", clock.now());
+    try {
+      await event.respondWith(response);
+    } catch (error) {
+      log.debug("client disconnected before the answer was sent", {
+        error: errorMessage(error),
+      });
+      close(entry);
+      complete();
+      return;
+    }
+    complete();
+  };
+
+  const serve = async (conn: Deno.Conn): Promise<void> => {
+    let http: HttpConn;
+    try {
+      http = serveHttp(conn);
+    } catch (error) {
+      log.debug("could not serve a connection", { error: errorMessage(error) });
+      conn.close();
+      return;
+    }
+    const entry = table.add({ conn, http, closed: false, answered: false }, clock.now());
+    try {
+      while (!entry.value.closed) {
+        const event = await http.nextRequest();
+        if (!event) break;
+        await handle(entry, event);
+        // After a last answer, `nextRequest` ends once it is written (or the deadline closes).
+        if (!entry.value.closed && entry.phase !== "closing") {
+          // Stopping: no new requests are waited for; the closing deadline ends it.
+          table.enter(entry, stopping ? "closing" : "idle", clock.now());
+        }
+      }
+    } catch (error) {
+      if (!entry.value.closed) {
+        log.debug("connection ended with an error", { error: errorMessage(error) });
+      }
+    } finally {
+      close(entry);
+    }
+  };
+
+  /**
+   * Answers 503 to a connection over the limit and closes it. The answer waits (briefly) for
+   * the request: an answer that arrives before the request was sent looks like garbage to an
+   * HTTP client. Past `_MAX_REFUSING` refusals in progress, it closes at once.
+   */
+  let refusing = 0;
+  const refuse = async (conn: Deno.Conn): Promise<void> => {
+    if (refusing >= _MAX_REFUSING) {
+      conn.close();
+      return;
+    }
+    refusing++;
+    const timer = setTimeout(() => conn.close(), _REFUSE_WAIT_MS);
+    try {
+      if (await conn.read(new Uint8Array(1024)) !== null) await conn.write(_REFUSED);
+    } catch { /* closed by the timer, or by the client */ }
+    clearTimeout(timer);
+    try {
+      conn.close();
+    } catch { /* closed */ }
+    refusing--;
+  };
+
+  const track = (conn: Deno.Conn) => {
+    const done = serve(conn);
+    serving.add(done);
+    done.finally(() => serving.delete(done));
+  };
+
+  const accepting = (async () => {
+    let backoff = 0;
+    while (!stopping) {
+      // At the limit, make room before accepting: the new connection needs a descriptor.
+      if (table.size >= limits.maxConnections) reapIdle(1);
+      let conn: Deno.Conn;
+      try {
+        conn = await listener.accept();
+        backoff = 0;
+      } catch (error) {
+        if (stopping || error instanceof Deno.errors.BadResource) break;
+        // Out of descriptors (EMFILE/ENFILE) or a transient error: make room, then retry.
+        const reaped = reapIdle(Math.max(1, Math.ceil(table.waiting / 10)));
+        acceptFailed(error, reaped);
+        backoff = reaped > 0 ? 0 : Math.min(1000, Math.max(10, backoff * 2));
+        if (backoff > 0) await new Promise((r) => setTimeout(r, backoff));
+        continue;
+      }
+      if (table.size >= limits.maxConnections) {
+        refused();
+        refuse(conn);
+        continue;
+      }
+      track(conn);
+    }
+  })();
+
+  const addr = listener.addr as Deno.NetAddr;
+  options.onListen?.(addr);
+  return {
+    addr,
+    stats: () => ({ open: table.size, waiting: table.waiting }),
+    async shutdown() {
+      stopping = true;
+      try {
+        listener.close();
+      } catch { /* closed */ }
+      await accepting;
+      reapIdle(Infinity, 0);
+      await Promise.all([...serving]);
+      clearInterval(sweeper);
+    },
+  };
+}

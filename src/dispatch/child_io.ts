@@ -88,3 +88,29 @@ export function killQuietly(child: Deno.ChildProcess, signal: Deno.Signal): void
     child.kill(signal);
   } catch { /* already exited */ }
 }
+
+/**
+ * Spawns `command` in a session and process group of its own (its pid leads the group), so
+ * one signal to the group reaches everything it started. Through the small `setsid` program
+ * (util-linux), because Deno's `detached: true` forks whd itself: 16–26 ms per spawn, on the
+ * main thread, once whd holds a few hundred MB, against 1–2 ms for spawning `setsid` (measured
+ * here, Deno 2.9.6). Where `setsid` is missing, `detached: true` does the same job.
+ *
+ * @example
+ * ```ts ignore
+ * const child = spawnInOwnSession("/srv/handlers/push.sh", { stdin: "null" });
+ * Deno.kill(-child.pid, "SIGTERM"); // the whole group
+ * ```
+ */
+export function spawnInOwnSession(
+  command: string,
+  options: Omit<Deno.CommandOptions, "detached">,
+): Deno.ChildProcess {
+  try {
+    return new Deno.Command("setsid", { ...options, args: [command, ...(options.args ?? [])] })
+      .spawn();
+  } catch (error) {
+    if (!(error instanceof Deno.errors.NotFound)) throw error;
+    return new Deno.Command(command, { ...options, detached: true }).spawn();
+  }
+}

@@ -18,7 +18,7 @@ import { sleep, systemClock, type TimerClock } from "../clock.ts";
 import { errorMessage } from "../errors.ts";
 import type { Event } from "../event.ts";
 import type { Logger } from "../ops/log.ts";
-import { pumpLines, settledWithin } from "./child_io.ts";
+import { pumpLines, settledWithin, spawnInOwnSession } from "./child_io.ts";
 import type { RunResult } from "./module_runner.ts";
 
 /** One executable handler run. */
@@ -147,23 +147,6 @@ async function _stopGroup(pgid: number, graceMs: number, clock: TimerClock): Pro
 /** What setsid(1) prints when it cannot exec the handler. */
 const _SETSID_FAILED = "setsid: failed to execute ";
 
-/**
- * Starts `path` in a session (and process group) of its own, so a timeout or shutdown stops
- * everything the handler started (`sleep 600 &`, a pipeline), not only the handler. Through
- * the small `setsid` program (util-linux), because Deno's `detached: true` forks whd itself:
- * 16–26 ms per spawn once whd holds a few hundred MB, against 1–2 ms for spawning `setsid`
- * (measured here, Deno 2.9.6). Where `setsid` is missing, `detached: true` does the same job.
- */
-function _spawnInOwnSession(path: string, env: Record<string, string>): Deno.ChildProcess {
-  const stdio = { stdin: "piped", stdout: "piped", stderr: "piped" } as const;
-  try {
-    return new Deno.Command("setsid", { ...stdio, args: [path], env }).spawn();
-  } catch (error) {
-    if (!(error instanceof Deno.errors.NotFound)) throw error;
-    return new Deno.Command(path, { ...stdio, detached: true, env }).spawn();
-  }
-}
-
 /** Runs one executable handler. Never throws; a spawn failure is a failed run. */
 export async function runExecutable(request: ExecRun): Promise<ExecResult> {
   const limit = request.maxOutputBytes ?? 65_536;
@@ -173,12 +156,19 @@ export async function runExecutable(request: ExecRun): Promise<ExecResult> {
   if (request.signal?.aborted) return { ok: false, cancelled: true, stdout: "", stderr: "" };
   let child: Deno.ChildProcess;
   try {
-    child = _spawnInOwnSession(request.path, {
-      WHD_PROVIDER: request.event.provider,
-      WHD_WEBHOOK: request.event.webhook,
-      WHD_EVENT_ID: request.event.id,
-      WHD_EVENT_TYPE: request.event.type,
-      WHD_ATTEMPT: String(request.attempt),
+    // Its own session and process group, so a timeout or shutdown stops everything the
+    // handler started (`sleep 600 &`, a pipeline), not only the handler.
+    child = spawnInOwnSession(request.path, {
+      stdin: "piped",
+      stdout: "piped",
+      stderr: "piped",
+      env: {
+        WHD_PROVIDER: request.event.provider,
+        WHD_WEBHOOK: request.event.webhook,
+        WHD_EVENT_ID: request.event.id,
+        WHD_EVENT_TYPE: request.event.type,
+        WHD_ATTEMPT: String(request.attempt),
+      },
     });
   } catch (error) {
     const failure = `cannot start ${request.path}: ${errorMessage(error)}`;

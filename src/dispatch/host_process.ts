@@ -17,7 +17,7 @@
  */
 import type { Event } from "../event.ts";
 import type { Logger } from "../ops/log.ts";
-import { killQuietly, pumpLines, settledWithin } from "./child_io.ts";
+import { killQuietly, pumpLines, settledWithin, spawnInOwnSession } from "./child_io.ts";
 import type { RunResult } from "./decide.ts";
 import type { HostCommand } from "./host_command.ts";
 import {
@@ -105,7 +105,9 @@ export function startHost(options: StartHostOptions): HostProcess {
   const maxOutput = options.maxOutputBytes ?? 65_536;
   const prefix = `@whd:${(options.randomId ?? (() => crypto.randomUUID()))()}@`;
   const encoder = new TextEncoder();
-  const child = new Deno.Command(options.command.command, {
+  // A process group of its own: a kill reaches whatever the handler module started
+  // (Deno.Command children), not only the host. The host exits when its stdin closes.
+  const child = spawnInOwnSession(options.command.command, {
     args: options.command.args,
     env: {
       [HOST_PREFIX_ENV]: prefix,
@@ -114,10 +116,7 @@ export function startHost(options: StartHostOptions): HostProcess {
     stdin: "piped",
     stdout: "piped",
     stderr: "piped",
-    // A process group of its own: a kill reaches whatever the handler module started
-    // (Deno.Command children), not only the host. The host exits when its stdin closes.
-    detached: true,
-  }).spawn();
+  });
   const writer = child.stdin.getWriter();
   const hashes = new Set<string>();
   let sentEnv: Record<string, string> | undefined;

@@ -4,7 +4,7 @@
  */
 import assert from "node:assert/strict";
 import { ConnectionTable } from "../src/http/connection_table.ts";
-import { rateLimited } from "../src/http/listener.ts";
+import { rateLimited } from "../src/ops/throttle.ts";
 import { ManualClock } from "../src/clock.ts";
 
 const timeouts = { headMs: 1000, idleMs: 500, bodyMs: 3000, closingMs: 100 };

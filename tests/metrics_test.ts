@@ -11,7 +11,8 @@ import { ManualClock } from "../src/clock.ts";
 import { openInbox } from "../src/inbox/libsql_inbox.ts";
 import { watchBacklog } from "../src/ops/backlog_gauges.ts";
 import { memoryLogger } from "../src/ops/log.ts";
-import { HANDLER_BUCKETS, Metrics, observeRun, TypeLabels } from "../src/ops/metrics.ts";
+import { HANDLER_BUCKETS, Metrics, observeRun } from "../src/ops/metrics.ts";
+import { TypeLabels } from "../src/ops/type_labels.ts";
 import { startWhd } from "./helpers/whd_process.ts";
 
 /** Runs `promtool check metrics` on `text`; null when promtool is not installed. */

@@ -178,7 +178,7 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
       env: () => env ?? readEnv(),
       stripeFor,
     }),
-    exec: createExecRunner({ abortGraceMs }),
+    exec: createExecRunner({ abortGraceMs, clock }),
   };
   const active = new Map<string, _Active>();
   /** Webhooks with `order_key`: a recorded outcome of theirs may let the next event of its key run. */

@@ -14,6 +14,7 @@
  * ```
  * @module
  */
+import { sleep, systemClock, type TimerClock } from "../clock.ts";
 import { errorMessage } from "../errors.ts";
 import type { Event } from "../event.ts";
 import type { Logger } from "../ops/log.ts";
@@ -37,6 +38,8 @@ export interface ExecRun {
    * read and dropped. Default 65536.
    */
   maxOutputBytes?: number;
+  /** Times the timeout and the kill grace. Default: the system clock. */
+  clock?: TimerClock;
 }
 
 /** What the run produced, on top of {@linkcode RunResult}. */
@@ -134,12 +137,10 @@ function _groupAlive(pgid: number): boolean {
  * SIGTERM to the whole process group, then SIGKILL once `graceMs` have passed while any of it
  * is still alive. Resolves when the group is gone (or SIGKILLed).
  */
-async function _stopGroup(pgid: number, graceMs: number): Promise<void> {
+async function _stopGroup(pgid: number, graceMs: number, clock: TimerClock): Promise<void> {
   _signalGroup(pgid, "SIGTERM");
-  const deadline = Date.now() + graceMs;
-  while (_groupAlive(pgid) && Date.now() < deadline) {
-    await new Promise((resolve) => setTimeout(resolve, 25));
-  }
+  const deadline = clock.now() + graceMs;
+  while (_groupAlive(pgid) && clock.now() < deadline) await sleep(clock, 25);
   if (_groupAlive(pgid)) _signalGroup(pgid, "SIGKILL");
 }
 
@@ -150,6 +151,7 @@ const _SETSID_FAILED = "setsid: failed to execute ";
 export async function runExecutable(request: ExecRun): Promise<ExecResult> {
   const limit = request.maxOutputBytes ?? 65_536;
   const grace = request.abortGraceMs ?? 1000;
+  const clock = request.clock ?? systemClock;
   const scrub = (text: string) => request.log.scrub(text);
   if (request.signal?.aborted) return { ok: false, cancelled: true, stdout: "", stderr: "" };
   let child: Deno.ChildProcess;
@@ -176,11 +178,11 @@ export async function runExecutable(request: ExecRun): Promise<ExecResult> {
   let timedOut = false;
   let cancelled = false;
   let stopping: Promise<void> | undefined;
-  const stop = () => stopping ??= _stopGroup(pgid, grace);
-  const timer = setTimeout(() => {
+  const stop = () => stopping ??= _stopGroup(pgid, grace, clock);
+  const cancelTimer = clock.setTimer(request.timeoutMs, () => {
     timedOut = true;
     stop();
-  }, request.timeoutMs);
+  });
   const onCancel = () => {
     cancelled = true;
     stop();
@@ -204,7 +206,7 @@ export async function runExecutable(request: ExecRun): Promise<ExecResult> {
     } catch { /* the process exited without reading stdin */ }
   })();
   const status = await child.status;
-  clearTimeout(timer);
+  cancelTimer();
   request.signal?.removeEventListener("abort", onCancel);
   // After a timeout or cancel, the rest of the group is stopped before the run ends.
   await stopping;

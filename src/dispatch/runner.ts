@@ -11,6 +11,7 @@
  * ```
  * @module
  */
+import type { TimerClock } from "../clock.ts";
 import type { Event } from "../event.ts";
 import type { Logger } from "../ops/log.ts";
 import type { RunResult } from "./decide.ts";
@@ -76,6 +77,8 @@ export function createModuleRunner(options: ModuleRunnerOptions): Runner {
 export interface ExecRunnerOptions {
   /** How long after SIGTERM at the timeout a process has before SIGKILL. Default 1000. */
   abortGraceMs?: number;
+  /** Times the timeout and the kill grace. Default: the system clock. */
+  clock?: TimerClock;
 }
 
 /** Executable handlers, one child process per run. */
@@ -90,6 +93,7 @@ export function createExecRunner(options: ExecRunnerOptions = {}): Runner {
         log: ctx.log,
         signal: ctx.signal,
         abortGraceMs: options.abortGraceMs,
+        clock: options.clock,
       });
       const result: RunResult = { ok };
       if (error !== undefined) result.error = error;

@@ -54,10 +54,17 @@ export class ConnectionTable<T> {
   #all = new Map<number, Entry<T>>();
   /** Connections waiting for a request (head or idle), in the order they started waiting. */
   #waiting = new Map<number, Entry<T>>();
-  #timeouts: PhaseTimeouts;
+  /** How long each phase but `busy` may last. */
+  #limits: Record<Exclude<Phase, "busy">, number>;
 
+  /** A table whose phases time out after `timeouts`. */
   constructor(timeouts: PhaseTimeouts) {
-    this.#timeouts = timeouts;
+    this.#limits = {
+      head: timeouts.headMs,
+      idle: timeouts.idleMs,
+      body: timeouts.bodyMs,
+      closing: timeouts.closingMs,
+    };
   }
 
   /** Open connections. */
@@ -82,23 +89,7 @@ export class ConnectionTable<T> {
   enter(entry: Entry<T>, phase: Phase, now: number): void {
     entry.phase = phase;
     entry.since = now;
-    switch (phase) {
-      case "head":
-        entry.deadline = now + this.#timeouts.headMs;
-        break;
-      case "idle":
-        entry.deadline = now + this.#timeouts.idleMs;
-        break;
-      case "body":
-        entry.deadline = now + this.#timeouts.bodyMs;
-        break;
-      case "closing":
-        entry.deadline = now + this.#timeouts.closingMs;
-        break;
-      case "busy":
-        entry.deadline = Infinity;
-        break;
-    }
+    entry.deadline = phase === "busy" ? Infinity : now + this.#limits[phase];
     this.#waiting.delete(entry.id);
     if (phase === "head" || phase === "idle") {
       if (this.#all.has(entry.id)) this.#waiting.set(entry.id, entry);

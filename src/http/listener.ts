@@ -20,7 +20,7 @@
  *   backoff while there is none to close).
  *
  * `Deno.serveHttp` exists at runtime in Deno 2 but is no longer in its types: it is reached
- * through a typed cast ({@linkcode serveHttp}).
+ * through a typed cast (`serve_http.ts`).
  *
  * @example
  * ```ts ignore
@@ -36,6 +36,9 @@ import { errorMessage } from "../errors.ts";
 import type { Logger } from "../ops/log.ts";
 import { BODY_READ, ClientGoneError } from "./body.ts";
 import { ConnectionTable, type Entry } from "./connection_table.ts";
+import { createRefuser } from "./refuse.ts";
+import { type HttpConn, type RequestEvent, serveHttp } from "./serve_http.ts";
+import { rateLimited } from "../ops/throttle.ts";
 
 /** The limits the listener enforces (config `server:` keys, in milliseconds and bytes). */
 export interface ListenerLimits {
@@ -74,23 +77,6 @@ export interface Listener {
   shutdown(): Promise<void>;
 }
 
-/** A request as `Deno.serveHttp` hands it over. */
-interface RequestEvent {
-  readonly request: Request;
-  respondWith(response: Response | PromiseLike<Response>): Promise<void>;
-}
-
-/** A connection served by `Deno.serveHttp`. */
-interface HttpConn {
-  nextRequest(): Promise<RequestEvent | null>;
-  close(): void;
-}
-
-/** `Deno.serveHttp`, present in the Deno 2 runtime but removed from its types. */
-function serveHttp(conn: Deno.Conn): HttpConn {
-  return (Deno as unknown as { serveHttp(conn: Deno.Conn): HttpConn }).serveHttp(conn);
-}
-
 /** A connection's state in the table. */
 interface Connection {
   conn: Deno.Conn;
@@ -116,16 +102,6 @@ const _CLOSING_MS = 1_000;
  */
 const _REAP_MIN_WAIT_MS = 250;
 
-/** Refused connections answered at once (each holds a descriptor until then). */
-const _MAX_REFUSING = 64;
-/** How long a refused connection is waited on for its request before it is just closed. */
-const _REFUSE_WAIT_MS = 100;
-
-const _REFUSED = new TextEncoder().encode(
-  "HTTP/1.1 503 Service Unavailable\r\ncontent-type: application/json\r\nretry-after: 1\r\n" +
-    'connection: close\r\ncontent-length: 55\r\n\r\n{"error":"too_many_connections","message":"try again"}\n',
-);
-
 function _closing(status: number, error: string, message: string): Response {
   return new Response(JSON.stringify({ error, message }), {
     status,
@@ -145,29 +121,6 @@ function _hasBody(request: Request): boolean {
   const length = request.headers.get("content-length");
   if (length !== null) return length !== "0";
   return request.headers.has("transfer-encoding");
-}
-
-/**
- * Calls `write` at most once per `intervalMs`, with how many calls were swallowed since the
- * last line.
- */
-export function rateLimited<A extends unknown[]>(
-  clock: Clock,
-  intervalMs: number,
-  write: (suppressed: number, ...args: A) => void,
-): (...args: A) => void {
-  let last = -Infinity;
-  let suppressed = 0;
-  return (...args: A) => {
-    const now = clock.now();
-    if (now - last < intervalMs) {
-      suppressed++;
-      return;
-    }
-    last = now;
-    write(suppressed, ...args);
-    suppressed = 0;
-  };
 }
 
 /** Starts listening and serving; throws what `Deno.listen` throws (e.g. AddrInUse). */
@@ -365,28 +318,7 @@ export function listen(options: ListenOptions, handler: Deno.ServeHandler): List
     }
   };
 
-  /**
-   * Answers 503 to a connection over the limit and closes it. The answer waits (briefly) for
-   * the request: an answer that arrives before the request was sent looks like garbage to an
-   * HTTP client. Past `_MAX_REFUSING` refusals in progress, it closes at once.
-   */
-  let refusing = 0;
-  const refuse = async (conn: Deno.Conn): Promise<void> => {
-    if (refusing >= _MAX_REFUSING) {
-      conn.close();
-      return;
-    }
-    refusing++;
-    const timer = setTimeout(() => conn.close(), _REFUSE_WAIT_MS);
-    try {
-      if (await conn.read(new Uint8Array(1024)) !== null) await conn.write(_REFUSED);
-    } catch { /* closed by the timer, or by the client */ }
-    clearTimeout(timer);
-    try {
-      conn.close();
-    } catch { /* closed */ }
-    refusing--;
-  };
+  const refuse = createRefuser();
 
   const track = (conn: Deno.Conn) => {
     const done = serve(conn);

@@ -67,26 +67,20 @@ export class IpAllowlist {
     const ip = parseAddress(address);
     if (ip === null) return false;
     return ip.family === 4
-      ? _searchV4(this.#v4First, this.#v4Last, ip.value)
-      : _searchV6(this.#v6First, this.#v6Last, ip.value);
+      ? _search(this.#v4First, this.#v4Last, ip.value)
+      : _search(this.#v6First, this.#v6Last, ip.value);
   }
 }
 
-/** Binary search over sorted, disjoint inclusive IPv4 ranges. */
-function _searchV4(first: Float64Array, last: Float64Array, value: number): boolean {
-  let lo = 0;
-  let hi = first.length - 1;
-  while (lo <= hi) {
-    const mid = (lo + hi) >>> 1;
-    if (value < first[mid]) hi = mid - 1;
-    else if (value > last[mid]) lo = mid + 1;
-    else return true;
-  }
-  return false;
-}
-
-/** Binary search over sorted, disjoint inclusive IPv6 ranges. */
-function _searchV6(first: bigint[], last: bigint[], value: bigint): boolean {
+/**
+ * Binary search over sorted, disjoint inclusive ranges (`first[i]`..`last[i]`): IPv4 as
+ * numbers, IPv6 as bigints.
+ */
+function _search<T extends number | bigint>(
+  first: ArrayLike<T>,
+  last: ArrayLike<T>,
+  value: T,
+): boolean {
   let lo = 0;
   let hi = first.length - 1;
   while (lo <= hi) {

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
+import { ManualClock } from "../../src/clock.ts";
 import { runExecutable } from "../../src/dispatch/exec_runner.ts";
 import { memoryLogger } from "../../src/ops/log.ts";
 import { REDACTED } from "../../src/ops/scrub.ts";
@@ -154,6 +155,31 @@ Deno.test("exec: a cancelled run (shutdown) stops the whole group too", async ()
   const result = await running;
   assert.equal(result.cancelled, true);
   assert.deepEqual((await pidsIn(pids)).filter(alive), []);
+  await Deno.remove(dir, { recursive: true });
+});
+
+Deno.test("exec: the timeout runs on the injected clock", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "whd_exec_clock_" });
+  const pids = join(dir, "pids");
+  const path = await script(`#!/bin/sh\nsleep 600 &\necho $! > ${pids}\nwait\n`);
+  const clock = new ManualClock();
+  const running = runExecutable({
+    path,
+    event,
+    attempt: 1,
+    timeoutMs: 3_600_000,
+    abortGraceMs: 0,
+    clock,
+    log: memoryLogger(),
+  });
+  while ((await pidsIn(pids)).length === 0) await new Promise((r) => setTimeout(r, 20));
+  assert.equal(clock.pendingTimers, 1, "the timeout is a timer on the given clock");
+  clock.advance(3_600_000);
+  const result = await running;
+  assert.equal(result.timedOut, true);
+  assert.equal(result.error, "timed out after 3600000 ms");
+  assert.deepEqual((await pidsIn(pids)).filter(alive), [], "the group was stopped");
+  assert.equal(clock.pendingTimers, 0);
   await Deno.remove(dir, { recursive: true });
 });
 

@@ -293,7 +293,8 @@ Deno.test("host: quick runs share a host instead of starting one each; a host st
   assert.equal(new Set(logged(log, "pid").map((l) => l.pid)).size, 1, "four runs, one host");
   assert.equal(pool.size, 1);
 
-  const gate = `${await Deno.makeTempDir()}/gate`;
+  const gateDir = await Deno.makeTempDir();
+  const gate = `${gateDir}/gate`;
   const blocked = await code(`export default async () => {
     while (true) {
       try { await Deno.stat(${JSON.stringify(gate)}); return; } catch { /* not yet */ }
@@ -310,4 +311,5 @@ Deno.test("host: quick runs share a host instead of starting one each; a host st
   await Deno.writeTextFile(gate, "");
   assert.deepEqual(await slow, { ok: true });
   await pool.close();
+  await Deno.remove(gateDir, { recursive: true });
 });

@@ -1,27 +1,10 @@
 import assert from "node:assert/strict";
 import { createClient } from "@libsql/client";
-import type { IncomingEvent } from "../src/event.ts";
 import { UserError } from "../src/errors.ts";
 import { openInbox, type OpenInboxOptions } from "../src/inbox/libsql_inbox.ts";
 import { INBOX_MIGRATIONS } from "../src/inbox/migrations.ts";
 import type { LibsqlInbox } from "../src/inbox/libsql_inbox.ts";
-
-const T0 = 1_700_000_000_000;
-const CONFIG = new URL("../deno.json", import.meta.url).pathname;
-const INBOX_MODULE = new URL("../src/inbox/libsql_inbox.ts", import.meta.url).href;
-
-function ev(id: string, over: Partial<IncomingEvent> = {}): IncomingEvent {
-  return {
-    id,
-    provider: "stripe",
-    webhook: "payments",
-    type: "charge.succeeded",
-    payload: JSON.stringify({ id, object: "event" }),
-    receivedAt: T0,
-    source: "delivery",
-    ...over,
-  };
-}
+import { CONFIG, ev, INBOX_MODULE, T0 } from "./inbox/_helpers.ts";
 
 /** Opens an inbox on a fresh file in a temp dir, runs `fn`, closes and removes everything. */
 async function withInbox(

@@ -20,13 +20,22 @@ export interface WhdOptions {
   /** `--env-file` to load (Deno's flag). */
   envFile?: string;
   stdin?: string;
+  /**
+   * Runs whd as `bash -c 'ulimit -n N && exec deno …'`: its soft and hard open-files limits are
+   * both N, so whd cannot raise them.
+   */
+  nofile?: number;
 }
 
 function command(args: string[], options: WhdOptions): Deno.Command {
   const denoArgs = ["run", "--allow-all", `--config=${REPO}deno.json`];
   if (options.envFile) denoArgs.push(`--env-file=${options.envFile}`);
-  return new Deno.Command(Deno.execPath(), {
-    args: [...denoArgs, `${REPO}main.ts`, ...args],
+  const argv = [Deno.execPath(), ...denoArgs, `${REPO}main.ts`, ...args];
+  const [program, ...rest] = options.nofile === undefined
+    ? argv
+    : ["bash", "-c", `ulimit -n ${options.nofile} && exec "$0" "$@"`, ...argv];
+  return new Deno.Command(program, {
+    args: rest,
     cwd: options.cwd ?? REPO,
     // A free admin port per process: tests run in parallel (the default is 127.0.0.1:9090).
     env: { NO_COLOR: "1", WHD_ADMIN_LISTEN: "127.0.0.1:0", ...options.env },

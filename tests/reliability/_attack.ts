@@ -8,7 +8,7 @@
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { REPO, type WhdServer } from "../helpers/whd_process.ts";
+import { startWhd, type WhdServer } from "../helpers/whd_process.ts";
 import { alive, type Project, project } from "./_project.ts";
 
 const encoder = new TextEncoder();
@@ -25,65 +25,11 @@ export async function limitedProject(limits: Record<string, number>): Promise<Pr
 }
 
 /**
- * Starts `whd serve` for `p` as `bash -c 'ulimit -n N; exec deno run … main.ts serve'`: both
- * the soft and the hard open-files limits are N, so whd cannot raise them.
+ * Starts `whd serve` for `p` under `ulimit -n N`: both the soft and the hard open-files limits
+ * are N, so whd cannot raise them.
  */
-export async function startUnderUlimit(p: Project, nofile: number): Promise<WhdServer> {
-  const deno = [
-    Deno.execPath(),
-    "run",
-    "--allow-all",
-    `--config=${REPO}deno.json`,
-    `${REPO}main.ts`,
-    "serve",
-    "--port",
-    "0",
-    "--host",
-    "127.0.0.1",
-  ].map((a) => `'${a}'`).join(" ");
-  const child = new Deno.Command("bash", {
-    args: ["-c", `ulimit -n ${nofile} && exec ${deno}`],
-    cwd: p.dir,
-    env: { NO_COLOR: "1", ...p.env },
-    stdin: "null",
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
-  let logs = "";
-  const { promise: listening, resolve, reject } = Promise.withResolvers<number>();
-  const pump = async (stream: ReadableStream<Uint8Array>) => {
-    for await (const chunk of stream) {
-      logs += decoder.decode(chunk, { stream: true });
-      const match = /"msg":"listening".*?"port":(\d+)/.exec(logs);
-      if (match) resolve(Number(match[1]));
-    }
-  };
-  const pumping = Promise.all([pump(child.stdout), pump(child.stderr)]);
-  const status = child.status.then((s) => {
-    reject(new Error(`whd serve exited (${s.code}) before listening:\n${logs}`));
-    return s;
-  });
-  const timer = setTimeout(() => reject(new Error(`whd did not listen:\n${logs}`)), 30_000);
-  let port: number;
-  try {
-    port = await listening;
-  } finally {
-    clearTimeout(timer);
-  }
-  return {
-    child,
-    port,
-    url: `http://127.0.0.1:${port}`,
-    logs: () => logs,
-    stop: async (signal: Deno.Signal = "SIGTERM") => {
-      try {
-        child.kill(signal);
-      } catch { /* gone */ }
-      const s = await status;
-      await pumping;
-      return s;
-    },
-  };
+export function startUnderUlimit(p: Project, nofile: number): Promise<WhdServer> {
+  return startWhd([], { cwd: p.dir, env: p.env, nofile });
 }
 
 /** Opens a TCP connection to whd and writes `text` (if any). */

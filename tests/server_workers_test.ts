@@ -3,6 +3,7 @@
  * handler run per event, and nothing left running after it stops.
  */
 import assert from "node:assert/strict";
+import { alive, processTree } from "./helpers/processes.ts";
 import { join } from "node:path";
 import { parseConfig } from "../src/config/loader.ts";
 import { PROVIDERS } from "../src/providers/mod.ts";
@@ -80,31 +81,11 @@ async function deliver(url: string, id: string): Promise<Record<string, unknown>
   }
 }
 
-/** Processes under `root` (itself included), from the parent ids in `/proc/<pid>/stat`. */
-function processTree(root: number): number[] {
-  const children = new Map<number, number[]>();
-  for (const entry of Deno.readDirSync("/proc")) {
-    if (!/^\d+$/.test(entry.name)) continue;
-    let stat: string;
-    try {
-      stat = Deno.readTextFileSync(`/proc/${entry.name}/stat`);
-    } catch {
-      continue; // exited meanwhile
-    }
-    const ppid = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]);
-    children.set(ppid, [...(children.get(ppid) ?? []), Number(entry.name)]);
-  }
-  const tree = [root];
-  for (let i = 0; i < tree.length; i++) tree.push(...(children.get(tree[i]) ?? []));
-  return tree;
-}
-
 /** Those of `pids` that still run this repository's whd (a reused pid is something else). */
 function stillRunning(pids: number[]): number[] {
   return pids.filter((pid) => {
+    if (!alive(pid)) return false;
     try {
-      const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
-      if (stat.slice(stat.lastIndexOf(")") + 2).startsWith("Z")) return false; // exited
       return Deno.readTextFileSync(`/proc/${pid}/cmdline`).includes(`${REPO}main.ts`);
     } catch {
       return false;

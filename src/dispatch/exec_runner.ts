@@ -19,6 +19,7 @@ import { errorMessage } from "../errors.ts";
 import type { Event } from "../event.ts";
 import type { Logger } from "../ops/log.ts";
 import { pumpLines, settledWithin, spawnInOwnSession } from "./child_io.ts";
+import { allProcesses, exited } from "./proc_table.ts";
 import type { RunResult } from "./module_runner.ts";
 
 /** One executable handler run. */
@@ -112,25 +113,9 @@ function _groupAlive(pgid: number): boolean {
   } catch {
     return false;
   }
-  let entries: Iterable<Deno.DirEntry>;
-  try {
-    entries = Deno.readDirSync("/proc");
-  } catch {
-    return true;
-  }
-  for (const entry of entries) {
-    if (!/^\d+$/.test(entry.name)) continue;
-    let stat: string;
-    try {
-      stat = Deno.readTextFileSync(`/proc/${entry.name}/stat`);
-    } catch {
-      continue; // exited meanwhile
-    }
-    // pid (comm) state ppid pgrp …; comm may hold spaces and parentheses.
-    const [state, , pgrp] = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-    if (Number(pgrp) === pgid && state !== "Z" && state !== "X") return true;
-  }
-  return false;
+  const processes = allProcesses();
+  if (!processes) return true;
+  return processes.some((p) => p.pgrp === pgid && !exited(p.state));
 }
 
 /**

@@ -4,6 +4,7 @@
  * outcome, and edited handler files are picked up without a restart.
  */
 import assert from "node:assert/strict";
+import { processTree } from "../helpers/processes.ts";
 import { daemonProject } from "./_daemon.ts";
 import { appendLine, lines, waitFor } from "./_helpers.ts";
 
@@ -47,21 +48,6 @@ Deno.test("whd serve keeps answering deliveries within a second while a handler 
     await project.remove();
   }
 });
-
-/** Processes under `root` (itself included), from `/proc/<pid>/stat` parent ids. */
-function processTree(root: number): number[] {
-  const parents = new Map<number, number>();
-  for (const entry of Deno.readDirSync("/proc")) {
-    if (!/^\d+$/.test(entry.name)) continue;
-    const stat = procStat(Number(entry.name));
-    if (stat) parents.set(Number(entry.name), Number(stat[1]));
-  }
-  const tree = [root];
-  for (let i = 0; i < tree.length; i++) {
-    for (const [pid, ppid] of parents) if (ppid === tree[i]) tree.push(pid);
-  }
-  return tree;
-}
 
 /** The fields of `/proc/<pid>/stat` after the command name (state first), or undefined. */
 function procStat(pid: number): string[] | undefined {

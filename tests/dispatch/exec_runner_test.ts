@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { alive } from "../helpers/processes.ts";
 import { join } from "node:path";
 import { ManualClock } from "../../src/clock.ts";
 import { runExecutable } from "../../src/dispatch/exec_runner.ts";
@@ -90,16 +91,6 @@ Deno.test("exec: a file that cannot be started is a failed run", async () => {
   assert.equal(result.ok, false);
   assert.match(result.error!, /cannot start \/nonexistent\/handler\.sh/);
 });
-
-/** Whether process `pid` is still running (a zombie counts as gone). */
-function alive(pid: number): boolean {
-  try {
-    const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
-    return stat.slice(stat.lastIndexOf(")") + 2)[0] !== "Z";
-  } catch {
-    return false;
-  }
-}
 
 async function pidsIn(file: string): Promise<number[]> {
   const text = await Deno.readTextFile(file).catch(() => "");

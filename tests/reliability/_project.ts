@@ -167,17 +167,10 @@ providers:
   };
 }
 
-/** Whether process `pid` is still running (a zombie counts as gone). */
-export function alive(pid: number): boolean {
-  try {
-    const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
-    return stat.slice(stat.lastIndexOf(")") + 2)[0] !== "Z";
-  } catch {
-    return false;
-  }
-}
-
 /** The JSON log lines of a whd's stderr. */
 export function jsonLines(logs: string): Record<string, unknown>[] {
   return logs.split("\n").filter((l) => l.startsWith("{")).map((l) => JSON.parse(l));
 }
+
+/** Whether process `pid` is still running (a zombie counts as gone). */
+export { alive } from "../helpers/processes.ts";

@@ -127,13 +127,28 @@ for (
   });
 }
 
-Deno.test("exec: a cancelled run (shutdown) stops the whole group too", async () => {
-  const dir = await Deno.makeTempDir({ prefix: "whd_exec_cancel_" });
+/** A handler script that leaves `sleep 600` running in the background and records its pid. */
+async function backgroundSleeper(prefix: string) {
+  const dir = await Deno.makeTempDir({ prefix });
   const pids = join(dir, "pids");
   const path = await script(`#!/bin/sh\nsleep 600 &\necho $! > ${pids}\nwait\n`);
+  return {
+    path,
+    /** Resolves once the script has recorded the pid of its `sleep`. */
+    started: async () => {
+      while ((await pidsIn(pids)).length === 0) await new Promise((r) => setTimeout(r, 20));
+    },
+    /** Those of the recorded processes still running. */
+    survivors: async () => (await pidsIn(pids)).filter(alive),
+    remove: () => Deno.remove(dir, { recursive: true }),
+  };
+}
+
+Deno.test("exec: a cancelled run (shutdown) stops the whole group too", async () => {
+  const sleeper = await backgroundSleeper("whd_exec_cancel_");
   const controller = new AbortController();
   const running = runExecutable({
-    path,
+    path: sleeper.path,
     event,
     attempt: 1,
     timeoutMs: 60_000,
@@ -141,21 +156,19 @@ Deno.test("exec: a cancelled run (shutdown) stops the whole group too", async ()
     signal: controller.signal,
     log: memoryLogger(),
   });
-  while ((await pidsIn(pids)).length === 0) await new Promise((r) => setTimeout(r, 20));
+  await sleeper.started();
   controller.abort();
   const result = await running;
   assert.equal(result.cancelled, true);
-  assert.deepEqual((await pidsIn(pids)).filter(alive), []);
-  await Deno.remove(dir, { recursive: true });
+  assert.deepEqual(await sleeper.survivors(), []);
+  await sleeper.remove();
 });
 
 Deno.test("exec: the timeout runs on the injected clock", async () => {
-  const dir = await Deno.makeTempDir({ prefix: "whd_exec_clock_" });
-  const pids = join(dir, "pids");
-  const path = await script(`#!/bin/sh\nsleep 600 &\necho $! > ${pids}\nwait\n`);
+  const sleeper = await backgroundSleeper("whd_exec_clock_");
   const clock = new ManualClock();
   const running = runExecutable({
-    path,
+    path: sleeper.path,
     event,
     attempt: 1,
     timeoutMs: 3_600_000,
@@ -163,15 +176,15 @@ Deno.test("exec: the timeout runs on the injected clock", async () => {
     clock,
     log: memoryLogger(),
   });
-  while ((await pidsIn(pids)).length === 0) await new Promise((r) => setTimeout(r, 20));
+  await sleeper.started();
   assert.equal(clock.pendingTimers, 1, "the timeout is a timer on the given clock");
   clock.advance(3_600_000);
   const result = await running;
   assert.equal(result.timedOut, true);
   assert.equal(result.error, "timed out after 3600000 ms");
-  assert.deepEqual((await pidsIn(pids)).filter(alive), [], "the group was stopped");
+  assert.deepEqual(await sleeper.survivors(), [], "the group was stopped");
   assert.equal(clock.pendingTimers, 0);
-  await Deno.remove(dir, { recursive: true });
+  await sleeper.remove();
 });
 
 Deno.test("exec: a process left behind holding the pipes does not hold the run", async () => {

@@ -69,7 +69,7 @@ export const replies = {
   postOnly(): Response {
     return refusal(405, "method_not_allowed", "webhooks are POSTed", { allow: "POST" });
   },
-  /** 405 on an ops path (`/healthz`, `/metrics`): they are read with GET. */
+  /** 405 on `/healthz`: it is read with GET. */
   getOnly(): Response {
     return jsonResponse(405, { error: "method_not_allowed" }, { allow: "GET" });
   },
@@ -96,9 +96,5 @@ export const replies = {
   /** `GET /healthz` on the public port. */
   healthy(): Response {
     return jsonResponse(200, { ok: true });
-  },
-  /** `GET /metrics`: the Prometheus text. */
-  metrics(text: string): Response {
-    return new Response(text, { headers: { "content-type": "text/plain" } });
   },
 } as const;

@@ -1,14 +1,15 @@
 /**
  * The console's parts on their own, with a manual clock: the live-stream watcher (one store
  * check per interval for all streams, a change only when the store moved, counts standing in
- * when the change mark cannot be read, streams ended by close), session expiry after 12 h, and
- * the Host and same-origin rules.
+ * when the change mark cannot be read, streams ended by close), settled throughput buckets
+ * counted once, session expiry after 12 h, and the Host and same-origin rules.
  */
 import assert from "node:assert/strict";
 import { ManualClock } from "../../src/clock.ts";
 import { hostAllowed, sameOrigin } from "../../src/console/console_security.ts";
 import { SESSION_TTL_MS, SessionStore } from "../../src/console/console_sessions.ts";
 import { StreamHub } from "../../src/console/console_stream.ts";
+import { ThroughputCache } from "../../src/console/console_throughput.ts";
 import type { EventStatus } from "../../src/inbox/types.ts";
 import { createLogger } from "../../src/ops/log.ts";
 
@@ -181,4 +182,38 @@ Deno.test("same-origin rule: Sec-Fetch-Site decides when sent, else Origin must 
   for (const [headers, ok] of cases) {
     assert.equal(sameOrigin(new Headers({ host, ...headers })), ok, JSON.stringify(headers));
   }
+});
+
+Deno.test("throughput cache: settled buckets are counted once; recent ones every time", async () => {
+  const asked: [number, number][] = [];
+  const cache = new ThroughputCache({
+    throughput(from, bucketMs, count) {
+      asked.push([from, count]);
+      return Promise.resolve(Array.from({ length: count }, (_, i) => ({
+        t: from + i * bucketMs,
+        received: asked.length,
+        ok: 0,
+        error: 0,
+        timeout: 0,
+        crashed: 0,
+      })));
+    },
+  }, { settleMs: 120_000 });
+  const minute = 60_000;
+  const to = 1_700_000_040 * minute; // now is inside the last bucket
+  const now = to - 30_000;
+  const from = to - 60 * minute;
+  const first = await cache.read(from, minute, 60, now);
+  assert.deepEqual(asked, [[from, 60]]);
+  assert.deepEqual(first.map((b) => b.t), Array.from({ length: 60 }, (_, i) => from + i * minute));
+  // Buckets that ended 2 minutes before now are settled: only the last 3 are counted again.
+  const second = await cache.read(from, minute, 60, now + 1000);
+  assert.deepEqual(asked[1], [to - 3 * minute, 3]);
+  assert.equal(second.length, 60);
+  assert.deepEqual(second.slice(0, 57).map((b) => b.received), Array(57).fill(1));
+  assert.deepEqual(second.slice(57).map((b) => b.received), [2, 2, 2]);
+  // A minute later the range moved on: one settled bucket dropped, the new ones counted.
+  const third = await cache.read(from + minute, minute, 60, now + minute);
+  assert.equal(third[0].t, from + minute);
+  assert.deepEqual(asked[2], [to - 3 * minute, 4]);
 });

@@ -1,9 +1,11 @@
 /**
  * The console's reads of the store: a page of events (keyset, newest first), one event with its
  * headers and attempts, counts, dead-letter groups, deliveries and outcomes per time bucket and
- * a cheap change mark for live updates. Each is one statement through the store's bounded
- * `execute`, and each reads an index range cut by a LIMIT or a time range (the plans are
- * checked in `tests/console/query_plans_test.ts`); `console_schema.ts` has the indexes.
+ * a cheap change mark for live updates. Each is one or two statements through the store's
+ * bounded `execute`, and each reads an index range cut by a LIMIT, a window of
+ * {@linkcode SCAN_WINDOW} entries or a time range, so no request holds the store (and the
+ * deliveries waiting on it) for long (the plans are checked in
+ * `tests/console/query_plans_test.ts`); `console_schema.ts` has the indexes.
  *
  * @example
  * ```ts ignore

@@ -69,6 +69,9 @@ const _RANGES: Record<string, { bucketMs: number; count: number }> = {
   day: { bucketMs: 900_000, count: 96 },
 };
 
+/** Dead events re-queued per transaction by a bulk retry (~40 ms each). */
+const _REQUEUE_CHUNK = 1000;
+
 /** Largest request body the console reads (login form, bulk retry). */
 const _MAX_BODY = 8192;
 
@@ -243,10 +246,22 @@ export function createConsole(deps: ConsoleDeps): Console {
         if (segments[1] === "retry" && segments.length === 2) {
           only("POST");
           const body = _deadTarget(await _readBody(request));
-          const keys = await inbox.requeue({ status: "dead", ...body }, now);
-          log.info("console: dead events retried", { ...body, count: keys.length });
-          if (keys.length > 0) deps.wake?.();
-          return json(200, { requeued: keys.length });
+          // In chunks, each a short transaction: 100k dead events in one UPDATE would hold the
+          // store (and every delivery waiting on it) for seconds.
+          // Only events dead when the request came: one that runs and dies again meanwhile is
+          // not taken twice (and the loop ends).
+          let requeued = 0;
+          while (true) {
+            const keys = await inbox.requeue(
+              { status: "dead", ...body, limit: _REQUEUE_CHUNK, updatedBy: now },
+              clock.now(),
+            );
+            requeued += keys.length;
+            if (keys.length > 0) deps.wake?.();
+            if (keys.length < _REQUEUE_CHUNK) break;
+          }
+          log.info("console: dead events retried", { ...body, count: requeued });
+          return json(200, { requeued });
         }
         break;
       case "throughput": {

@@ -135,11 +135,20 @@ export async function readBacklog(execute: Execute): Promise<Backlog> {
 
 /**
  * Puts an event (by key) or every event of a status (of a provider, of a type) back to pending
- * now; the keys re-queued.
+ * now; the keys re-queued. With `limit`, at most that many events of the status (call again
+ * until fewer come back: each call is a short transaction, so deliveries are not held up); with
+ * `updatedBy`, only events last changed by then (so events that ran and came back to the status
+ * since the first call are not taken again).
  */
 export async function requeueEvents(
   execute: Execute,
-  target: EventKey | { status: EventStatus; provider?: string; type?: string },
+  target: EventKey | {
+    status: EventStatus;
+    provider?: string;
+    type?: string;
+    limit?: number;
+    updatedBy?: number;
+  },
   now: number,
 ): Promise<EventKey[]> {
   let sql: string;
@@ -160,11 +169,19 @@ export async function requeueEvents(
       );
     }
     // The status is a checked literal, so SQLite can use the partial indexes of its rows.
-    sql = `UPDATE events SET ${REQUEUE_SET} WHERE status = '${target.status}'` +
+    const where = `status = '${target.status}'` +
       (target.provider === undefined ? "" : " AND provider = :provider") +
-      (target.type === undefined ? "" : " AND type = :type");
+      (target.type === undefined ? "" : " AND type = :type") +
+      (target.updatedBy === undefined ? "" : " AND updated_at <= :updatedBy");
+    sql = target.limit === undefined
+      ? `UPDATE events SET ${REQUEUE_SET} WHERE ${where}`
+      : `UPDATE events SET ${REQUEUE_SET}
+        WHERE rowid IN (SELECT rowid FROM events WHERE ${where} LIMIT ${
+        Math.max(1, Math.floor(target.limit))
+      })`;
     if (target.provider !== undefined) args.provider = target.provider;
     if (target.type !== undefined) args.type = target.type;
+    if (target.updatedBy !== undefined) args.updatedBy = target.updatedBy;
   }
   const rs = await execute({ sql: `${sql} RETURNING provider, id`, args });
   return rs.rows

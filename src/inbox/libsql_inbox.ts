@@ -312,7 +312,13 @@ class _LibsqlInbox implements LibsqlInbox {
   }
 
   requeue(
-    target: EventKey | { status: EventStatus; provider?: string; type?: string },
+    target: EventKey | {
+      status: EventStatus;
+      provider?: string;
+      type?: string;
+      limit?: number;
+      updatedBy?: number;
+    },
     now: number,
   ): Promise<EventKey[]> {
     return requeueEvents(this.#execute, target, now);

@@ -139,10 +139,17 @@ export interface Inbox {
   find(id: string, provider?: string): Promise<StoredEvent[]>;
   /**
    * Re-queues failed/dead/unhandled/ignored events (one, or all of a status, optionally of one
-   * provider and type) as pending now; returns the keys re-queued.
+   * provider and type, at most `limit` of them, last changed by `updatedBy`) as pending now;
+   * returns the keys re-queued.
    */
   requeue(
-    target: EventKey | { status: EventStatus; provider?: string; type?: string },
+    target: EventKey | {
+      status: EventStatus;
+      provider?: string;
+      type?: string;
+      limit?: number;
+      updatedBy?: number;
+    },
     now: number,
   ): Promise<EventKey[]>;
   /** Runs a done event again: pending, same payload, source `replay`. False if not done. */

@@ -19,6 +19,7 @@ import { errorMessage } from "../errors.ts";
 import { EVENT_STATUSES, type EventStatus, type Inbox, StoreUnavailable } from "../inbox/types.ts";
 import { type ConsoleFilter, decodeCursor, retryable } from "../inbox/console_queries.ts";
 import type { Logger } from "../ops/log.ts";
+import { rateLimited } from "../ops/throttle.ts";
 import { consoleAsset } from "./console_assets.ts";
 import type { HandlerTable } from "./console_handlers.ts";
 import { loginPage } from "./console_login.ts";
@@ -90,6 +91,13 @@ function _bad(message: string): _Refusal {
 export function createConsole(deps: ConsoleDeps): Console {
   const { inbox, clock, log } = deps;
   const queries = inbox.console();
+  // A refused login is worth a line, but a flood of them is one line a minute.
+  const refusedLogin = rateLimited(clock, 60_000, (suppressed: number) => {
+    log.warn(
+      "console login refused: wrong admin token",
+      suppressed ? { since_last: suppressed } : {},
+    );
+  });
   const throughput = new ThroughputCache(queries, { settleMs: deps.settleMs });
   const sessions = new SessionStore({ now: () => clock.now(), random: deps.random });
   const streams = new StreamHub({
@@ -133,7 +141,7 @@ export function createConsole(deps: ConsoleDeps): Console {
     const form = new URLSearchParams(await _readBody(request));
     const sent = form.get("token") ?? "";
     if (!sameSecret(sent, deps.token)) {
-      log.warn("console login refused: wrong admin token");
+      refusedLogin();
       return html(401, loginPage("That is not the admin token. Try again."));
     }
     const session = sessions.create();

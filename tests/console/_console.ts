@@ -29,8 +29,8 @@ export const SECRETS = {
 export interface ConsoleProject {
   dir: string;
   config: Config;
-  /** Starts `whd serve` with `env` added; resolves once listening. */
-  start(env?: Record<string, string>): Promise<RunningConsole>;
+  /** Starts `whd serve [args]` with `env` added; resolves once listening. */
+  start(env?: Record<string, string>, args?: string[]): Promise<RunningConsole>;
   remove(): Promise<void>;
 }
 
@@ -101,8 +101,8 @@ providers:
   return {
     dir,
     config,
-    async start(extraEnv = {}) {
-      const server = await startWhd([], {
+    async start(extraEnv = {}, args = []) {
+      const server = await startWhd(args, {
         cwd: dir,
         env: {
           GITHUB_SECRET: SECRETS.GITHUB_SECRET,
@@ -118,7 +118,7 @@ providers:
 
 /** The admin URL from the log (`admin listening`). */
 export function adminUrlOf(server: WhdServer): string {
-  const match = /"msg":"admin listening","url":"(http:\/\/[^"]+)"/.exec(server.logs());
+  const match = /"msg":"admin listening".*?"url":"(http:\/\/[^"]+)"/.exec(server.logs());
   assert.ok(match, `no admin listener in the log:\n${server.logs()}`);
   return match[1];
 }

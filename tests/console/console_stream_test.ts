@@ -1,8 +1,9 @@
 /**
  * Live updates (`GET /api/stream`) against a real `whd serve`: a `change` event with the counts
  * arrives when a delivery is stored and again when its handler finished, without polling; the
- * number of streams is capped (429 beyond); and `whd serve` still exits promptly on SIGTERM
- * with streams open, ending them.
+ * number of streams is capped (429 beyond); a write by another process (the CLI, another worker)
+ * reaches the stream too; and `whd serve` still exits promptly on SIGTERM with streams open,
+ * ending them.
  */
 import assert from "node:assert/strict";
 import { consoleProject } from "./_console.ts";
@@ -12,8 +13,19 @@ function events(response: Response) {
   const reader = response.body!.pipeThrough(new TextDecoderStream()).getReader();
   let buffer = "";
   return {
-    /** The next `change` event's data, or null when the stream ended. */
+    /** The next `change` event's data, or null when the stream ended; fails after 10 s. */
     async next(): Promise<Record<string, unknown> | null> {
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const late = new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new Error("no change event within 10 s")), 10_000);
+      });
+      try {
+        return await Promise.race([this.read(), late]);
+      } finally {
+        clearTimeout(timer);
+      }
+    },
+    async read(): Promise<Record<string, unknown> | null> {
       while (true) {
         const end = buffer.indexOf("\n\n");
         if (end >= 0) {
@@ -106,6 +118,35 @@ Deno.test("console stream: change events follow the store; capped; whd exits pro
       assert.match(c.server.logs(), /"msg":"stopped"/);
     } finally {
       if (!stopped) await c.server.stop("SIGKILL");
+    }
+  } finally {
+    await project.remove();
+  }
+});
+
+Deno.test("console stream: a write by another process on the database reaches the open stream", async () => {
+  const project = await consoleProject();
+  try {
+    const c = await project.start({}, ["--no-handlers"]);
+    try {
+      assert.equal(await c.shop("ord_1", "order.created"), 200);
+      const stream = events(await fetch(`${c.admin}/api/stream`));
+      const first = await stream.next() as { counts: Record<string, number> };
+      assert.deepEqual([first.counts.total, first.counts.pending], [1, 1]);
+      // sqlite3 is another process with its own connection, and an UPDATE leaves the newest
+      // receipt as it was: only SQLite's data version says the database changed.
+      const update = await new Deno.Command("sqlite3", {
+        args: [
+          `${project.dir}/data/whd.db`,
+          "PRAGMA busy_timeout = 5000; UPDATE events SET status = 'dead' WHERE id = 'ord_1'",
+        ],
+      }).output();
+      assert.equal(update.code, 0, new TextDecoder().decode(update.stderr));
+      const change = await stream.next() as { counts: Record<string, number> };
+      assert.deepEqual([change.counts.total, change.counts.pending, change.counts.dead], [1, 0, 1]);
+      await stream.cancel();
+    } finally {
+      assert.equal((await c.server.stop()).code, 0);
     }
   } finally {
     await project.remove();

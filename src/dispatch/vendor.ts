@@ -12,8 +12,9 @@
  * ```
  * @module
  */
-import { basename, join, relative } from "node:path";
+import { join, relative } from "node:path";
 import { UserError } from "../errors.ts";
+import { denoCommand } from "./deno_cli.ts";
 import { discoverHandlers } from "./discovery.ts";
 
 /** Options of {@linkcode vendorHandlers}. */
@@ -23,13 +24,6 @@ export interface VendorOptions {
   deno?: string;
   /** Receives the installer's output lines. */
   print(line: string): void;
-}
-
-/** The deno CLI to install with. */
-function _denoCommand(): string {
-  const fromEnv = Deno.env.get("DENO");
-  if (fromEnv) return fromEnv;
-  return basename(Deno.execPath()).startsWith("deno") ? Deno.execPath() : "deno";
 }
 
 /** Installs the handlers' packages; resolves with the installer's exit code. */
@@ -56,7 +50,7 @@ export async function vendorHandlers(options: VendorOptions): Promise<{ code: nu
       break;
     } catch { /* not there */ }
   }
-  const deno = options.deno ?? _denoCommand();
+  const deno = options.deno ?? denoCommand();
   const args = [
     "install",
     ...config,

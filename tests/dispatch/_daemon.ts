@@ -71,11 +71,12 @@ export interface ListedEvent {
 
 /**
  * Writes the project; `handlers` are extra keys under `handlers:` in whd.yaml, `webhook` extra
- * keys of the async webhook (e.g. `order_key`).
+ * keys of the async webhook (e.g. `order_key`), `syncWebhook` those of the `mode: sync` one.
  */
 export async function daemonProject(
   handlers: Record<string, number | boolean>,
   webhook: Record<string, string> = {},
+  syncWebhook: Record<string, string> = {},
 ): Promise<DaemonProject> {
   const dir = await Deno.makeTempDir({ prefix: "whd_daemon_" });
   const settings = Object.entries({ dir: "handlers", ...handlers })
@@ -84,6 +85,8 @@ export async function daemonProject(
         signature_header: X-Shop-Signature
         id_path: /id
         type_path: /type`;
+  const extra = (keys: Record<string, string>) =>
+    Object.entries(keys).map(([k, v]) => `\n        ${k}: ${JSON.stringify(v)}`).join("");
   const yaml = `server:
   host: 127.0.0.1
 database:
@@ -98,11 +101,11 @@ providers:
     webhooks:
       orders:
         path: /hooks/shop
-${hmac}${Object.entries(webhook).map(([k, v]) => `\n        ${k}: ${JSON.stringify(v)}`).join("")}
+${hmac}${extra(webhook)}
       orders_sync:
         path: /hooks/shop-sync
         mode: sync
-${hmac}
+${hmac}${extra(syncWebhook)}
 `;
   await writeFile(dir, "config/whd.yaml", yaml);
   await Deno.mkdir(join(dir, "handlers", "shop"), { recursive: true });

@@ -7,7 +7,8 @@
  * (or `deno install --entrypoint …` in the handlers directory) fills that `node_modules`.
  * An `npm:` specifier no `node_modules` has comes from Deno's npm cache when a
  * {@linkcode DenoNpmCache} is given (fetched into it first if needed), and so do the imports
- * made inside a package from there.
+ * made inside a package from there; a bare name does too when the nearest `deno.json` or
+ * `package.json` maps it (`package_manifest.ts`).
  *
  * @example
  * ```ts ignore
@@ -19,6 +20,7 @@
 import { builtinModules } from "node:module";
 import { dirname, join, resolve } from "node:path";
 import type { DenoNpmCache } from "./deno_npm_cache.ts";
+import { mappedSpecifier } from "./package_manifest.ts";
 
 /** A parsed package specifier. */
 export interface PackageSpecifier {
@@ -172,16 +174,24 @@ async function _packageDir(
   }
   const dir = await _findPackageDir(parsed.name, dirname(real));
   if (dir) return { dir, cached: false };
+  let wanted = specifier;
   if (!specifier.startsWith("npm:")) {
-    return {
-      error:
-        `package ${parsed.name} is not installed: import it as "npm:${parsed.name}@<version>", ` +
-        `or map it in handlers/deno.json and ${installHint()}`,
-    };
+    const mapped = await mappedSpecifier(parsed.name, dirname(real));
+    if (!mapped) {
+      return {
+        error: `package ${parsed.name} is not installed: import it as ` +
+          `"npm:${parsed.name}@<version>", or list it in handlers/deno.json (imports) or ` +
+          `handlers/package.json (dependencies)`,
+      };
+    }
+    wanted = mapped.specifier;
   }
   if (!cache) return { error: `package ${parsed.name} is not installed: ${installHint()}` };
-  const wanted = `npm:${parsed.name}${parsed.range ? `@${parsed.range}` : ""}`;
-  const found = await cache.packageDir(wanted);
+  const target = parsePackageSpecifier(wanted);
+  if (!target) return { error: `"${wanted}" is not a package specifier` };
+  const found = await cache.packageDir(
+    `npm:${target.name}${target.range ? `@${target.range}` : ""}`,
+  );
   if ("dir" in found) return { dir: found.dir, cached: true };
   return {
     error: `package ${parsed.name} is not installed and Deno's npm cache could not get it ` +

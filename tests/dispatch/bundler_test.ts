@@ -81,7 +81,7 @@ Deno.test("bundler: a package that is not installed is a load error naming the f
   assert.match(result.error, /charge\.succeeded\.ts imports "lodash"/);
   assert.match(
     result.error,
-    /package lodash is not installed: import it as "npm:lodash@<version>", or map it in handlers\/deno\.json and run `whd handlers vendor`/,
+    /package lodash is not installed: import it as "npm:lodash@<version>", or list it in handlers\/deno\.json \(imports\) or handlers\/package\.json \(dependencies\)/,
   );
 });
 

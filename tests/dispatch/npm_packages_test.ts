@@ -97,3 +97,41 @@ Deno.test("after whd handlers vendor the daemon needs no deno CLI and no registr
     await project.remove();
   }
 });
+
+Deno.test("a bare name mapped by handlers/deno.json or handlers/package.json loads under deno run, and vendors", async () => {
+  const manifests = {
+    "deno.json": { imports: { ms: "npm:ms@2.1.3" } },
+    "package.json": { dependencies: { ms: "2.1.3" } },
+  };
+  for (const [file, manifest] of Object.entries(manifests)) {
+    const project = await daemonProject({});
+    const out = project.path("out");
+    await Deno.writeTextFile(project.path(`handlers/${file}`), JSON.stringify(manifest));
+    await project.handler(
+      "ship.ts",
+      `import ms from "ms";
+      export default async () => { await Deno.writeTextFile(${
+        JSON.stringify(out)
+      }, ms(90_000)); };`,
+    );
+    try {
+      const server = await project.start();
+      try {
+        assert.equal((await project.deliver(server, "evt_ship", "ship")).status, 200);
+        const written = await waitFor(() => Deno.readTextFile(out).catch(() => ""), 30_000, file);
+        assert.equal(written, "2m", file);
+      } finally {
+        await server.stop("SIGTERM");
+      }
+
+      const vendor = await project.cli(["handlers", "vendor"]);
+      assert.equal(vendor.code, 0, `${file}: ${vendor.stdout}${vendor.stderr}`);
+      const installed = await Deno.stat(project.path("handlers/node_modules/ms/package.json"));
+      assert.ok(installed.isFile, file);
+      const offline = await project.cli(["handlers"], NO_DENO);
+      assert.equal(offline.code, 0, `${file}: ${offline.stdout}`);
+    } finally {
+      await project.remove();
+    }
+  }
+});

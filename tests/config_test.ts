@@ -102,6 +102,7 @@ Deno.test("the example config parses and every env var it names is set in config
     "customer.subscription.*",
     "invoice.paid",
     "invoice.payment_failed",
+    "v1.billing.meter.error_report_triggered",
   ]);
 
   const envText = await Deno.readTextFile(join(ROOT, "config/demo.env"));

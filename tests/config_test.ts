@@ -181,6 +181,7 @@ Deno.test("defaults are applied to every omitted key", () => {
     max_attempts: 10,
     timeout_ms: 30_000,
     concurrency: 4,
+    ingest_first: true,
     backoff_base_ms: 1_000,
     backoff_max_ms: 3_600_000,
     shutdown_grace_ms: 10_000,

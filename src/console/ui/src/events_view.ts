@@ -135,12 +135,12 @@ function Row({ event, now }: { event: EventSummary; now: number }): VNode {
       <td>
         <${Badge} value=${event.status} />
       </td>
-      <td>${event.provider}</td>
-      <td>${event.webhook}</td>
+      <td>${event.provider}<span class="muted"> · ${event.webhook}</span></td>
       <td class="mono">${event.type}</td>
       <td class="mono"><a href=${eventHref(event.provider, event.id)}>${event.id}</a></td>
       <td class="num">${event.attempts}</td>
-      <td class="last-error">${event.last_error ?? ""}</td>
+      <td><span class="last-error clip" title=${event.last_error ?? ""}>${event.last_error ??
+        ""}</span></td>
     </tr>
   `;
 }
@@ -220,24 +220,25 @@ export function EventsView(props: EventsViewProps): VNode {
       : page.events.length === 0
       ? html`<p class="empty">No events match.</p>`
       : html`
-        <table class="events">
-          <thead>
-            <tr>
-              <th>Received</th>
-              <th>Status</th>
-              <th>Provider</th>
-              <th>Webhook</th>
-              <th>Type</th>
-              <th
-              >Id</th>
-              <th class="num">Attempts</th>
-              <th>Last error</th>
-            </tr>
-          </thead>
-          <tbody>${page.events.map((e) =>
-            html`<${Row} key=${`${e.provider}/${e.id}`} event=${e} now=${now} />`
-          )}</tbody>
-        </table>
+        <div class="table-wrap">
+          <table class="events">
+            <thead>
+              <tr>
+                <th>Received</th>
+                <th>Status</th>
+                <th>Provider · webhook</th>
+                <th>Type</th>
+                <th
+                >Id</th>
+                <th class="num">Attempts</th>
+                <th>Last error</th>
+              </tr>
+            </thead>
+            <tbody>${page.events.map((e) =>
+              html`<${Row} key=${`${e.provider}/${e.id}`} event=${e} now=${now} />`
+            )}</tbody>
+          </table>
+        </div>
       `
   }
     ${

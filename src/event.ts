@@ -28,6 +28,11 @@ export interface IncomingEvent {
   /** Milliseconds since the epoch. */
   receivedAt: number;
   source: EventSource;
+  /**
+   * The request headers that matter (content type, user agent, delivery id …) as JSON text,
+   * never a signature (`http/kept_headers.ts`); absent for events not from a delivery.
+   */
+  headers?: string | null;
 }
 
 /** What a handler receives: the stored event with its payload parsed. */

@@ -40,6 +40,8 @@ export interface IngestInput {
   source: EventSource;
   /** The API version the payload was rendered with, when the provider says (Stripe). */
   version?: string;
+  /** The delivery's kept request headers as JSON text (`http/kept_headers.ts`). */
+  headers?: string | null;
 }
 
 /** Distinct API versions one webhook's mismatch counter labels; later ones count as "other". */
@@ -123,6 +125,7 @@ export function createIngest(
         payload: event.payload,
         receivedAt: event.receivedAt,
         source: event.source,
+        headers: event.headers,
       }, { status: wanted ? "pending" : "ignored" });
     } catch (error) {
       storeErrors.inc();

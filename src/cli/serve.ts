@@ -19,6 +19,10 @@ import { observeDeliveries } from "../ops/delivery_metrics.ts";
 import { reconcilePlans, startReconcile } from "../jobs/reconcile.ts";
 import { stripeClientFor } from "./stripe_target.ts";
 import { type AdminListener, startAdmin } from "../ops/admin.ts";
+import { type Console, createConsole } from "../console/console_routes.ts";
+import { handlerTable } from "../console/console_handlers.ts";
+import type { Inbox } from "../inbox/types.ts";
+import { withTimers } from "../clock.ts";
 import { HandlerState, readiness, type StoreHealth } from "../ops/health.ts";
 import { type AdminAddress, adminSettings } from "../config/admin_listen.ts";
 import type { CliContext, Register } from "./context.ts";
@@ -82,19 +86,28 @@ export function listenError(error: unknown, hostname: string, port: number): unk
   return error;
 }
 
-/** Starts the admin listener (unless off); a port it cannot bind is a user error. */
+/** Starts the admin listener (unless off) with the console; a port it cannot bind is a user error. */
 function _startAdminListener(
   settings: { address: AdminAddress; token?: string },
-  deps: { metrics: Metrics; store: () => StoreHealth; handlers: HandlerState },
+  deps: {
+    metrics: Metrics;
+    store: () => StoreHealth;
+    handlers: HandlerState;
+    console: Omit<Parameters<typeof createConsole>[0], "token" | "listener">;
+  },
   log: CliContext["log"],
 ): AdminListener {
+  let console: Console | undefined;
   try {
+    console = createConsole({ ...deps.console, token: settings.token, listener: settings.address });
     return startAdmin(settings.address, {
       token: settings.token,
       metrics: () => deps.metrics.render(),
       readiness: () => readiness({ store: deps.store, handlers: deps.handlers }),
+      console,
     }, log);
   } catch (error) {
+    console?.close();
     const where = `${settings.address.hostname}:${settings.address.port}`;
     const fix = error instanceof Deno.errors.AddrInUse
       ? "the port is in use; choose another with admin.listen, or admin.listen: off"
@@ -195,6 +208,14 @@ export async function serve(ctx: CliContext, options: ServeOptions = {}): Promis
         handlers: handlerState,
         store: () =>
           "health" in inbox ? (inbox.health as () => StoreHealth)() : { available: true },
+        console: {
+          inbox: inbox as Inbox,
+          handlers: () => handlerTable(config, dispatcher ? dispatcher.registry : null),
+          scrub: (text) => log.scrub(text),
+          clock: withTimers(clock),
+          log: log.child({ component: "console" }),
+          wake: dispatcher ? () => dispatcher.notify() : wakeSupervisor,
+        },
       }, log);
     } catch (error) {
       await dispatcher?.stop(0);

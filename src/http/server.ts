@@ -20,6 +20,7 @@ import type { Labels, Metrics } from "../ops/metrics.ts";
 import { createIngest, describeIngestMetrics, type Ingest } from "../ingest.ts";
 import { readBody } from "./body.ts";
 import { clientAddress } from "./client_address.ts";
+import { type HeaderKeeper, headerKeeper } from "./kept_headers.ts";
 import { replies } from "./replies.ts";
 import { type IpAllowlist, parseAllowlist } from "../net/ip_allowlist.ts";
 import { buildRoutes, type Route } from "./routes.ts";
@@ -76,6 +77,8 @@ function rawPath(url: string): string {
 interface ServedRoute extends Route {
   labels: Labels;
   ingest: Ingest;
+  /** The request headers stored with the event (for the console). */
+  keepHeaders: HeaderKeeper;
 }
 
 /** Builds the `Deno.serve` handler. Routes, verifiers, guards and counters are built once, here. */
@@ -91,7 +94,7 @@ export function createRequestHandler(deps: ServerDeps): Deno.ServeHandler {
       route.webhook,
       { apiVersion },
     );
-    routes.set(path, { ...route, labels, ingest });
+    routes.set(path, { ...route, labels, ingest, keepHeaders: headerKeeper(route.webhook) });
   }
   const trusted: IpAllowlist | null = config.server.trusted_proxies.length > 0
     ? parseAllowlist(config.server.trusted_proxies)
@@ -167,7 +170,12 @@ export function createRequestHandler(deps: ServerDeps): Deno.ServeHandler {
 
     let result;
     try {
-      result = await route.ingest({ ...verified, receivedAt: clock.now(), source: "delivery" });
+      result = await route.ingest({
+        ...verified,
+        receivedAt: clock.now(),
+        source: "delivery",
+        headers: route.keepHeaders(request.headers),
+      });
     } catch (error) {
       log.error("could not store event; answering 503 so the sender retries", {
         ...labels,

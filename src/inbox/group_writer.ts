@@ -239,6 +239,7 @@ export class GroupWriter {
             accept!.status,
             accept!.order?.key ?? null,
             accept!.order?.at ?? null,
+            e.headers ?? null,
           ];
         }),
       });

@@ -133,10 +133,13 @@ export async function readBacklog(execute: Execute): Promise<Backlog> {
   return { counts, oldestWaitingAt: num(oldest.rows[0]?.[0]) };
 }
 
-/** Puts an event (by key) or every event of a status back to pending now; the keys re-queued. */
+/**
+ * Puts an event (by key) or every event of a status (of a provider, of a type) back to pending
+ * now; the keys re-queued.
+ */
 export async function requeueEvents(
   execute: Execute,
-  target: EventKey | { status: EventStatus; provider?: string },
+  target: EventKey | { status: EventStatus; provider?: string; type?: string },
   now: number,
 ): Promise<EventKey[]> {
   let sql: string;
@@ -156,10 +159,12 @@ export async function requeueEvents(
           (target.status === "done" ? " (use replay to run done events again)" : ""),
       );
     }
-    sql = `UPDATE events SET ${REQUEUE_SET} WHERE status = :status` +
-      (target.provider === undefined ? "" : " AND provider = :provider");
-    args.status = target.status;
+    // The status is a checked literal, so SQLite can use the partial indexes of its rows.
+    sql = `UPDATE events SET ${REQUEUE_SET} WHERE status = '${target.status}'` +
+      (target.provider === undefined ? "" : " AND provider = :provider") +
+      (target.type === undefined ? "" : " AND type = :type");
     if (target.provider !== undefined) args.provider = target.provider;
+    if (target.type !== undefined) args.type = target.type;
   }
   const rs = await execute({ sql: `${sql} RETURNING provider, id`, args });
   return rs.rows

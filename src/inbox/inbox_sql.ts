@@ -50,12 +50,14 @@ export const REQUEUE_SET = `status = 'pending', next_attempt_at = :now, attempts
 
 /** The multi-row INSERT of `rows` accepts; a live tombstone keeps an id out (a duplicate). */
 export function insertSql(rows: number, retentionMs: number): string {
-  const values = Array.from({ length: rows }, () => "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)").join(", ");
+  const values = Array.from({ length: rows }, () => "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)").join(
+    ", ",
+  );
   return `INSERT INTO events
     (provider, id, webhook, type, payload, received_at, source, status, attempts, updated_at,
-      order_key, order_at)
+      order_key, order_at, headers)
     SELECT v.column1, v.column2, v.column3, v.column4, v.column5, v.column6, v.column7, v.column8,
-      0, v.column6, v.column9, v.column10
+      0, v.column6, v.column9, v.column10, v.column11
     FROM (VALUES ${values}) AS v
     WHERE NOT EXISTS (SELECT 1 FROM purged p
       WHERE p.provider = v.column1 AND p.id = v.column2 AND p.received_at > v.column6 - ${retentionMs})

@@ -44,6 +44,7 @@ import {
   replayEvent,
   requeueEvents,
 } from "./inbox_queries.ts";
+import { type ConsoleQueries, consoleQueries } from "./console_queries.ts";
 import { CLAIM_ONE_SQL, CLAIM_SQL, LEASED_WHERE, toStoredAll } from "./inbox_sql.ts";
 import {
   type EngineOptions,
@@ -311,7 +312,7 @@ class _LibsqlInbox implements LibsqlInbox {
   }
 
   requeue(
-    target: EventKey | { status: EventStatus; provider?: string },
+    target: EventKey | { status: EventStatus; provider?: string; type?: string },
     now: number,
   ): Promise<EventKey[]> {
     return requeueEvents(this.#execute, target, now);
@@ -359,6 +360,12 @@ class _LibsqlInbox implements LibsqlInbox {
 
   backlog(): Promise<Backlog> {
     return readBacklog(this.#execute);
+  }
+
+  #console: ConsoleQueries | undefined;
+
+  console(): ConsoleQueries {
+    return this.#console ??= consoleQueries(this.#execute);
   }
 
   close(): void {

@@ -19,6 +19,7 @@
 import type { Client } from "@libsql/client";
 import { UserError } from "../errors.ts";
 import { ATTEMPTS_MIGRATION_SQL } from "./attempts.ts";
+import { CONSOLE_MIGRATION_SQL } from "./console_schema.ts";
 import { ORDERING_MIGRATION_SQL } from "./ordering.ts";
 
 /** One schema step: `version` counts up from 1 without gaps; `sql` runs in one transaction. */
@@ -107,6 +108,11 @@ export const INBOX_MIGRATIONS: readonly Migration[] = [
     version: 5,
     description: "ordering by object: order_key, order_at and the events_order index (ordering.ts)",
     sql: ORDERING_MIGRATION_SQL,
+  },
+  {
+    version: 6,
+    description: "console: kept request headers; events_trouble, events_dead, attempts_started",
+    sql: CONSOLE_MIGRATION_SQL,
   },
 ];
 

@@ -5,6 +5,7 @@
  */
 import type { EventSource, IncomingEvent } from "../event.ts";
 import type { AttemptRecord } from "./attempts.ts";
+import type { ConsoleQueries } from "./console_queries.ts";
 
 /**
  * Life of a stored event:
@@ -136,9 +137,12 @@ export interface Inbox {
   list(filter?: ListFilter): Promise<StoredEvent[]>;
   /** Finds by id, optionally narrowed by provider; several rows when ids collide across providers. */
   find(id: string, provider?: string): Promise<StoredEvent[]>;
-  /** Re-queues failed/dead/unhandled/ignored events as pending now; returns the keys re-queued. */
+  /**
+   * Re-queues failed/dead/unhandled/ignored events (one, or all of a status, optionally of one
+   * provider and type) as pending now; returns the keys re-queued.
+   */
   requeue(
-    target: EventKey | { status: EventStatus; provider?: string },
+    target: EventKey | { status: EventStatus; provider?: string; type?: string },
     now: number,
   ): Promise<EventKey[]>;
   /** Runs a done event again: pending, same payload, source `replay`. False if not done. */
@@ -164,6 +168,8 @@ export interface Inbox {
    * (pending or failed; null when none). Index range scans only: cheap enough for scrapes.
    */
   backlog(): Promise<Backlog>;
+  /** The web console's reads (paged lists, one event, groups, throughput; `console_queries.ts`). */
+  console(): ConsoleQueries;
   close(): void;
 }
 

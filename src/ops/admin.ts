@@ -1,9 +1,10 @@
 /**
  * The admin listener: `/healthz` (the process is alive), `/readyz` (database writable, handlers
  * loaded; 503 naming the reason otherwise) and `/metrics` (Prometheus text), on its own address
- * (`admin.listen`, default `127.0.0.1:9090`), never on the public port. With a token
- * (`admin.token_env`) every request needs `Authorization: Bearer <token>`, compared in constant
- * time; without one the config only allows a loopback address.
+ * (`admin.listen`, default `127.0.0.1:9090`), never on the public port; every other path is the
+ * web console (`console/console_routes.ts`) when one is given. With a token (`admin.token_env`)
+ * those three need `Authorization: Bearer <token>`, compared in constant time (the console also
+ * takes its login session); without one the config only allows a loopback address.
  *
  * @example
  * ```ts ignore
@@ -14,6 +15,7 @@
  */
 import { createHash, timingSafeEqual } from "node:crypto";
 import type { AdminAddress } from "../config/admin_listen.ts";
+import type { Console } from "../console/console_routes.ts";
 import { jsonResponse } from "../http/json_response.ts";
 import type { Readiness } from "./health.ts";
 import type { Logger } from "./log.ts";
@@ -26,7 +28,12 @@ export interface AdminDeps {
   readiness(): Readiness;
   /** The bearer token every request must carry; undefined: none (loopback only). */
   token?: string;
+  /** The web console, served at every other path (it checks its own access). */
+  console?: Console;
 }
+
+/** The paths the admin listener answers itself; every other one is the console's. */
+const _OPS_PATHS: ReadonlySet<string> = new Set(["/healthz", "/readyz", "/metrics"]);
 
 /** A running admin listener. */
 export interface AdminListener {
@@ -53,8 +60,13 @@ export function bearerMatches(header: string | null, token: string): boolean {
 }
 
 /** The admin request handler (exported for tests; {@linkcode startAdmin} serves it). */
-export function adminHandler(deps: AdminDeps): (request: Request) => Response {
+export function adminHandler(
+  deps: AdminDeps,
+): (request: Request) => Response | Promise<Response> {
   return (request) => {
+    if (deps.console && !_OPS_PATHS.has(new URL(request.url).pathname)) {
+      return deps.console.handle(request);
+    }
     if (
       deps.token !== undefined && !bearerMatches(request.headers.get("authorization"), deps.token)
     ) {
@@ -108,6 +120,10 @@ export function startAdmin(address: AdminAddress, deps: AdminDeps, log: Logger):
   return {
     hostname: addr.hostname,
     port: addr.port,
-    shutdown: () => server.shutdown(),
+    shutdown: () => {
+      // Live console streams never end on their own: end them, or shutdown waits for them.
+      deps.console?.close();
+      return server.shutdown();
+    },
   };
 }

@@ -25,6 +25,7 @@ export function loginPage(message?: string): string {
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>whd console: log in</title>
+<link rel="icon" href="data:,">
 </head>
 <body>
 <main>

@@ -64,14 +64,15 @@ export function hostAllowed(
 }
 
 /**
- * Whether a state-changing request comes from the console's own origin: `Origin`, when sent,
- * must name the request's own `Host` (scheme ignored: a TLS proxy changes it), and
- * `Sec-Fetch-Site`, when sent, must be `same-origin`. A request with neither (curl, a script)
- * passes; the CSRF token still has to match.
+ * Whether a state-changing request comes from the console's own origin. `Sec-Fetch-Site`, set
+ * by the browser and beyond a page's reach, decides when present (`same-origin` only: a form
+ * posted from a page with `Referrer-Policy: no-referrer` has `Origin: null`). Without it,
+ * `Origin`, when sent, must name the request's own `Host` (scheme ignored: a TLS proxy changes
+ * it). A request with neither (curl, a script) passes; the CSRF token still has to match.
  */
 export function sameOrigin(headers: Headers): boolean {
   const site = headers.get("sec-fetch-site");
-  if (site !== null && site !== "same-origin") return false;
+  if (site !== null) return site === "same-origin";
   const origin = headers.get("origin");
   if (origin === null) return true;
   const host = headers.get("host");

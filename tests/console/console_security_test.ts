@@ -84,6 +84,7 @@ Deno.test("console security (loopback, no token): headers on every answer, CSRF 
         ["cross-site Origin", { "x-csrf-token": csrf, origin: "http://evil.example" }],
         ["Origin null", { "x-csrf-token": csrf, origin: "null" }],
         ["cross-site fetch", { "x-csrf-token": csrf, "sec-fetch-site": "cross-site" }],
+        ["same-site fetch", { "x-csrf-token": csrf, "sec-fetch-site": "same-site" }],
       ];
       for (const path of ["/api/events/shop/ord_1/retry", "/api/dead/retry"]) {
         for (const [what, headers] of attempts) {
@@ -179,10 +180,11 @@ Deno.test("console security (off loopback, token): login form, session cookie, l
       assert.equal(crossSite.headers.get("set-cookie"), null);
       await read(crossSite);
 
-      // The right token: 303 to / with an HttpOnly, SameSite=Strict session cookie.
+      // The right token: 303 to / with an HttpOnly, SameSite=Strict session cookie. (Chromium
+      // posts the form of a no-referrer page with Origin null and Sec-Fetch-Site same-origin.)
       const right = await fetch(`${admin}/login`, {
         method: "POST",
-        headers: { origin: admin },
+        headers: { origin: "null", "sec-fetch-site": "same-origin" },
         body: new URLSearchParams({ token: SECRETS.ADMIN_TOKEN }),
         redirect: "manual",
       });

@@ -49,6 +49,8 @@ export async function launchBrowser(dir: string): Promise<TestBrowser> {
     executablePath: CHROMIUM,
     headless: true,
     userDataDir: profile,
+    // Chromium's crash reporter and caches write under XDG dirs: keep them in the temp dir.
+    env: { ...Deno.env.toObject(), XDG_CONFIG_HOME: profile, XDG_CACHE_HOME: profile },
     args: [
       // Tests run as root in CI containers, where Chromium's sandbox cannot start.
       "--no-sandbox",

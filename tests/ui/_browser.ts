@@ -106,12 +106,17 @@ export async function waitForCount(
   count: number,
   timeout = 20_000,
 ): Promise<void> {
-  await page.waitForFunction(
-    (s: string, n: number) => document.querySelectorAll(s).length === n,
-    { timeout },
-    selector,
-    count,
-  );
+  try {
+    await page.waitForFunction(
+      (s: string, n: number) => document.querySelectorAll(s).length === n,
+      { timeout },
+      selector,
+      count,
+    );
+  } catch (error) {
+    const seen = await page.$$eval(selector, (n) => n.length).catch(() => "?");
+    throw new Error(`${selector}: ${seen} elements, not ${count} (${error})`);
+  }
 }
 
 /** Clicks the first button whose text is `label` (exactly, spaces trimmed). */

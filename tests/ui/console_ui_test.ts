@@ -4,8 +4,9 @@
  * real `whd serve` child: signed deliveries show up in the open page without a reload, one
  * event's payload and attempts, Replay and Retry through their confirmation step with the new
  * attempt appearing, dead letters and their bulk retry, a payload and an error full of HTML
- * shown as text (no dialog, no element), no secret on any view, and — bound off loopback with a
- * token — API and assets refused without it until the login form lets the browser in.
+ * shown as text (no dialog, no element), no secret on any view; with every live stream taken,
+ * polling instead; and — bound off loopback with a token — API and assets refused without it
+ * until the login form lets the browser in.
  * Every page must load without a console error, a CSP violation or a request elsewhere.
  *
  * Run with `deno task test:ui` (its own task: it needs Chromium).
@@ -281,3 +282,61 @@ async function tokenLogin(
   watched.problems = watched.problems.filter((m) => !loginPage.test(m));
   await assertClean(watched, "token console");
 }
+
+Deno.test({
+  name: "console ui: with every live stream taken, the page polls every 2 s; paging with Load more",
+  sanitizeOps: false,
+  sanitizeResources: false,
+}, async () => {
+  if (missing) throw new Error(missing);
+  const p = await project({ log: { level: "info" } });
+  await handlers(p, p.path("flag"));
+  const server = await p.start();
+  const browser = await launchBrowser(p.dir);
+  const streams: ReadableStreamDefaultReader<Uint8Array>[] = [];
+  try {
+    const admin = adminUrl(server);
+    // Take every stream the listener allows (16), until it answers 429.
+    while (true) {
+      const response = await fetch(`${admin}/api/stream`);
+      if (response.status === 429) {
+        await response.body?.cancel();
+        break;
+      }
+      assert.equal(response.status, 200);
+      streams.push(response.body!.getReader());
+      assert.ok(streams.length <= 64, "the stream cap never came");
+    }
+    const watched = await browser.open(admin);
+    const { page } = watched;
+    await showing(page, async () => {
+      await page.goto(`${admin}/`, { waitUntil: "load" });
+      await page.waitForSelector(".live-polling");
+      await page.evaluate(() => Object.assign(globalThis, { __notReloaded: true }));
+      await send(p, server, { id: "evt_poll_1", type: "order.created", data: {} });
+      await waitForStatus(page, "evt_poll_1", "done");
+      assert.equal(await page.evaluate(() => "__notReloaded" in globalThis), true);
+      // Pages of 50: "Load more" brings the rest, and the next poll keeps them shown.
+      for (let i = 0; i < 52; i++) {
+        await send(p, server, { id: `evt_page_${String(i).padStart(2, "0")}`, type: "note" });
+      }
+      await page.waitForSelector(row("evt_page_51"));
+      await waitForCount(page, "tr[data-id]", 50);
+      await clickButton(page, "Load more");
+      await waitForCount(page, "tr[data-id]", 53);
+      assert.equal(await page.$(".more button"), null, "Load more after the last page");
+      await send(p, server, { id: "evt_poll_2", type: "note" });
+      await page.waitForSelector(row("evt_poll_2"));
+      await waitForCount(page, "tr[data-id]", 54);
+    });
+    // The refused stream is logged by the browser itself; nothing else may be.
+    const refused = /\/api\/stream\)$|EventSource's response has a MIME type/;
+    watched.problems = watched.problems.filter((m) => !refused.test(m));
+    await assertClean(watched, "polling console");
+  } finally {
+    for (const reader of streams) await reader.cancel().catch(() => {});
+    await browser.close();
+    await server.stop();
+    await p.remove();
+  }
+});

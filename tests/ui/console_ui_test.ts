@@ -3,10 +3,10 @@
  * The console in a real browser (Debian's headless Chromium through puppeteer-core) against a
  * real `whd serve` child: signed deliveries show up in the open page without a reload, one
  * event's payload and attempts, Replay and Retry through their confirmation step with the new
- * attempt appearing, dead letters and their bulk retry, a payload and an error full of HTML
- * shown as text (no dialog, no element), no secret on any view; with every live stream taken,
- * polling instead; and — bound off loopback with a token — API and assets refused without it
- * until the login form lets the browser in.
+ * attempt appearing, dead letters and their bulk retry, handlers with a load error, a payload
+ * and an error full of HTML shown as text (no dialog, no element), no secret on any view; with
+ * every live stream taken, polling instead; and — bound off loopback with a token — API and
+ * assets refused without it until the login form lets the browser in.
  * Every page must load without a console error, a CSP violation or a request elsewhere.
  *
  * Run with `deno task test:ui` (its own task: it needs Chromium).
@@ -84,6 +84,7 @@ Deno.test({
   const p = await project({ log: { level: "info" } });
   const flag = p.path("flaky.ok");
   await handlers(p, flag);
+  await p.handler("order.broken.ts", "export default (event => {\n");
   const server = await p.start();
   const browser = await launchBrowser(p.dir);
   try {
@@ -198,6 +199,8 @@ async function loopback(
   const files = (await texts(page, "table.handlers"))[0];
   assert.match(files, /order\.created\.ts/);
   assert.match(files, /order\.flaky\.sh/);
+  const broken = (await texts(page, ".load-errors"))[0];
+  assert.match(broken, /order\.broken\.ts/);
 
   await assertClean(watched, "loopback console");
 }

@@ -215,6 +215,8 @@ export async function serve(ctx: CliContext, options: ServeOptions = {}): Promis
           clock: withTimers(clock),
           log: log.child({ component: "console" }),
           wake: dispatcher ? () => dispatcher.notify() : wakeSupervisor,
+          // A run is recorded when it ends: within its timeout and the lease margin (≤ 10 s).
+          settleMs: config.handlers.timeout_ms + 60_000,
         },
       }, log);
     } catch (error) {

@@ -25,6 +25,7 @@ import { loginPage } from "./console_login.ts";
 import { hostAllowed, sameOrigin, SECURITY_HEADERS } from "./console_security.ts";
 import { sameSecret, type Session, SESSION_COOKIE, SessionStore } from "./console_sessions.ts";
 import { StreamHub, withTotal } from "./console_stream.ts";
+import { ThroughputCache } from "./console_throughput.ts";
 
 /** What the console needs. */
 export interface ConsoleDeps {
@@ -47,6 +48,11 @@ export interface ConsoleDeps {
   maxStreams?: number;
   /** How often live streams check the store (default 1000 ms). */
   streamIntervalMs?: number;
+  /**
+   * How long after a throughput bucket ends a run started in it may still be recorded (the
+   * handlers' timeout plus margin); older buckets are counted once. Default 5 minutes.
+   */
+  settleMs?: number;
 }
 
 /** A running console. */
@@ -81,6 +87,7 @@ function _bad(message: string): _Refusal {
 export function createConsole(deps: ConsoleDeps): Console {
   const { inbox, clock, log } = deps;
   const queries = inbox.console();
+  const throughput = new ThroughputCache(queries, { settleMs: deps.settleMs });
   const sessions = new SessionStore({ now: () => clock.now(), random: deps.random });
   const streams = new StreamHub({
     queries,
@@ -250,7 +257,7 @@ export function createConsole(deps: ConsoleDeps): Console {
         const to = (Math.floor(now / range.bucketMs) + 1) * range.bucketMs;
         const from = to - range.bucketMs * range.count;
         const [buckets, backlog] = await Promise.all([
-          queries.throughput(from, range.bucketMs, range.count),
+          throughput.read(from, range.bucketMs, range.count, now),
           inbox.backlog(),
         ]);
         return json(200, {

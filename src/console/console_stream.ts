@@ -139,17 +139,40 @@ export class StreamHub {
     });
   }
 
+  /**
+   * The store's change mark; where it cannot be read (a libSQL server may refuse the pragma),
+   * the counts stand in for it, so a change of status still reaches the page.
+   */
+  async #readMark(): Promise<{ mark: string | undefined; newestReceivedAt: number | null }> {
+    if (this.#markFails) return { mark: undefined, newestReceivedAt: null };
+    try {
+      return await this.#queries.changeMark();
+    } catch (error) {
+      this.#markFails = true;
+      this.#log.debug("console stream: no change mark; comparing counts", {
+        error: errorMessage(error),
+      });
+      return { mark: undefined, newestReceivedAt: null };
+    }
+  }
+
+  #markFails = false;
+
   async #tick(): Promise<void> {
     try {
-      const { mark, newestReceivedAt } = await this.#queries.changeMark();
+      const read = await this.#readMark();
+      let counts: Record<EventStatus | "total", number> | undefined;
+      let mark = read.mark;
+      if (mark === undefined) {
+        counts = await this.#count();
+        mark = JSON.stringify(counts);
+      }
       if (mark !== this.#mark || this.#lastSent === undefined) {
-        const started = performance.now();
-        const counts = withTotal(await this.#queries.counts());
-        this.#waitMs = Math.max(this.#options.intervalMs, 20 * (performance.now() - started));
+        counts ??= await this.#count();
         this.#mark = mark;
         const data: ChangeData = {
           counts,
-          newest: { received_at: newestReceivedAt, updated_at: this.#clock.now() },
+          newest: { received_at: read.newestReceivedAt, updated_at: this.#clock.now() },
         };
         this.#lastSent = JSON.stringify(data);
         this.#broadcast(_frame(this.#lastSent));
@@ -161,6 +184,14 @@ export class StreamHub {
     } catch (error) {
       this.#log.debug("console stream: cannot read the store", { error: errorMessage(error) });
     }
+  }
+
+  /** The counts; the next check waits at least 20 times as long as they took. */
+  async #count(): Promise<Record<EventStatus | "total", number>> {
+    const started = performance.now();
+    const counts = withTotal(await this.#queries.counts());
+    this.#waitMs = Math.max(this.#options.intervalMs, 20 * (performance.now() - started));
+    return counts;
   }
 
   #broadcast(bytes: Uint8Array): void {

@@ -1,9 +1,11 @@
 /**
  * The console's reads of the store: a page of events (keyset, newest first), one event with its
  * headers and attempts, counts, dead-letter groups, deliveries and outcomes per time bucket and
- * a cheap change mark for live updates. Each is one statement through the store's bounded
- * `execute`, and each reads an index range cut by a LIMIT or a time range (the plans are
- * checked in `tests/console/query_plans_test.ts`); `console_schema.ts` has the indexes.
+ * a cheap change mark for live updates. Each is one or two statements through the store's
+ * bounded `execute`, and each reads an index range cut by a LIMIT, a window of
+ * {@linkcode SCAN_WINDOW} entries or a time range, so no request holds the store (and the
+ * deliveries waiting on it) for long (the plans are checked in
+ * `tests/console/query_plans_test.ts`); `console_schema.ts` has the indexes.
  *
  * @example
  * ```ts ignore
@@ -113,9 +115,17 @@ export interface ConsoleQueries {
 export const MAX_PAGE = 200;
 /** Most id matches a search (`q`) sorts by time; a longer prefix narrows it. */
 export const MAX_SEARCH_MATCHES = 1000;
+/**
+ * Index entries one list request looks at when a filter needs the row (pending, running, done,
+ * provider, webhook, type): at ~2 µs a row, one request holds the store for ~10 ms at most.
+ */
+export const SCAN_WINDOW = 5000;
 
 const _SUMMARY =
   "rowid, provider, id, webhook, type, status, source, attempts, received_at, updated_at, completed_at, next_attempt_at, last_error";
+
+/** {@linkcode _SUMMARY} of the events row named `e`. */
+const _E_SUMMARY = _SUMMARY.split(", ").map((c) => `e.${c}`).join(", ");
 
 /** Rows of a `_SUMMARY` select as summaries (the rowid is left out). */
 function _summaries(rs: SqlResult): { rowid: number; event: EventSummary }[] {
@@ -166,61 +176,110 @@ const _PROVIDERS_SQL = `WITH RECURSIVE p(name) AS (
       WHERE p.name IS NOT NULL)
   SELECT name FROM p WHERE name IS NOT NULL`;
 
-/** The list statement of `filter` (exported for the query-plan test). */
-export function listStatement(
-  filter: ConsoleFilter,
-): { sql: string; args: Record<string, string | number> } {
+/** A list query: the page's statement and, for a filter the index cannot serve, the window's end. */
+export interface ListPlan {
+  /** Rows per page asked for (the statement asks one more, to know there is a next page). */
+  limit: number;
+  stmt: { sql: string; args: Record<string, string | number> };
+  /**
+   * When rows are looked at in a window of {@linkcode SCAN_WINDOW} index entries: the statement
+   * of the window's last entry (a page may end there with fewer rows than `limit`).
+   */
+  windowEnd?: { sql: string; args: Record<string, string | number> };
+}
+
+/** The list plan of `filter` (exported for the query-plan test). */
+export function listStatement(filter: ConsoleFilter): ListPlan {
   const limit = Math.min(MAX_PAGE, Math.max(1, filter.limit ?? 50));
-  const where: string[] = [];
+  // Conditions the index answers (keys) and conditions that need the row (checked on `e`).
+  const keys: string[] = [];
+  const rows: string[] = [];
   const args: Record<string, string | number> = { limit: limit + 1 };
   const trouble = filter.status !== undefined &&
     (TROUBLE_STATUSES as readonly string[]).includes(filter.status);
+  const search = filter.q !== undefined;
   if (filter.status !== undefined) {
     if (!EVENT_STATUSES.includes(filter.status)) throw new RangeError("unknown status");
     // A literal (checked above), so SQLite can prove the partial index's condition.
-    where.push(`status = '${filter.status}'`);
-    if (trouble) where.push(TROUBLE_WHERE);
+    if (trouble && !search) keys.push(`status = '${filter.status}'`, TROUBLE_WHERE);
+    else rows.push(`e.status = '${filter.status}'`);
   }
   for (const field of ["provider", "webhook", "type"] as const) {
-    if (filter[field] !== undefined) {
-      where.push(`${field} = :${field}`);
-      args[field] = filter[field]!;
-    }
+    if (filter[field] === undefined) continue;
+    args[field] = filter[field]!;
+    if (field === "provider" && search) keys.push("provider = :provider");
+    else rows.push(`e.${field} = :${field}`);
   }
+  const time = search ? rows : keys;
+  const col = search ? "e." : "";
   if (filter.since !== undefined) {
-    where.push("received_at >= :since");
+    time.push(`${col}received_at >= :since`);
     args.since = filter.since;
   }
   if (filter.until !== undefined) {
-    where.push("received_at < :until");
+    time.push(`${col}received_at < :until`);
     args.until = filter.until;
   }
   const cursor = filter.cursor === undefined ? undefined : decodeCursor(filter.cursor);
   if (cursor) {
-    where.push("received_at <= :ct AND (received_at < :ct OR rowid < :cr)");
+    time.push(
+      `${col}received_at <= :ct AND (${col}received_at < :ct OR ${col}rowid < :cr)`,
+    );
     args.ct = cursor.t;
     args.cr = cursor.r;
   }
-  const order = "ORDER BY received_at DESC, rowid DESC";
-  if (filter.q !== undefined) {
-    // The id range in the primary key, per provider; at most MAX_SEARCH_MATCHES sorted by time.
-    where.push("id >= :q AND id < :qEnd");
-    args.q = filter.q;
+  const and = (conds: string[]) => conds.length > 0 ? `WHERE ${conds.join(" AND ")}` : "";
+  const newest = "ORDER BY received_at DESC, rowid DESC";
+  if (search) {
+    // The id range in the primary key (per provider), cut at MAX_SEARCH_MATCHES before any row
+    // is read; those few rows are filtered and sorted by time.
+    keys.push("id >= :q AND id < :qEnd");
+    args.q = filter.q!;
     args.qEnd = `${filter.q}\u{10FFFF}`;
-    if (filter.provider === undefined) where.push(`provider IN (${_PROVIDERS_SQL})`);
+    if (filter.provider === undefined) keys.push(`provider IN (${_PROVIDERS_SQL})`);
     return {
-      sql: `SELECT * FROM (SELECT ${_SUMMARY} FROM events INDEXED BY sqlite_autoindex_events_1
-          WHERE ${where.join(" AND ")} ORDER BY provider, id LIMIT ${MAX_SEARCH_MATCHES})
-        ${order} LIMIT :limit`,
-      args,
+      limit,
+      stmt: {
+        sql: `SELECT ${_E_SUMMARY} FROM (SELECT rowid AS r FROM events
+            INDEXED BY sqlite_autoindex_events_1 ${and(keys)}
+            ORDER BY provider, id LIMIT ${MAX_SEARCH_MATCHES}) AS w
+          CROSS JOIN events AS e ON e.rowid = w.r ${and(rows)}
+          ORDER BY e.received_at DESC, e.rowid DESC LIMIT :limit`,
+        args,
+      },
     };
   }
   // Newest first straight off an index: the trouble statuses' own, else all receipts.
   const index = trouble ? "events_trouble" : "events_received";
+  if (rows.length === 0) {
+    return {
+      limit,
+      stmt: {
+        sql: `SELECT ${_SUMMARY} FROM events INDEXED BY ${index} ${and(keys)} ${newest}
+          LIMIT :limit`,
+        args,
+      },
+    };
+  }
+  // A condition the index cannot answer: rows are looked at in a window of SCAN_WINDOW index
+  // entries, newest first, so a rare match far back costs pages, never one long walk.
+  const window = `SELECT rowid AS r, received_at AS t FROM events INDEXED BY ${index}
+    ${and(keys)} ${newest}`;
+  const keyArgs = Object.fromEntries(
+    Object.entries(args).filter(([k]) => !["limit", "provider", "webhook", "type"].includes(k)),
+  );
   return {
-    sql: `SELECT ${_SUMMARY} FROM events INDEXED BY ${index}
-      ${where.length > 0 ? `WHERE ${where.join(" AND ")}` : ""} ${order} LIMIT :limit`,
-    args,
+    limit,
+    stmt: {
+      sql: `SELECT ${_E_SUMMARY} FROM (${window} LIMIT ${SCAN_WINDOW}) AS w
+        CROSS JOIN events AS e ON e.rowid = w.r ${and(rows)}
+        ORDER BY w.t DESC, w.r DESC LIMIT :limit`,
+      args,
+    },
+    windowEnd: {
+      sql: `SELECT t, r FROM (${window} LIMIT 1 OFFSET ${SCAN_WINDOW - 1})`,
+      args: keyArgs,
+    },
   };
 }
 
@@ -232,7 +291,7 @@ export function throughputStatement(
 ): { sql: string; args: Record<string, number> } {
   const outcome = (name: string) =>
     `(SELECT COUNT(*) FROM attempts INDEXED BY attempts_started
-      WHERE started_at >= b.t AND started_at < b.t + :bucket AND outcome = '${name}')`;
+      WHERE outcome = '${name}' AND started_at >= b.t AND started_at < b.t + :bucket)`;
   return {
     sql: `WITH RECURSIVE b(t) AS (
         SELECT :from UNION ALL SELECT t + :bucket FROM b WHERE t + :bucket < :to)
@@ -267,16 +326,19 @@ export const CHANGE_MARK_SQL = `SELECT total_changes(),
 export function consoleQueries(execute: Execute): ConsoleQueries {
   return {
     async list(filter) {
-      const stmt = listStatement(filter);
-      const limit = Number(stmt.args.limit) - 1;
-      const rows = _summaries(await execute(stmt));
-      const more = rows.length > limit;
-      const page = rows.slice(0, limit);
+      const plan = listStatement(filter);
+      const rows = _summaries(await execute(plan.stmt));
+      const page = rows.slice(0, plan.limit);
       const last = page[page.length - 1];
-      return {
-        events: page.map((r) => r.event),
-        next: more && last ? encodeCursor(last.event.received_at, last.rowid) : null,
-      };
+      let next: string | null = null;
+      if (rows.length > plan.limit && last) {
+        next = encodeCursor(last.event.received_at, last.rowid);
+      } else if (plan.windowEnd) {
+        // The window was full: the rows beyond it are the next page's to look at.
+        const end = (await execute(plan.windowEnd)).rows[0];
+        if (end) next = encodeCursor(Number(end[0]), Number(end[1]));
+      }
+      return { events: page.map((r) => r.event), next };
     },
 
     async detail(key) {

@@ -7,8 +7,8 @@
  *   the list filtered by one of those statuses reads it newest first, cut at the page size;
  * - `events_dead (provider, type, received_at)` holds only dead rows: the dead-letter groups are
  *   one pass over it in group order (no sort);
- * - `attempts_started (started_at, outcome)`: the throughput chart's handler outcomes per bucket
- *   are a bounded range of it, read without touching the table.
+ * - `attempts_started (outcome, started_at)`: the throughput chart's handler outcomes per bucket
+ *   are exact ranges of it (one per outcome and bucket), read without touching the table.
  *
  * @example
  * ```ts
@@ -32,5 +32,5 @@ export const CONSOLE_MIGRATION_SQL: readonly string[] = [
   "ALTER TABLE events ADD COLUMN headers TEXT",
   `CREATE INDEX events_trouble ON events (status, received_at) WHERE ${TROUBLE_WHERE}`,
   "CREATE INDEX events_dead ON events (provider, type, received_at) WHERE status = 'dead'",
-  "CREATE INDEX attempts_started ON attempts (started_at, outcome)",
+  "CREATE INDEX attempts_started ON attempts (outcome, started_at)",
 ];

@@ -59,6 +59,8 @@ const _key = (e: EventSummary) => `${e.provider}/${e.id}`;
  */
 function keepOlder(fresh: EventPage, old: EventPage | undefined): EventPage {
   const last = fresh.events.at(-1);
+  // An empty first page (whd looks at a window of events per request) starts again: rows kept
+  // from before could no longer match the filter.
   if (!old || !last || fresh.next === null) return fresh;
   const at = old.events.findIndex((e) => _key(e) === _key(last));
   if (at < 0 || at === old.events.length - 1) return fresh;
@@ -242,7 +244,11 @@ export function EventsView(props: EventsViewProps): VNode {
     page === undefined
       ? html`<p class="muted">Loading…</p>`
       : page.events.length === 0
-      ? html`<p class="empty">No events match.</p>`
+      ? html`<p class="empty">${
+        page.next === null
+          ? "No events match."
+          : "No match among the newest events whd looked at: Load more looks further back."
+      }</p>`
       : html`
         <div class="table-wrap">
           <table class="events">

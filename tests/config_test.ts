@@ -102,6 +102,7 @@ Deno.test("the example config parses and every env var it names is set in config
     "customer.subscription.*",
     "invoice.paid",
     "invoice.payment_failed",
+    "v1.billing.meter.error_report_triggered",
   ]);
 
   const envText = await Deno.readTextFile(join(ROOT, "config/demo.env"));
@@ -180,6 +181,7 @@ Deno.test("defaults are applied to every omitted key", () => {
     max_attempts: 10,
     timeout_ms: 30_000,
     concurrency: 4,
+    ingest_first: true,
     backoff_base_ms: 1_000,
     backoff_max_ms: 3_600_000,
     shutdown_grace_ms: 10_000,

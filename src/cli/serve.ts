@@ -193,7 +193,7 @@ export async function serve(ctx: CliContext, options: ServeOptions = {}): Promis
     log,
     metrics,
     clock,
-    onAccepted: dispatcher ? () => dispatcher.notify() : wakeSupervisor,
+    onAccepted: dispatcher ? () => dispatcher.accepted() : wakeSupervisor,
     runSync: dispatcher ? (key) => dispatcher.runNow(key) : undefined,
   });
 

@@ -160,6 +160,11 @@ export const ConfigSchema = z.strictObject({
     max_attempts: positiveInt.default(10),
     timeout_ms: positiveInt.default(30_000),
     concurrency: positiveInt.max(256).default(4),
+    /**
+     * While deliveries arrive and the CPUs are saturated, run one handler at a time so the
+     * CPU goes to acknowledging deliveries; full concurrency again once the burst passes.
+     */
+    ingest_first: z.boolean().default(true),
     backoff_base_ms: positiveInt.default(1_000),
     backoff_max_ms: positiveInt.default(3_600_000),
     /** How long SIGTERM waits for running handlers before releasing their events. */

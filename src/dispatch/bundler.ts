@@ -5,7 +5,8 @@
  *
  * Allowed imports: relative or absolute paths to `.ts`/`.js` files, `node:` built-ins, and
  * packages — `npm:name@version` specifiers and bare names — found in a `node_modules` next to
- * the handlers (`npm_resolve.ts`), bundled in (CommonJS included). Type-only imports are
+ * the handlers (`npm_resolve.ts`), else (`npm:` specifiers) in Deno's npm cache, fetched there
+ * by the deno CLI when missing (`deno_npm_cache.ts`), bundled in (CommonJS included). Type-only imports are
  * erased without being resolved. Anything else (`jsr:`, `https:`), and a package that is not
  * installed, is a load error naming the file, the import and the fix.
  *
@@ -21,6 +22,7 @@ import * as esbuild from "esbuild-wasm/esm/browser.js";
 import wasm from "esbuild-wasm/esbuild.wasm" with { type: "bytes" };
 import { dirname, isAbsolute, resolve } from "node:path";
 import { displayPath } from "./discovery.ts";
+import { createDenoNpmCache, type DenoNpmCache } from "./deno_npm_cache.ts";
 import { builtinOf, resolveFileLike, resolvePackage } from "./npm_resolve.ts";
 
 export { toDataUrl } from "./data_url.ts";
@@ -114,8 +116,15 @@ async function _isFile(path: string): Promise<boolean> {
   }
 }
 
+/** Options of {@linkcode createBundler}. */
+export interface BundlerOptions {
+  /** Where `npm:` packages missing from every `node_modules` come from; default Deno's cache. */
+  npmCache?: DenoNpmCache;
+}
+
 /** Creates a bundler; esbuild is initialized on first use (about 150 ms). */
-export function createBundler(): Bundler {
+export function createBundler(options: BundlerOptions = {}): Bundler {
+  const npmCache = options.npmCache ?? createDenoNpmCache();
   // The entry is virtual: esbuild would read a `*` in a real entry path as a glob.
   const plugin = (entry: string, middleware: readonly string[]): esbuild.Plugin => ({
     name: "whd-handler-files",
@@ -141,12 +150,14 @@ export function createBundler(): Bundler {
               }],
             };
           }
-          const found = await resolvePackage(args.path, args.importer);
+          const found = await resolvePackage(args.path, args.importer, npmCache);
           if ("path" in found) return { path: found.path, namespace: "file" };
           if ("builtin" in found) return { path: found.builtin, external: true };
           // A package's require() of a package that is not installed is often optional
           // (inside try/catch, e.g. debug → supports-color): left to fail at run time.
-          if (args.kind === "require-call" && args.importer.includes("/node_modules/")) {
+          const inPackage = args.importer.includes("/node_modules/") ||
+            npmCache.contains(args.importer);
+          if (args.kind === "require-call" && inPackage) {
             return { path: args.path, external: true };
           }
           return {

@@ -42,6 +42,7 @@ import { decide, type RetryPolicy, type RunReport } from "./decide.ts";
 import { displayPath } from "./discovery.ts";
 import type { StripeOptions } from "./host_protocol.ts";
 import { createHostPool } from "./module_runner.ts";
+import { type CpuSampler, createIngestFirst, type IngestFirst } from "./ingest_first.ts";
 import { createPoller } from "./poller.ts";
 import type { HandlerRegistry, LoadedHandler } from "./registry.ts";
 import { createRegistryWatch } from "./registry_watch.ts";
@@ -79,6 +80,8 @@ export interface DispatcherOptions {
   /** Watch debounce. Default 150 ms. */
   debounceMs?: number;
   bundler?: Bundler;
+  /** CPU busy share for ingest first. Default: the machine's (`os.cpus()`). */
+  sampleCpu?: CpuSampler;
 }
 
 /** A running dispatcher. */
@@ -87,8 +90,10 @@ export interface Dispatcher {
   start(): Promise<void>;
   /** Stops taking work; waits up to `graceMs` (default `handlers.shutdown_grace_ms`), then releases. */
   stop(graceMs?: number): Promise<void>;
-  /** Wakes the poller now (call after accepting an event). */
+  /** Wakes the poller now (handlers changed, or an event became runnable). */
   notify(): void;
+  /** An async delivery was stored: wakes the poller and counts it for ingest first. */
+  accepted(): void;
   /** Sync mode: leases this event and runs its handler now, waiting for the recorded outcome. */
   runNow(key: EventKey): Promise<RunNowResult>;
   /** Rebuilds the registry from disk. */
@@ -187,6 +192,9 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
       p.webhooks.filter((w) => w.order_key !== undefined).map((w) => `${p.name}\u0000${w.name}`)
     ),
   );
+  const ingestFirst: IngestFirst | undefined = settings.ingest_first
+    ? createIngestFirst({ clock, sampleCpu: options.sampleCpu })
+    : undefined;
   let handlersRunning = 0;
   let recording = 0;
   let started = false;
@@ -334,6 +342,7 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
     exclusive,
     recording: () => recording,
     concurrency: settings.concurrency,
+    slots: ingestFirst ? (n) => ingestFirst.slots(n) : undefined,
     maxQueueWaitMs: margin / 2,
     pollMs: options.pollMs ?? 1000,
     clock,
@@ -351,6 +360,10 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
       return handlersRunning;
     },
     notify: () => poller.notify(),
+    accepted() {
+      ingestFirst?.accepted();
+      poller.notify();
+    },
     reload: () => live.reload(),
     async start() {
       if (started || stopping) return;

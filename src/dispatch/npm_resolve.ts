@@ -5,6 +5,10 @@
  * `exports` (conditions `deno`, `node`, `import`, `module`, `default`, `require`, first match
  * in the package's own order), else `module`/`main`, else `index.js`. `whd handlers vendor`
  * (or `deno install --entrypoint …` in the handlers directory) fills that `node_modules`.
+ * An `npm:` specifier no `node_modules` has comes from Deno's npm cache when a
+ * {@linkcode DenoNpmCache} is given (fetched into it first if needed), and so do the imports
+ * made inside a package from there; a bare name does too when the nearest `deno.json` or
+ * `package.json` maps it (`package_manifest.ts`).
  *
  * @example
  * ```ts ignore
@@ -15,6 +19,8 @@
  */
 import { builtinModules } from "node:module";
 import { dirname, join, resolve } from "node:path";
+import type { DenoNpmCache } from "./deno_npm_cache.ts";
+import { mappedSpecifier } from "./package_manifest.ts";
 
 /** A parsed package specifier. */
 export interface PackageSpecifier {
@@ -153,24 +159,70 @@ export function installHint(handlersDir?: string): string {
   } so that it is installed in a node_modules next to the handlers`;
 }
 
-/** Resolves a package specifier imported by the file `importer`. */
+/** Where a package's directory is, and whether it came from Deno's cache. */
+async function _packageDir(
+  parsed: PackageSpecifier,
+  specifier: string,
+  importer: string,
+  cache: DenoNpmCache | undefined,
+): Promise<{ dir: string; cached: boolean } | { error: string }> {
+  const real = await Deno.realPath(importer);
+  const dependency = cache?.dependencyDir(parsed.name, importer);
+  if (dependency) return { dir: dependency, cached: true };
+  if (dependency === null) {
+    return { error: `package ${parsed.name} is not a dependency of the package importing it` };
+  }
+  const dir = await _findPackageDir(parsed.name, dirname(real));
+  if (dir) return { dir, cached: false };
+  let wanted = specifier;
+  if (!specifier.startsWith("npm:")) {
+    const mapped = await mappedSpecifier(parsed.name, dirname(real));
+    if (!mapped) {
+      return {
+        error: `package ${parsed.name} is not installed: import it as ` +
+          `"npm:${parsed.name}@<version>", or list it in handlers/deno.json (imports) or ` +
+          `handlers/package.json (dependencies)`,
+      };
+    }
+    wanted = mapped.specifier;
+  }
+  if (!cache) return { error: `package ${parsed.name} is not installed: ${installHint()}` };
+  const target = parsePackageSpecifier(wanted);
+  if (!target) return { error: `"${wanted}" is not a package specifier` };
+  const found = await cache.packageDir(
+    `npm:${target.name}${target.range ? `@${target.range}` : ""}`,
+  );
+  if ("dir" in found) return { dir: found.dir, cached: true };
+  return {
+    error: `package ${parsed.name} is not installed and Deno's npm cache could not get it ` +
+      `(${found.error}): ${installHint()}`,
+  };
+}
+
+/**
+ * Resolves a package specifier imported by the file `importer`: from a `node_modules`, else,
+ * for `npm:` specifiers and with `cache`, from Deno's npm cache.
+ */
 export async function resolvePackage(
   specifier: string,
   importer: string,
+  cache?: DenoNpmCache,
 ): Promise<PackageResolution> {
   const builtin = builtinOf(specifier);
   if (builtin && !specifier.startsWith("npm:")) return { builtin };
   const parsed = parsePackageSpecifier(specifier);
   if (!parsed) return { error: `"${specifier}" is not a package specifier` };
-  const dir = await _findPackageDir(parsed.name, dirname(await Deno.realPath(importer)));
-  if (!dir) {
-    return { error: `package ${parsed.name} is not installed: ${installHint()}` };
-  }
+  const where = await _packageDir(parsed, specifier, importer, cache);
+  if ("error" in where) return where;
+  const { dir } = where;
   let pkg: Record<string, unknown> = {};
   try {
     pkg = JSON.parse(await Deno.readTextFile(join(dir, "package.json")));
   } catch { /* a directory without package.json: index fallbacks only */ }
-  if (parsed.range && /^\d+\.\d+\.\d+/.test(parsed.range) && pkg.version !== parsed.range) {
+  if (
+    !where.cached && parsed.range && /^\d+\.\d+\.\d+/.test(parsed.range) &&
+    pkg.version !== parsed.range
+  ) {
     return {
       error: `package ${parsed.name}@${parsed.range} is wanted but ${parsed.name}@${
         pkg.version ?? "?"

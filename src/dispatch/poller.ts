@@ -1,6 +1,6 @@
 /**
  * The poller: claims runnable events from the inbox in batches and keeps up to `concurrency`
- * of them running. Events claimed beyond the free slots wait in a small local queue, sized
+ * of them running (fewer while `slots` says so: see `ingest_first.ts`). Events claimed beyond the free slots wait in a small local queue, sized
  * from how long runs take so that none waits longer than `maxQueueWaitMs` (a queued event is
  * leased: its lease covers the wait, the run and the outcome's commit). An event that did
  * wait too long is given back (`release`) instead of run. A run's slot frees as soon as its
@@ -37,6 +37,11 @@ export interface PollerOptions {
   /** Outcomes still being recorded; they count against the next batch. Default none. */
   recording?: () => number;
   concurrency: number;
+  /**
+   * The runs allowed at once now, given `concurrency` (ingest first lowers it while
+   * deliveries arrive on saturated CPUs). Default: `concurrency`.
+   */
+  slots?: (concurrency: number) => number;
   /** Longest time a claimed event may wait in the local queue before it is released. */
   maxQueueWaitMs: number;
   /** Largest batch claimed at once. Default 256. */
@@ -75,6 +80,7 @@ export function createPoller(options: PollerOptions): Poller {
   const { clock, concurrency, log } = options;
   const maxBatch = options.maxBatch ?? 256;
   const recording = options.recording ?? (() => 0);
+  const slots = () => options.slots?.(concurrency) ?? concurrency;
   const queue: _Queued[] = [];
   const releasing = new Set<Promise<unknown>>();
   let running = 0;
@@ -87,9 +93,10 @@ export function createPoller(options: PollerOptions): Poller {
 
   /** Events worth holding: the slots, plus what the slots get through in half the max wait. */
   const target = () => {
-    if (avgRunMs === undefined) return concurrency;
-    const prefetch = Math.floor(concurrency * (options.maxQueueWaitMs / 2) / Math.max(avgRunMs, 1));
-    return concurrency + Math.min(maxBatch, prefetch);
+    const now = slots();
+    if (avgRunMs === undefined) return now;
+    const prefetch = Math.floor(now * (options.maxQueueWaitMs / 2) / Math.max(avgRunMs, 1));
+    return now + Math.min(maxBatch, prefetch);
   };
 
   const signal = () => {
@@ -106,7 +113,7 @@ export function createPoller(options: PollerOptions): Poller {
   };
 
   const pump = () => {
-    while (!stopping && running < concurrency && queue.length > 0) {
+    while (!stopping && queue.length > 0 && running < slots()) {
       const { stored, at } = queue.shift()!;
       const startedAt = clock.now();
       if (startedAt - at > options.maxQueueWaitMs) {

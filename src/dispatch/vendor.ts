@@ -2,8 +2,8 @@
  * `whd handlers vendor`: installs the npm packages the handlers import into
  * `<handlers.dir>/node_modules`, at deploy time, so that loading handlers needs no registry.
  * It runs `deno install --entrypoint <every module handler and middleware>` in the handlers
- * directory (with `handlers/deno.json` when there is one, else with no config and no lock
- * file, so a project's own config is left alone). Needs the `deno` CLI (`DENO` or `deno` on
+ * directory (with `handlers/deno.json` or `handlers/package.json` when there is one, else with
+ * no config and no lock file, so a project's own config is left alone). Needs the `deno` CLI (`DENO` or `deno` on
  * PATH) where it runs; the compiled whd binary then only reads the files.
  *
  * @example
@@ -12,8 +12,9 @@
  * ```
  * @module
  */
-import { basename, join, relative } from "node:path";
+import { join, relative } from "node:path";
 import { UserError } from "../errors.ts";
+import { denoCommand } from "./deno_cli.ts";
 import { discoverHandlers } from "./discovery.ts";
 
 /** Options of {@linkcode vendorHandlers}. */
@@ -23,13 +24,6 @@ export interface VendorOptions {
   deno?: string;
   /** Receives the installer's output lines. */
   print(line: string): void;
-}
-
-/** The deno CLI to install with. */
-function _denoCommand(): string {
-  const fromEnv = Deno.env.get("DENO");
-  if (fromEnv) return fromEnv;
-  return basename(Deno.execPath()).startsWith("deno") ? Deno.execPath() : "deno";
 }
 
 /** Installs the handlers' packages; resolves with the installer's exit code. */
@@ -49,14 +43,15 @@ export async function vendorHandlers(options: VendorOptions): Promise<{ code: nu
     return { code: 0 };
   }
   let config = ["--no-config", "--no-lock"];
-  for (const name of ["deno.json", "deno.jsonc"]) {
+  for (const name of ["deno.json", "deno.jsonc", "package.json"]) {
     try {
       await Deno.stat(join(options.dir, name));
-      config = ["--config", name];
+      // deno reads a package.json in its working directory by itself (--no-config would not).
+      config = name === "package.json" ? [] : ["--config", name];
       break;
     } catch { /* not there */ }
   }
-  const deno = options.deno ?? _denoCommand();
+  const deno = options.deno ?? denoCommand();
   const args = [
     "install",
     ...config,

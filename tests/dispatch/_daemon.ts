@@ -22,8 +22,8 @@ export interface DaemonProject {
   path(name: string): string;
   /** Writes `handlers/shop/<file>`. */
   handler(file: string, text: string): Promise<string>;
-  /** Starts `whd serve` in the project. */
-  start(): Promise<WhdServer>;
+  /** Starts `whd serve` in the project (`env` adds to its environment). */
+  start(env?: Record<string, string>): Promise<WhdServer>;
   /** A signed delivery of an event: the path, headers and body to POST. */
   signed(
     id: string,
@@ -39,8 +39,11 @@ export interface DaemonProject {
     sync?: boolean,
     data?: unknown,
   ): Promise<Delivery>;
-  /** Runs the real CLI (`main.ts`) in the project with its environment. */
-  cli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }>;
+  /** Runs the real CLI (`main.ts`) in the project with its environment (plus `env`). */
+  cli(
+    args: string[],
+    env?: Record<string, string>,
+  ): Promise<{ code: number; stdout: string; stderr: string }>;
   /** `whd events list --json` (newest `limit`, default the CLI's 50). */
   events(limit?: number): Promise<ListedEvent[]>;
   remove(): Promise<void>;
@@ -68,11 +71,12 @@ export interface ListedEvent {
 
 /**
  * Writes the project; `handlers` are extra keys under `handlers:` in whd.yaml, `webhook` extra
- * keys of the async webhook (e.g. `order_key`).
+ * keys of the async webhook (e.g. `order_key`), `syncWebhook` those of the `mode: sync` one.
  */
 export async function daemonProject(
   handlers: Record<string, number | boolean>,
   webhook: Record<string, string> = {},
+  syncWebhook: Record<string, string> = {},
 ): Promise<DaemonProject> {
   const dir = await Deno.makeTempDir({ prefix: "whd_daemon_" });
   const settings = Object.entries({ dir: "handlers", ...handlers })
@@ -81,6 +85,8 @@ export async function daemonProject(
         signature_header: X-Shop-Signature
         id_path: /id
         type_path: /type`;
+  const extra = (keys: Record<string, string>) =>
+    Object.entries(keys).map(([k, v]) => `\n        ${k}: ${JSON.stringify(v)}`).join("");
   const yaml = `server:
   host: 127.0.0.1
 database:
@@ -95,11 +101,11 @@ providers:
     webhooks:
       orders:
         path: /hooks/shop
-${hmac}${Object.entries(webhook).map(([k, v]) => `\n        ${k}: ${JSON.stringify(v)}`).join("")}
+${hmac}${extra(webhook)}
       orders_sync:
         path: /hooks/shop-sync
         mode: sync
-${hmac}
+${hmac}${extra(syncWebhook)}
 `;
   await writeFile(dir, "config/whd.yaml", yaml);
   await Deno.mkdir(join(dir, "handlers", "shop"), { recursive: true });
@@ -121,7 +127,7 @@ ${hmac}
     signed,
     path: (name) => join(dir, name),
     handler: (file, text) => writeFile(dir, join("handlers", "shop", file), text),
-    start: () => startWhd([], { cwd: dir, env }),
+    start: (extra = {}) => startWhd([], { cwd: dir, env: { ...env, ...extra } }),
     async deliver(server, id, type, sync = false, data?: unknown) {
       const { path, headers, body } = await signed(id, type, sync, data);
       const started = performance.now();
@@ -138,8 +144,8 @@ ${hmac}
       } catch { /* a handler's own reply need not be JSON */ }
       return { status: response.status, body: parsed, text, headers: response.headers, ms };
     },
-    async cli(args) {
-      const run = await whd(args, { cwd: dir, env });
+    async cli(args, extra = {}) {
+      const run = await whd(args, { cwd: dir, env: { ...env, ...extra } });
       return { code: run.code, stdout: run.stdout, stderr: run.stderr };
     },
     async events(limit?: number) {

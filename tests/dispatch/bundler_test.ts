@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { createBundler, toDataUrl } from "../../src/dispatch/bundler.ts";
+import { createDenoNpmCache } from "../../src/dispatch/deno_npm_cache.ts";
 import { loadRegistry } from "../../src/dispatch/registry.ts";
 import { createWorkerBundler } from "../../src/dispatch/worker_bundler.ts";
 import { handlersDir } from "./_helpers.ts";
@@ -78,10 +79,24 @@ Deno.test("bundler: a package that is not installed is a load error naming the f
   assert.equal(result.ok, false);
   if (result.ok) return;
   assert.match(result.error, /charge\.succeeded\.ts imports "lodash"/);
-  assert.match(result.error, /package lodash is not installed: run `whd handlers vendor`/);
+  assert.match(
+    result.error,
+    /package lodash is not installed: import it as "npm:lodash@<version>", or list it in handlers\/deno\.json \(imports\) or handlers\/package\.json \(dependencies\)/,
+  );
 });
 
-Deno.test("bundler: npm:, https: and a missing relative file are load errors too", async () => {
+Deno.test("bundler: npm: (with no deno to fetch it), https: and a missing relative file are load errors too", async () => {
+  // As in a compiled binary on a host without the deno CLI.
+  const noDeno = createBundler({
+    npmCache: createDenoNpmCache({
+      info: () =>
+        Promise.resolve({
+          code: -1,
+          stdout: "",
+          stderr: "there is no deno CLI (deno) to fetch it with",
+        }),
+    }),
+  });
   const dir = await handlersDir({
     "a/npm.ts": `import x from "npm:left-pad";\nexport default () => x;`,
     "a/remote.ts": `import x from "https://example.com/x.ts";\nexport default () => x;`,
@@ -89,7 +104,10 @@ Deno.test("bundler: npm:, https: and a missing relative file are load errors too
   });
   for (
     const [file, pattern] of [
-      ["a/npm.ts", /npm\.ts imports "npm:left-pad": package left-pad is not installed/],
+      [
+        "a/npm.ts",
+        /npm\.ts imports "npm:left-pad": package left-pad is not installed and Deno's npm cache could not get it \(there is no deno CLI \(deno\) to fetch it with\): run `whd handlers vendor`/,
+      ],
       [
         "a/remote.ts",
         /remote\.ts imports "https:\/\/example\.com\/x\.ts": handlers may import relative files, node: built-ins and npm packages/,
@@ -97,7 +115,7 @@ Deno.test("bundler: npm:, https: and a missing relative file are load errors too
       ["a/missing.ts", /missing\.ts imports "\.\/nope\.ts": no such file/],
     ] as const
   ) {
-    const result = await bundler.bundle(join(dir, file));
+    const result = await noDeno.bundle(join(dir, file));
     assert.equal(result.ok, false, file);
     if (!result.ok) assert.match(result.error, pattern);
   }

@@ -1,13 +1,14 @@
 /**
- * `Handler<T>` narrows `event.payload` with the providers' own SDK types: the `stripe` SDK's
- * events (patterns too) and `@octokit/webhooks-types`. These are type checks (`deno test`
- * type-checks this file: a wrong narrowing fails it); each handler also runs on a payload
- * built with the SDK's types.
+ * `Handler<T>`, imported from the public handler entry `@whd/whd/handler` as a handler file
+ * does, narrows `event.payload` with the providers' own SDK types: the `stripe` SDK's events
+ * (patterns too) and `@octokit/webhooks-types`. These are type checks (`deno test` type-checks
+ * this file: a wrong narrowing fails it); each handler also runs on a payload built with the
+ * SDK's types.
  */
 import assert from "node:assert/strict";
 import type Stripe from "stripe";
 import type { PullRequestOpenedEvent, PushEvent } from "@octokit/webhooks-types";
-import type { Handler, HandlerContext, TypedEvent } from "../../src/dispatch/handler_types.ts";
+import type { Handler, HandlerContext, TypedEvent } from "@whd/whd/handler";
 
 const ctx = {} as HandlerContext;
 const base = { id: "e", provider: "p", webhook: "w", received_at: "", source: "delivery" } as const;

@@ -67,3 +67,52 @@ Deno.test("50 events on 5 keys with random handler delays never overlap within a
     await project.remove();
   }
 });
+
+Deno.test("a mode: sync delivery is not held by order_key, but once stored it counts for its key", async () => {
+  const project = await daemonProject({ concurrency: 4 }, { order_key: "/data/obj" }, {
+    order_key: "/data/obj",
+  });
+  const trace = project.path("trace");
+  const gate = project.path("gate");
+  await project.handler(
+    "step.ts",
+    `export default async (event) => {
+      ${appendLine(trace, "`start ${event.id}`")}
+      if (event.id === "evt_a") {
+        while (true) {
+          try { await Deno.stat(${JSON.stringify(gate)}); break; } catch { /* not yet */ }
+          await new Promise((r) => setTimeout(r, 20));
+        }
+      }
+      ${appendLine(trace, "`end ${event.id}`")}
+    };`,
+  );
+  const server = await project.start();
+  try {
+    const k1 = { obj: "k1" };
+    assert.equal((await project.deliver(server, "evt_a", "step", false, k1)).status, 200);
+    await waitFor(async () => (await lines(trace)).includes("start evt_a"), 30_000, "a to start");
+
+    // The sync delivery of the same object runs at once, while evt_a is still running.
+    const sync = await project.deliver(server, "evt_b", "step", true, k1);
+    assert.equal(sync.status, 200, sync.text);
+    assert.deepEqual(await lines(trace), ["start evt_a", "start evt_b", "end evt_b"]);
+
+    // A later async event of the object waits for evt_a (ahead of it and running); one of
+    // another object, received after it, runs: claims take the oldest due events first, so
+    // evt_c was passed over, not merely not reached yet.
+    assert.equal((await project.deliver(server, "evt_c", "step", false, k1)).status, 200);
+    assert.equal(
+      (await project.deliver(server, "evt_d", "step", false, { obj: "k2" })).status,
+      200,
+    );
+    await waitFor(async () => (await lines(trace)).includes("end evt_d"), 30_000, "d to run");
+    assert.ok(!(await lines(trace)).includes("start evt_c"), "evt_c waits for evt_a");
+    await Deno.writeTextFile(gate, "");
+    await waitFor(async () => (await lines(trace)).includes("end evt_c"), 30_000, "c to run");
+    assert.deepEqual((await lines(trace)).slice(-3), ["end evt_a", "start evt_c", "end evt_c"]);
+  } finally {
+    await server.stop("SIGTERM");
+    await project.remove();
+  }
+});

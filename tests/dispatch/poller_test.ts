@@ -197,3 +197,19 @@ Deno.test("poller: outcomes still recording count against the next batch", async
   h.finishAll();
   await h.poller.stop();
 });
+
+Deno.test("poller: slots below concurrency (ingest first) hold runs back; they start when slots return", async () => {
+  let slots = 1;
+  const h = harness(6, { concurrency: 3, slots: () => slots });
+  h.poller.start();
+  await settle();
+  assert.equal(h.started.length, 1, "one run while the slots say one");
+  h.finishAll();
+  await settle();
+  assert.equal(h.started.length, 2, "the next one, still one at a time");
+  slots = 3;
+  h.finishAll();
+  await settle();
+  assert.equal(h.poller.running, 3, "full concurrency once the slots come back");
+  await h.poller.stop();
+});

@@ -3,7 +3,10 @@
  * `created` filters, `types`, cursor pagination) and `/v1/webhook_endpoints` (list, create,
  * retrieve, update, delete; `secret` only in the create response), Bearer authentication with
  * Stripe's error JSON, and injectable faults (429 with `Retry-After`, 500, a dropped
- * connection after page K of the events list).
+ * connection after page K of the events list). For thin events (event notifications of
+ * Stripe's v2 APIs) it also serves `GET /v2/core/events/{id}` and `GET /v2/core/events` (the
+ * full v2 event, `data` included; Stripe's v2 error JSON) and any object added with `addObject`
+ * at its URL (a thin event's `related_object.url`, e.g. `/v1/billing/meters/mtr_…`).
  *
  * The real `stripe` SDK is pointed at it through a provider's `api_base`.
  *
@@ -28,6 +31,20 @@ export interface FakeEvent {
   pending_webhooks: number;
   request: { id: string | null; idempotency_key: string | null };
   type: string;
+}
+
+/** A v2 event (`object: "v2.core.event"`) as `GET /v2/core/events/{id}` renders it. */
+export interface FakeV2Event {
+  id: string;
+  object: "v2.core.event";
+  type: string;
+  /** An ISO date-time, as v2 renders times. */
+  created: string;
+  livemode: boolean;
+  context?: string;
+  reason?: { type: "request"; request: { id: string; idempotency_key: string } };
+  related_object?: { id: string; type: string; url: string };
+  data?: Record<string, unknown>;
 }
 
 /** A Stripe `webhook_endpoint` object as stored (the secret is kept but only returned once). */
@@ -84,6 +101,9 @@ export interface FakeStripeOptions {
 /** The fake's inspectable state. */
 export interface FakeStripeState {
   events: FakeEvent[];
+  v2Events: FakeV2Event[];
+  /** Objects by URL path, served on GET (see `addObject`). */
+  objects: Map<string, Record<string, unknown>>;
   endpoints: FakeEndpoint[];
   requests: LoggedRequest[];
   faults: FakeFaults;
@@ -101,6 +121,13 @@ export interface FakeStripe {
   addEvent(
     input: { type: string; created: number; id?: string; object?: Record<string, unknown> },
   ): FakeEvent;
+  /**
+   * Adds a v2 event (id generated unless given) and returns it; {@linkcode thinNotification}
+   * of it is what Stripe delivers to an event destination.
+   */
+  addV2Event(input: Omit<FakeV2Event, "id" | "object" | "livemode"> & { id?: string }): FakeV2Event;
+  /** Serves `object` on `GET <path>` (e.g. a thin event's `related_object.url`). */
+  addObject(path: string, object: Record<string, unknown>): void;
   /** Adds an endpoint directly (as if made in the Dashboard) and returns it. */
   addEndpoint(input: {
     url: string;
@@ -182,12 +209,28 @@ function _drop(): Response {
   );
 }
 
+/**
+ * The thin event notification Stripe delivers for a v2 event: its envelope without `data`
+ * (the handler fetches that with `fetchEvent()`).
+ */
+export function thinNotification(event: FakeV2Event): Record<string, unknown> {
+  const { data: _data, ...envelope } = event;
+  return envelope;
+}
+
+/** Stripe's v2 error JSON. */
+function _v2Error(status: number, type: string, code: string, message: string): Response {
+  return _json(status, { error: { type, code, message } });
+}
+
 /** Starts the fake on 127.0.0.1, port 0. Call `close()` when done. */
 export function startFakeStripe(options: FakeStripeOptions = {}): Promise<FakeStripe> {
   const keys = new Set(options.keys ?? ["sk_test_whd"]);
   const nowSeconds = options.nowSeconds ?? (() => Math.floor(Date.now() / 1000));
   const state: FakeStripeState = {
     events: [],
+    v2Events: [],
+    objects: new Map(),
     endpoints: [],
     requests: [],
     faults: { ...options.faults },
@@ -213,6 +256,32 @@ export function startFakeStripe(options: FakeStripeOptions = {}): Promise<FakeSt
     order.set(id, seq);
     state.events.push(event);
     return event;
+  };
+
+  const addV2Event: FakeStripe["addV2Event"] = (input) => {
+    seq++;
+    const event: FakeV2Event = {
+      ...input,
+      id: input.id ?? `evt_test_fake${String(seq).padStart(8, "0")}`,
+      object: "v2.core.event",
+      livemode: false,
+    };
+    state.v2Events.push(event);
+    return event;
+  };
+
+  /** `GET /v2/core/events`: newest first, `object_id`, `types` and `limit`; one page. */
+  const listV2Events = (q: URLSearchParams): Response => {
+    const objectId = q.get("object_id");
+    const types = _array(q, "types");
+    const limit = _int(q, "limit");
+    if (limit === "bad" || (limit !== undefined && (limit < 1 || limit > 100))) {
+      return _v2Error(400, "invalid_request_error", "invalid_limit", "limit must be 1..100");
+    }
+    const data = [...state.v2Events].reverse().filter((e) =>
+      (!objectId || e.related_object?.id === objectId) && (!types || types.includes(e.type))
+    ).slice(0, limit ?? 20);
+    return _json(200, { data, next_page_url: null, previous_page_url: null });
   };
 
   const addEndpoint: FakeStripe["addEndpoint"] = (input) => {
@@ -438,6 +507,17 @@ export function startFakeStripe(options: FakeStripeOptions = {}): Promise<FakeSt
     }
     const m = /^\/v1\/webhook_endpoints(?:\/([^/]+))?$/.exec(u.pathname);
     if (m) return endpoints(method, m[1], u.searchParams, form);
+    if (u.pathname === "/v2/core/events" && method === "GET") return listV2Events(u.searchParams);
+    const v2 = /^\/v2\/core\/events\/([^/]+)$/.exec(u.pathname);
+    if (v2 && method === "GET") {
+      const id = decodeURIComponent(v2[1]);
+      const event = state.v2Events.find((e) => e.id === id);
+      return event
+        ? _json(200, event)
+        : _v2Error(404, "invalid_request_error", "not_found", `No such event: '${id}'`);
+    }
+    const object = state.objects.get(u.pathname);
+    if (object && method === "GET") return _json(200, object);
     return _error(
       404,
       "invalid_request_error",
@@ -455,6 +535,8 @@ export function startFakeStripe(options: FakeStripeOptions = {}): Promise<FakeSt
           port,
           state,
           addEvent,
+          addV2Event,
+          addObject: (path, object) => void state.objects.set(path, object),
           addEndpoint,
           close: () => server.shutdown(),
         });

@@ -1,0 +1,133 @@
+/**
+ * Ingest first: while deliveries are arriving and the machine's CPUs are saturated, handler
+ * runs are limited to one at a time, so the CPU goes to verifying, storing and acknowledging
+ * deliveries (what providers time out on and retry) instead of to handlers (which wait in the
+ * inbox and lose nothing). When the burst passes — no delivery for `quietMs`, or the CPUs are
+ * no longer busy — the configured concurrency comes back and the backlog drains at full speed.
+ *
+ * Handlers that wait on I/O (an API call, a database) do not saturate the CPUs, so they keep
+ * their full concurrency whatever the delivery rate: only CPU contention triggers it.
+ *
+ * The state is re-evaluated lazily, at most every `sampleMs`, whenever the poller asks for its
+ * slots; no timers.
+ *
+ * @example
+ * ```ts
+ * import { ManualClock } from "../clock.ts";
+ * import { createIngestFirst } from "./ingest_first.ts";
+ * const clock = new ManualClock();
+ * const gate = createIngestFirst({ clock, sampleCpu: () => 0.97 });
+ * gate.accepted();
+ * clock.advance(300);
+ * gate.slots(4); // 1: deliveries are arriving and the CPUs are saturated
+ * ```
+ * @module
+ */
+import { cpus } from "node:os";
+import type { Clock } from "../clock.ts";
+
+/** The share (0–1) of CPU time the machine spent busy since the previous call; undefined: unknown. */
+export type CpuSampler = () => number | undefined;
+
+/** Options of {@linkcode createIngestFirst}. */
+export interface IngestFirstOptions {
+  clock: Clock;
+  /** Default {@linkcode systemCpuSampler}(). */
+  sampleCpu?: CpuSampler;
+  /** Shortest time between two CPU samples. Default 250. */
+  sampleMs?: number;
+  /** Busy share from which, with deliveries arriving, runs are limited. Default 0.9. */
+  busyAbove?: number;
+  /** Busy share under which the limit is lifted again. Default 0.6. */
+  calmBelow?: number;
+  /** The burst is over after this long without a delivery. Default 1000. */
+  quietMs?: number;
+}
+
+/** The ingest-first gate the poller consults. */
+export interface IngestFirst {
+  /** Counts a stored delivery (the request path calls it after each accept). */
+  accepted(): void;
+  /** The runs allowed at once now: 1 while limiting, else `configured`. */
+  slots(configured: number): number;
+  /** True while runs are limited. */
+  readonly limiting: boolean;
+}
+
+/** Creates the gate; it limits nothing until deliveries arrive on saturated CPUs. */
+export function createIngestFirst(options: IngestFirstOptions): IngestFirst {
+  const { clock } = options;
+  const sampleCpu = options.sampleCpu ?? systemCpuSampler();
+  const sampleMs = options.sampleMs ?? 250;
+  const busyAbove = options.busyAbove ?? 0.9;
+  const calmBelow = options.calmBelow ?? 0.6;
+  const quietMs = options.quietMs ?? 1000;
+  let lastAcceptAt = -Infinity;
+  let lastSampleAt = clock.now();
+  let limiting = false;
+
+  const update = () => {
+    const now = clock.now();
+    const arriving = now - lastAcceptAt < quietMs;
+    if (!arriving) {
+      limiting = false;
+      return;
+    }
+    if (now - lastSampleAt < sampleMs) return;
+    lastSampleAt = now;
+    const busy = sampleCpu();
+    if (busy === undefined) return;
+    if (!limiting && busy >= busyAbove) limiting = true;
+    else if (limiting && busy < calmBelow) limiting = false;
+  };
+
+  return {
+    accepted() {
+      lastAcceptAt = clock.now();
+    },
+    slots(configured) {
+      update();
+      return limiting ? Math.min(1, configured) : configured;
+    },
+    get limiting() {
+      update();
+      return limiting;
+    },
+  };
+}
+
+/**
+ * A {@linkcode CpuSampler} over every CPU of the machine (`os.cpus()` times: busy is
+ * everything but idle). Undefined on the first call and where the times are not available.
+ */
+export function systemCpuSampler(
+  read: () => { busy: number; total: number } | undefined = _readCpus,
+): CpuSampler {
+  let previous = read();
+  return () => {
+    const current = read();
+    if (!current || !previous) {
+      previous = current;
+      return undefined;
+    }
+    const total = current.total - previous.total;
+    const busy = current.busy - previous.busy;
+    previous = current;
+    return total > 0 ? Math.min(1, Math.max(0, busy / total)) : undefined;
+  };
+}
+
+function _readCpus(): { busy: number; total: number } | undefined {
+  try {
+    let busy = 0;
+    let total = 0;
+    for (const { times } of cpus()) {
+      const all = times.user + times.nice + times.sys + times.idle + times.irq;
+      total += all;
+      busy += all - times.idle;
+    }
+    return total > 0 ? { busy, total } : undefined;
+  } catch {
+    return undefined;
+  }
+}

@@ -1,0 +1,114 @@
+import assert from "node:assert/strict";
+import { ManualClock } from "../../src/clock.ts";
+import { createIngestFirst, systemCpuSampler } from "../../src/dispatch/ingest_first.ts";
+
+/** A gate whose CPU reading the test sets. */
+function gate() {
+  const clock = new ManualClock();
+  let busy: number | undefined = 0.2;
+  const first = createIngestFirst({ clock, sampleCpu: () => busy });
+  return {
+    clock,
+    gate: first,
+    cpu(share: number | undefined) {
+      busy = share;
+    },
+  };
+}
+
+Deno.test("ingest first: busy CPUs alone change nothing while no delivery arrives", () => {
+  const { clock, gate: g, cpu } = gate();
+  cpu(1);
+  clock.advance(300);
+  assert.equal(g.slots(4), 4);
+  assert.equal(g.limiting, false);
+});
+
+Deno.test("ingest first: deliveries alone change nothing while the CPUs have room", () => {
+  const { clock, gate: g, cpu } = gate();
+  cpu(0.5);
+  for (let i = 0; i < 10; i++) {
+    g.accepted();
+    clock.advance(100);
+  }
+  assert.equal(g.slots(4), 4);
+});
+
+Deno.test("ingest first: deliveries on saturated CPUs limit runs to one until the burst passes", () => {
+  const { clock, gate: g, cpu } = gate();
+  cpu(0.95);
+  g.accepted();
+  clock.advance(300);
+  assert.equal(g.slots(4), 1, "limited");
+  // Still arriving, the CPUs busy but below the entry level: it stays limited (no flapping).
+  cpu(0.75);
+  g.accepted();
+  clock.advance(300);
+  assert.equal(g.slots(4), 1);
+  // No delivery for a second: the burst is over, full concurrency at once.
+  clock.advance(1000);
+  assert.equal(g.slots(4), 4);
+  assert.equal(g.limiting, false);
+});
+
+Deno.test("ingest first: the limit lifts when the CPUs calm down even while deliveries arrive", () => {
+  const { clock, gate: g, cpu } = gate();
+  cpu(0.99);
+  g.accepted();
+  clock.advance(300);
+  assert.equal(g.slots(8), 1);
+  cpu(0.3);
+  g.accepted();
+  clock.advance(300);
+  assert.equal(g.slots(8), 8);
+});
+
+Deno.test("ingest first: the CPU is read at most once per sample interval; unknown readings keep the state", () => {
+  const clock = new ManualClock();
+  let reads = 0;
+  let busy: number | undefined = 0.95;
+  const g = createIngestFirst({
+    clock,
+    sampleCpu: () => {
+      reads++;
+      return busy;
+    },
+  });
+  g.accepted();
+  for (let i = 0; i < 100; i++) g.slots(4);
+  assert.equal(reads, 0, "no reading before the first interval ends");
+  clock.advance(250);
+  for (let i = 0; i < 100; i++) assert.equal(g.slots(4), 1);
+  assert.equal(reads, 1);
+  busy = undefined;
+  g.accepted();
+  clock.advance(250);
+  assert.equal(g.slots(4), 1, "an unknown reading keeps the limit");
+});
+
+Deno.test("ingest first: a concurrency of one stays one", () => {
+  const { clock, gate: g, cpu } = gate();
+  cpu(1);
+  g.accepted();
+  clock.advance(300);
+  assert.equal(g.slots(1), 1);
+});
+
+Deno.test("systemCpuSampler: busy share between two readings of the CPU times", () => {
+  const readings = [{ busy: 100, total: 1000 }, { busy: 190, total: 1100 }, {
+    busy: 190,
+    total: 1200,
+  }];
+  const sample = systemCpuSampler(() => readings.shift());
+  assert.equal(sample(), 0.9);
+  assert.equal(sample(), 0);
+  assert.equal(sample(), undefined, "no more readings: unknown");
+});
+
+Deno.test("systemCpuSampler: the machine's own CPU times give a share between 0 and 1", () => {
+  const sample = systemCpuSampler();
+  const end = Date.now() + 30;
+  while (Date.now() < end) { /* let time pass on the CPUs */ }
+  const share = sample();
+  if (share !== undefined) assert.ok(share >= 0 && share <= 1, `share ${share}`);
+});

@@ -97,6 +97,13 @@ export interface Throughput {
 
 /** `GET /api/handlers`. */
 export interface Handlers {
+  /** The handlers directory, and whether it exists. */
+  dir?: string;
+  exists?: boolean;
+  /** False when this whd runs no handlers (`--no-handlers`). */
+  running?: boolean;
+  /** Each type of the webhooks' `events:` filters and the file that handles it (null: none). */
+  types?: { provider: string; type: string; file: string | null }[];
   handlers: {
     provider: string;
     type: string;

@@ -51,6 +51,24 @@ function _apiQuery(filters: Record<string, string>, now: number, limit: number):
   return query;
 }
 
+const _key = (e: EventSummary) => `${e.provider}/${e.id}`;
+
+/**
+ * The refetched first page `fresh`, followed by the older rows of `old` that newer events
+ * pushed out of it (rows "Load more" brought stay shown, and so does its cursor).
+ */
+function keepOlder(fresh: EventPage, old: EventPage | undefined): EventPage {
+  const last = fresh.events.at(-1);
+  // An empty first page (whd looks at a window of events per request) starts again: rows kept
+  // from before could no longer match the filter.
+  if (!old || !last || fresh.next === null) return fresh;
+  const at = old.events.findIndex((e) => _key(e) === _key(last));
+  if (at < 0 || at === old.events.length - 1) return fresh;
+  const seen = new Set(fresh.events.map(_key));
+  const older = old.events.slice(at + 1).filter((e) => !seen.has(_key(e)));
+  return { events: [...fresh.events, ...older], next: old.next };
+}
+
 function CountChips(
   { counts, status, pick }: { counts: Counts | undefined; status: string; pick(s: string): void },
 ): VNode {
@@ -135,12 +153,12 @@ function Row({ event, now }: { event: EventSummary; now: number }): VNode {
       <td>
         <${Badge} value=${event.status} />
       </td>
-      <td>${event.provider}</td>
-      <td>${event.webhook}</td>
+      <td>${event.provider}<span class="muted"> · ${event.webhook}</span></td>
       <td class="mono">${event.type}</td>
       <td class="mono"><a href=${eventHref(event.provider, event.id)}>${event.id}</a></td>
       <td class="num">${event.attempts}</td>
-      <td class="last-error">${event.last_error ?? ""}</td>
+      <td><span class="last-error clip" title=${event.last_error ?? ""}>${event.last_error ??
+        ""}</span></td>
     </tr>
   `;
 }
@@ -161,25 +179,32 @@ export function EventsView(props: EventsViewProps): VNode {
   const [more, setMore] = useState(false);
   const sequence = useRef(0);
   const loaded = useRef(0);
+  const shownKey = useRef(key);
+  const shown = useRef<EventPage | undefined>(undefined);
   const [counts, setCounts] = useState<Counts | undefined>(props.counts);
 
   // The first page again (as many rows as are shown, up to 200) on a filter or a change.
   useEffect(() => {
     const mine = ++sequence.current;
+    if (shownKey.current !== key) {
+      // Other filters: start again from one page.
+      shownKey.current = key;
+      loaded.current = 0;
+      shown.current = undefined;
+    }
     const limit = Math.min(_MAX_PAGE, Math.max(_PAGE, loaded.current));
     props.api.get<EventPage>(`/api/events?${_apiQuery(filters, props.now(), limit)}`).then(
       (answer) => {
         if (mine !== sequence.current) return;
-        loaded.current = answer.events.length;
-        setPage(answer);
+        const next = keepOlder(answer, shown.current);
+        loaded.current = next.events.length;
+        shown.current = next;
+        setPage(next);
         setError(undefined);
       },
       (e) => mine === sequence.current && setError(e),
     );
   }, [key, props.tick]);
-  useEffect(() => {
-    loaded.current = 0;
-  }, [key]);
   useEffect(() => {
     if (props.counts) setCounts(props.counts);
     else props.api.get<Counts>("/api/counts").then(setCounts, setError);
@@ -196,7 +221,8 @@ export function EventsView(props: EventsViewProps): VNode {
       if (mine !== sequence.current) return;
       const events = [...page.events, ...answer.events];
       loaded.current = events.length;
-      setPage({ events, next: answer.next });
+      shown.current = { events, next: answer.next };
+      setPage(shown.current);
     } catch (e) {
       setError(e);
     } finally {
@@ -218,26 +244,31 @@ export function EventsView(props: EventsViewProps): VNode {
     page === undefined
       ? html`<p class="muted">Loading…</p>`
       : page.events.length === 0
-      ? html`<p class="empty">No events match.</p>`
+      ? html`<p class="empty">${
+        page.next === null
+          ? "No events match."
+          : "No match among the newest events whd looked at: Load more looks further back."
+      }</p>`
       : html`
-        <table class="events">
-          <thead>
-            <tr>
-              <th>Received</th>
-              <th>Status</th>
-              <th>Provider</th>
-              <th>Webhook</th>
-              <th>Type</th>
-              <th
-              >Id</th>
-              <th class="num">Attempts</th>
-              <th>Last error</th>
-            </tr>
-          </thead>
-          <tbody>${page.events.map((e) =>
-            html`<${Row} key=${`${e.provider}/${e.id}`} event=${e} now=${now} />`
-          )}</tbody>
-        </table>
+        <div class="table-wrap">
+          <table class="events">
+            <thead>
+              <tr>
+                <th>Received</th>
+                <th>Status</th>
+                <th>Provider · webhook</th>
+                <th>Type</th>
+                <th
+                >Id</th>
+                <th class="num">Attempts</th>
+                <th>Last error</th>
+              </tr>
+            </thead>
+            <tbody>${page.events.map((e) =>
+              html`<${Row} key=${`${e.provider}/${e.id}`} event=${e} now=${now} />`
+            )}</tbody>
+          </table>
+        </div>
       `
   }
     ${

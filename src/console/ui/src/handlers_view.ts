@@ -15,6 +15,32 @@ export interface HandlersViewProps {
   tick: number;
 }
 
+function Configured(
+  { types }: { types: NonNullable<Handlers["types"]> },
+): VNode {
+  return html`
+    <h2>Types the webhooks accept (events: filters)</h2>
+    <table class="handler-types">
+      <thead>
+        <tr>
+          <th>Provider</th>
+          <th>Type</th>
+          <th>Handled by</th>
+        </tr>
+      </thead>
+      <tbody>${types.map((t) =>
+        html`
+          <tr key=${`${t.provider}/${t.type}`} class=${t.file ? "" : "row-error"}>
+            <td>${t.provider}</td>
+            <td class="mono">${t.type}</td>
+            <td class="mono">${t.file ?? "no handler: these events end unhandled"}</td>
+          </tr>
+        `
+      )}</tbody>
+    </table>
+  `;
+}
+
 /**
  * The handlers page.
  *
@@ -28,6 +54,18 @@ export function HandlersView(props: HandlersViewProps): VNode {
   const data = loaded.data;
   return html`<section class="view view-handlers">
     <h1>Handlers</h1>
+    ${
+    data?.dir
+      ? html`<p class="lede">From <span class="mono">${data.dir}</span>${
+        data.exists === false ? " (missing: every event is unhandled)" : ""
+      }.</p>`
+      : null
+  }
+    ${
+    data?.running === false
+      ? html`<p class="notice">This whd runs no handlers (--no-handlers): events wait for a whd that does.</p>`
+      : null
+  }
     <${ErrorLine} error=${loaded.error} />
     ${data === undefined ? html`<p class="muted">Loading…</p>` : null}
     ${
@@ -78,5 +116,6 @@ export function HandlersView(props: HandlersViewProps): VNode {
       `
       : null
   }
+    ${data?.types && data.types.length > 0 ? html`<${Configured} types=${data.types} />` : null}
   </section>`;
 }

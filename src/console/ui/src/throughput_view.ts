@@ -29,6 +29,8 @@ const _SERIES = [
   { key: "crashed", label: "crashed", stroke: "#7c3aed" },
 ] as const;
 const _HEIGHT = 300;
+const _bars = uPlot.paths.bars!({ size: [0.7, 40] });
+const _steps = uPlot.paths.stepped!({ align: 1 });
 
 function _aligned(data: Throughput): uPlot.AlignedData {
   return [
@@ -45,11 +47,12 @@ function _options(width: number, range: "hour" | "day"): uPlot.Options {
     axes: [{}, { label: range === "hour" ? "per minute" : "per 15 minutes" }],
     series: [
       { label: "time" },
+      // Deliveries as bars, outcomes as steps: counts per bucket, nothing between them.
       ..._SERIES.map((s) => ({
         label: s.label,
         stroke: s.stroke,
-        width: 2,
-        ...("fill" in s ? { fill: s.fill } : {}),
+        width: "fill" in s ? 1 : 2,
+        ...("fill" in s ? { fill: s.fill, paths: _bars } : { paths: _steps }),
         points: { show: false },
       })),
     ],

@@ -135,7 +135,7 @@ Deno.test("admin: with a token every request needs Authorization: Bearer; the to
     const check = await whd(["check"], { cwd: p.dir, env });
     assert.match(
       check.stdout,
-      /admin listener: http:\/\/127\.0\.0\.1:0 \(\/healthz, \/readyz, \/metrics\), bearer token required/,
+      /admin listener: http:\/\/127\.0\.0\.1:0 \(console at \/, \/healthz, \/readyz, \/metrics\), bearer token required/,
     );
     assert.ok(!check.stdout.includes(TOKEN) && !check.stderr.includes(TOKEN));
   } finally {
@@ -150,7 +150,7 @@ Deno.test("admin: whd check prints the listener; admin.listen: off turns it off"
     const check = await whd(["check"], { cwd: p.dir, env });
     assert.match(
       check.stdout,
-      /admin listener: http:\/\/127\.0\.0\.1:9090 \(\/healthz, \/readyz, \/metrics\), loopback, no token/,
+      /admin listener: http:\/\/127\.0\.0\.1:9090 \(console at \/, \/healthz, \/readyz, \/metrics\), loopback, no token/,
     );
     await configure(p.path("config/whd.yaml"), "admin:\n  listen: off\n");
     const off = await whd(["check", "--json"], { cwd: p.dir, env });

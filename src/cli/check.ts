@@ -177,7 +177,7 @@ export function formatCheckReport(report: CheckReport): string {
   out.push(
     report.admin.listen === "off"
       ? "admin listener: off"
-      : `admin listener: http://${report.admin.listen} (/healthz, /readyz, /metrics), ` +
+      : `admin listener: http://${report.admin.listen} (console at /, /healthz, /readyz, /metrics), ` +
         (report.admin.token ? "bearer token required" : "loopback, no token"),
   );
   if (report.problems.length > 0) {

@@ -93,13 +93,13 @@ function _startAdminListener(
     metrics: Metrics;
     store: () => StoreHealth;
     handlers: HandlerState;
-    console: Omit<Parameters<typeof createConsole>[0], "token" | "listener">;
+    console: Omit<Parameters<typeof createConsole>[0], "token">;
   },
   log: CliContext["log"],
 ): AdminListener {
   let console: Console | undefined;
   try {
-    console = createConsole({ ...deps.console, token: settings.token, listener: settings.address });
+    console = createConsole({ ...deps.console, token: settings.token });
     return startAdmin(settings.address, {
       token: settings.token,
       metrics: () => deps.metrics.render(),

@@ -1,14 +1,15 @@
 /**
  * The web console on the admin listener: the page and its assets (embedded), the login form,
  * and the JSON API the page reads and acts through (`docs/console_api.md`). Every answer carries
- * the console's security headers; every request must name an allowed `Host` (DNS rebinding);
+ * the console's security headers; without a token, every request must name a loopback `Host`
+ * (DNS rebinding);
  * with a token, every request needs `Authorization: Bearer <token>` or the session cookie from
  * the login form; every POST but `/login` needs the CSRF token and a same-origin `Origin`.
  * JSON answers go through the secret scrubber on their way out.
  *
  * @example
  * ```ts ignore
- * const console = createConsole({ inbox, listener, handlers, scrub, clock, log });
+ * const console = createConsole({ inbox, token, handlers, scrub, clock, log });
  * const response = await console.handle(request);
  * console.close(); // ends the live streams
  * ```
@@ -33,8 +34,6 @@ export interface ConsoleDeps {
   inbox: Pick<Inbox, "console" | "requeue" | "replay" | "backlog" | "find">;
   /** The admin token; undefined: none (the listener is on loopback and open). */
   token?: string;
-  /** The listener's bound address (for the Host check). */
-  listener: { hostname: string; loopback: boolean };
   /** The live handler table (`whd handlers`). */
   handlers(): HandlerTable;
   /** Removes secrets from text (the log's scrubber). */
@@ -318,12 +317,12 @@ export function createConsole(deps: ConsoleDeps): Console {
 
   return {
     async handle(request) {
-      if (!hostAllowed(request.headers.get("host"), deps.listener)) {
+      if (!hostAllowed(request.headers.get("host"), deps.token === undefined)) {
         return error(
           421,
           "bad_host",
-          "this console answers to its own address or localhost only (a DNS rebinding guard); " +
-            "open it by that address, or through an SSH tunnel",
+          "without admin.token_env this console answers to localhost and 127.0.0.1 only (a DNS " +
+            "rebinding guard); open it by that address or through an SSH tunnel, or set a token",
         );
       }
       const url = new URL(request.url);

@@ -7,9 +7,8 @@
  * @example
  * ```ts
  * import { hostAllowed, sameOrigin } from "./console_security.ts";
- * const where = { hostname: "127.0.0.1", loopback: true };
- * hostAllowed("localhost:9090", where); // true
- * hostAllowed("evil.example:9090", where); // false
+ * hostAllowed("localhost:9090", true); // true
+ * hostAllowed("evil.example:9090", true); // false: an open console answers loopback names only
  * sameOrigin(new Headers({ host: "127.0.0.1:9090", origin: "http://evil.example" })); // false
  * ```
  * @module
@@ -39,28 +38,20 @@ export function hostnameOf(host: string): string {
   return colon < 0 ? h : h.slice(0, colon);
 }
 
-/** Whether `hostname` is an unspecified (wildcard) bind address. */
-function _wildcard(hostname: string): boolean {
-  return hostname === "0.0.0.0" || hostname === "::" || /^(0:){7}0$/.test(hostname);
-}
-
 /**
- * Whether a request's `Host` is one the listener answers to (DNS rebinding defence): a loopback
- * name or address (any port: an SSH tunnel forwards another one), or the listener's own address.
- * A listener bound to every address (`0.0.0.0`, `::`) is reached under names it cannot know
- * (its IPs, a reverse proxy's name), so it takes any Host: it always has a token then, and a
- * rebound page has neither the token nor the session cookie.
+ * Whether a request's `Host` may reach the console (the DNS rebinding defence). An open console
+ * (no token; the config allows that on loopback only) answers loopback names and addresses only
+ * (`localhost`, `*.localhost`, 127.0.0.0/8, `[::1]`; any port, for SSH tunnels): a page on
+ * another site whose name was rebound to 127.0.0.1 sends its own name and is refused, and so is
+ * an open console put behind a proxy under a public name. With a token any Host is answered (a
+ * reverse proxy passes the public name): a rebound page has neither the token nor the session
+ * cookie, which the browser keeps for the console's own name.
  */
-export function hostAllowed(
-  host: string | null,
-  listener: { hostname: string; loopback: boolean },
-): boolean {
+export function hostAllowed(host: string | null, open: boolean): boolean {
   if (host === null || host === "") return false;
+  if (!open) return true;
   const name = hostnameOf(host);
-  if (isLoopback(name) || name.endsWith(".localhost")) return true;
-  if (listener.loopback) return false;
-  const own = listener.hostname.toLowerCase();
-  return _wildcard(own) || name === own;
+  return isLoopback(name) || name.endsWith(".localhost");
 }
 
 /**

@@ -44,7 +44,6 @@ Deno.test("bulk retry re-queues 2,500 dead events in chunks; one that died after
           return inbox.requeue(target, now);
         },
       },
-      listener: { hostname: "127.0.0.1", loopback: true },
       handlers: () => handlerTable({ providers: [], handlers: { dir: "handlers" } } as never, null),
       scrub: (text) => text,
       clock,

@@ -24,13 +24,15 @@ async function rawGet(
   origin: string,
   path: string,
   host: string,
+  headers: Record<string, string> = {},
 ): Promise<{ status: number; text: string }> {
   const url = new URL(origin);
   const conn = await Deno.connect({ hostname: url.hostname, port: Number(url.port) });
+  const extra = Object.entries(headers).map(([k, v]) => `${k}: ${v}\r\n`).join("");
   try {
     await conn.write(
       new TextEncoder().encode(
-        `GET ${path} HTTP/1.1\r\nHost: ${host}\r\nConnection: close\r\n\r\n`,
+        `GET ${path} HTTP/1.1\r\nHost: ${host}\r\n${extra}Connection: close\r\n\r\n`,
       ),
     );
     let text = "";
@@ -105,7 +107,7 @@ Deno.test("console security (loopback, no token): headers on every answer, CSRF 
       });
       assert.deepEqual([ok.status, await ok.json()], [200, { ok: true, status: "pending" }]);
 
-      // DNS rebinding: a Host that is not this listener's is refused; localhost is fine.
+      // DNS rebinding: an open console refuses a Host that is not a loopback name.
       for (
         const [host, status] of [
           ["evil.example", 421],
@@ -217,6 +219,14 @@ Deno.test("console security (off loopback, token): login form, session cookie, l
         headers: { ...session, "x-csrf-token": csrf, origin: admin },
       });
       assert.equal(replay.status, 200, await read(replay));
+
+      // With a token, a reverse proxy's public name is a fine Host (no rebinding without it).
+      const proxied = await rawGet(admin, "/api/counts", "whd.example.com", {
+        authorization: `Bearer ${SECRETS.ADMIN_TOKEN}`,
+      });
+      assert.equal(proxied.status, 200);
+      const proxiedAnon = await rawGet(admin, "/api/counts", "whd.example.com");
+      assert.equal(proxiedAnon.status, 401);
 
       // The bearer token still works for the API (with the process CSRF token) and /metrics.
       const bearer = { authorization: `Bearer ${SECRETS.ADMIN_TOKEN}` };

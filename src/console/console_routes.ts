@@ -17,6 +17,7 @@
  */
 import type { TimerClock } from "../clock.ts";
 import { errorMessage } from "../errors.ts";
+import { readBody } from "../http/body.ts";
 import { EVENT_STATUSES, type EventStatus, type Inbox, StoreUnavailable } from "../inbox/types.ts";
 import { type ConsoleFilter, decodeCursor, retryable } from "../inbox/console_queries.ts";
 import type { Logger } from "../ops/log.ts";
@@ -449,19 +450,7 @@ function _deadTarget(text: string): { provider?: string; type?: string } {
 
 /** The request body as text, at most 8 KiB (a 413 refusal beyond). */
 async function _readBody(request: Request): Promise<string> {
-  if (request.body === null) return "";
-  const reader = request.body.getReader();
-  const chunks: Uint8Array[] = [];
-  let size = 0;
-  while (true) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    size += value.length;
-    if (size > _MAX_BODY) {
-      await reader.cancel();
-      throw new _Refusal(413, "too_large", `the body is over ${_MAX_BODY} bytes`);
-    }
-    chunks.push(value);
-  }
-  return new TextDecoder().decode(await new Blob(chunks as BlobPart[]).arrayBuffer());
+  const bytes = await readBody(request, _MAX_BODY);
+  if (bytes === null) throw new _Refusal(413, "too_large", `the body is over ${_MAX_BODY} bytes`);
+  return new TextDecoder().decode(bytes);
 }

@@ -15,6 +15,7 @@ import {
   type EventStatus,
   type ListFilter,
   REQUEUEABLE_STATUSES,
+  type RequeueTarget,
   type StoredEvent,
 } from "./types.ts";
 
@@ -142,13 +143,7 @@ export async function readBacklog(execute: Execute): Promise<Backlog> {
  */
 export async function requeueEvents(
   execute: Execute,
-  target: EventKey | {
-    status: EventStatus;
-    provider?: string;
-    type?: string;
-    limit?: number;
-    updatedBy?: number;
-  },
+  target: RequeueTarget,
   now: number,
 ): Promise<EventKey[]> {
   let sql: string;

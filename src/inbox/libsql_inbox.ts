@@ -64,6 +64,7 @@ import type {
   EventStatus,
   Inbox,
   ListFilter,
+  RequeueTarget,
   StoredEvent,
 } from "./types.ts";
 
@@ -312,13 +313,7 @@ class _LibsqlInbox implements LibsqlInbox {
   }
 
   requeue(
-    target: EventKey | {
-      status: EventStatus;
-      provider?: string;
-      type?: string;
-      limit?: number;
-      updatedBy?: number;
-    },
+    target: RequeueTarget,
     now: number,
   ): Promise<EventKey[]> {
     return requeueEvents(this.#execute, target, now);

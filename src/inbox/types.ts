@@ -40,6 +40,18 @@ export const REQUEUEABLE_STATUSES: readonly EventStatus[] = [
   "ignored",
 ];
 
+/**
+ * What {@linkcode Inbox.requeue} puts back: one event, or the events of a status (of one
+ * provider and type; at most `limit` of them; only those last changed by `updatedBy`).
+ */
+export type RequeueTarget = EventKey | {
+  status: EventStatus;
+  provider?: string;
+  type?: string;
+  limit?: number;
+  updatedBy?: number;
+};
+
 /** Identifies one stored event. */
 export interface EventKey {
   provider: string;
@@ -143,13 +155,7 @@ export interface Inbox {
    * returns the keys re-queued.
    */
   requeue(
-    target: EventKey | {
-      status: EventStatus;
-      provider?: string;
-      type?: string;
-      limit?: number;
-      updatedBy?: number;
-    },
+    target: RequeueTarget,
     now: number,
   ): Promise<EventKey[]>;
   /** Runs a done event again: pending, same payload, source `replay`. False if not done. */

@@ -34,9 +34,24 @@ export interface HostCommandOptions {
  * ```
  */
 export function handlerHostCommand(options: HostCommandOptions = {}): HostCommand {
+  return internalCommand("__handler-host", options);
+}
+
+/**
+ * The command that runs whd's internal subcommand `name` (`__handler-host`, `__bundler`) the
+ * way {@linkcode handlerHostCommand} describes.
+ *
+ * @example
+ * ```ts
+ * import { internalCommand } from "./host_command.ts";
+ * internalCommand("__bundler", { standalone: true, execPath: "/usr/local/bin/whd" });
+ * // { command: "/usr/local/bin/whd", args: ["__bundler"] }
+ * ```
+ */
+export function internalCommand(name: string, options: HostCommandOptions = {}): HostCommand {
   const standalone = options.standalone ?? Deno.build.standalone;
   const execPath = options.execPath ?? Deno.execPath();
-  if (standalone) return { command: execPath, args: ["__handler-host"] };
+  if (standalone) return { command: execPath, args: [name] };
   return {
     command: execPath,
     args: [
@@ -45,7 +60,7 @@ export function handlerHostCommand(options: HostCommandOptions = {}): HostComman
       "--config",
       fileURLToPath(new URL("../../deno.json", import.meta.url)),
       fileURLToPath(new URL("../../main.ts", import.meta.url)),
-      "__handler-host",
+      name,
     ],
   };
 }

@@ -17,7 +17,7 @@ import type { TimerClock } from "../clock.ts";
 import { errorMessage } from "../errors.ts";
 import type { Logger } from "../ops/log.ts";
 import type { Bundler } from "./bundler.ts";
-import { createWorkerBundler } from "./worker_bundler.ts";
+import { createProcessBundler } from "./process_bundler.ts";
 import { type HandlerRegistry, loadRegistry } from "./registry.ts";
 
 /** Options for {@linkcode createRegistryWatch}. */
@@ -66,7 +66,7 @@ export function createRegistryWatch(options: RegistryWatchOptions): RegistryWatc
   let again = false;
   let closed = false;
   let watcher: Deno.FsWatcher | undefined;
-  const own = options.bundler ? undefined : createWorkerBundler();
+  const own = options.bundler ? undefined : createProcessBundler();
   const bundler = options.bundler ?? own;
 
   const reload = (): Promise<HandlerRegistry> => {

@@ -3,7 +3,7 @@ import { join } from "node:path";
 import { createBundler, toDataUrl } from "../../src/dispatch/bundler.ts";
 import { createDenoNpmCache } from "../../src/dispatch/deno_npm_cache.ts";
 import { loadRegistry } from "../../src/dispatch/registry.ts";
-import { createWorkerBundler } from "../../src/dispatch/worker_bundler.ts";
+import { createProcessBundler } from "../../src/dispatch/process_bundler.ts";
 import { handlersDir } from "./_helpers.ts";
 
 const bundler = createBundler();
@@ -144,13 +144,13 @@ Deno.test("bundler: a wildcard file name (customer.subscription.*.ts) is not rea
   if (result.ok) assert.equal((await import(toDataUrl(result.code))).default(), "sub");
 });
 
-Deno.test("worker bundler: bundles like the in-process one, reports load errors, and bundles again after close()", async () => {
+Deno.test("process bundler (whd __bundler): bundles like the in-process one, reports load errors, and bundles again after close()", async () => {
   const dir = await handlersDir({
     "stripe/a.ts": `import { x } from "./_x.ts"; export default () => x;`,
     "stripe/_x.ts": `export const x: number = 7;`,
     "stripe/bad.ts": `import y from "left-pad"; export default y;`,
   });
-  const inWorker = createWorkerBundler();
+  const inWorker = createProcessBundler();
   try {
     const first = await inWorker.bundle(join(dir, "stripe/a.ts"));
     assert.deepEqual(first, await bundler.bundle(join(dir, "stripe/a.ts")));
@@ -161,7 +161,7 @@ Deno.test("worker bundler: bundles like the in-process one, reports load errors,
     assert.match(bad.ok ? "" : bad.error, /imports "left-pad"/);
     inWorker.close();
     const again = await inWorker.bundle(join(dir, "stripe/a.ts"));
-    assert.deepEqual(again, first, "a new worker after close()");
+    assert.deepEqual(again, first, "a new process after close()");
   } finally {
     inWorker.close();
     await Deno.remove(dir, { recursive: true });

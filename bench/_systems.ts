@@ -89,7 +89,22 @@ export async function writeHandlers(dir: string, kind: "ts" | "exec"): Promise<s
   return handlers;
 }
 
-/** Starts `whd serve` (the way a user does: `deno run main.ts serve`) with `config`. */
+/**
+ * The V8 flags whd runs with: those of `deno task start` (the compiled binary has the same ones
+ * baked in by `deno task compile`).
+ */
+export const WHD_V8_FLAGS: string[] = (() => {
+  const tasks = JSON.parse(Deno.readTextFileSync(`${REPO}deno.json`)).tasks as Record<
+    string,
+    string
+  >;
+  return tasks.start.split(" ").filter((arg) => arg.startsWith("--v8-flags="));
+})();
+
+/**
+ * Starts `whd serve` the way a user does (`deno task start`: `deno run` with its V8 flags) with
+ * `config`.
+ */
 export async function startWhd(
   procs: Procs,
   name: string,
@@ -97,7 +112,14 @@ export async function startWhd(
   options: { dir: string; secret: string; handlers: boolean; env?: Record<string, string> },
 ): Promise<Running> {
   const port = freePort();
-  const args = ["run", "--allow-all", `--config=${REPO}deno.json`, `${REPO}main.ts`, "serve"];
+  const args = [
+    "run",
+    "--allow-all",
+    ...WHD_V8_FLAGS,
+    `--config=${REPO}deno.json`,
+    `${REPO}main.ts`,
+    "serve",
+  ];
   args.push("--host", "127.0.0.1", "--port", String(port));
   if (!options.handlers) args.push("--no-handlers");
   const since = performance.now();

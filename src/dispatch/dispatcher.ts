@@ -343,6 +343,7 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
     recording: () => recording,
     concurrency: settings.concurrency,
     slots: ingestFirst ? (n) => ingestFirst.slots(n) : undefined,
+    restAfter: ingestFirst ? (ms) => ingestFirst.rest(ms) : undefined,
     maxQueueWaitMs: margin / 2,
     pollMs: options.pollMs ?? 1000,
     clock,

@@ -1,6 +1,7 @@
 /**
  * Ingest first: while deliveries are arriving and the machine's CPUs are saturated, handler
- * runs are limited to one at a time, so the CPU goes to verifying, storing and acknowledging
+ * runs are limited to one at a time, each followed by a rest three times as long as it ran
+ * (at most 1 s), so the CPU goes to verifying, storing and acknowledging
  * deliveries (what providers time out on and retry) instead of to handlers (which wait in the
  * inbox and lose nothing). When the burst passes — no delivery for `quietMs`, or the CPUs are
  * no longer busy — the configured concurrency comes back and the backlog drains at full speed.
@@ -50,9 +51,17 @@ export interface IngestFirst {
   accepted(): void;
   /** The runs allowed at once now: 1 while limiting, else `configured`. */
   slots(configured: number): number;
+  /**
+   * How long a slot rests after a run of `runMs` before the next: 3× the run while limiting
+   * (deliveries keep at least three quarters of the time), at most 1 s; else 0.
+   */
+  rest(runMs: number): number;
   /** True while runs are limited. */
   readonly limiting: boolean;
 }
+
+const _REST_FACTOR = 3;
+const _MAX_REST_MS = 1000;
 
 /** Creates the gate; it limits nothing until deliveries arrive on saturated CPUs. */
 export function createIngestFirst(options: IngestFirstOptions): IngestFirst {
@@ -88,6 +97,10 @@ export function createIngestFirst(options: IngestFirstOptions): IngestFirst {
     slots(configured) {
       update();
       return limiting ? Math.min(1, configured) : configured;
+    },
+    rest(runMs) {
+      update();
+      return limiting ? Math.min(runMs * _REST_FACTOR, _MAX_REST_MS) : 0;
     },
     get limiting() {
       update();

@@ -42,6 +42,11 @@ export interface PollerOptions {
    * deliveries arrive on saturated CPUs). Default: `concurrency`.
    */
   slots?: (concurrency: number) => number;
+  /**
+   * How long a slot rests after a run that took `runMs` before it takes the next event (ingest
+   * first leaves deliveries the CPU this way). Default: no rest.
+   */
+  restAfter?: (runMs: number) => number;
   /** Longest time a claimed event may wait in the local queue before it is released. */
   maxQueueWaitMs: number;
   /** Largest batch claimed at once. Default 256. */
@@ -81,6 +86,7 @@ export function createPoller(options: PollerOptions): Poller {
   const maxBatch = options.maxBatch ?? 256;
   const recording = options.recording ?? (() => 0);
   const slots = () => options.slots?.(concurrency) ?? concurrency;
+  const resting = new Set<() => void>();
   const queue: _Queued[] = [];
   const releasing = new Set<Promise<unknown>>();
   let running = 0;
@@ -122,11 +128,22 @@ export function createPoller(options: PollerOptions): Poller {
       }
       running++;
       options.run(stored).catch(() => {}).finally(() => {
-        running--;
-        const ms = clock.now() - startedAt;
-        avgRunMs = avgRunMs === undefined ? ms : avgRunMs + _EWMA * (ms - avgRunMs);
-        pump();
-        if (more && queue.length + running <= target() / 2) signal();
+        const ran = clock.now() - startedAt;
+        const rest = stopping ? 0 : options.restAfter?.(ran) ?? 0;
+        const free = () => {
+          running--;
+          // The slot's time per event (run and rest) sizes the prefetch.
+          const ms = clock.now() - startedAt;
+          avgRunMs = avgRunMs === undefined ? ms : avgRunMs + _EWMA * (ms - avgRunMs);
+          pump();
+          if (more && queue.length + running <= target() / 2) signal();
+        };
+        if (rest <= 0) return free();
+        const cancel = clock.setTimer(rest, () => {
+          resting.delete(cancel);
+          free();
+        });
+        resting.add(cancel);
       });
     }
   };
@@ -200,6 +217,8 @@ export function createPoller(options: PollerOptions): Poller {
     },
     async stop() {
       stopping = true;
+      for (const cancel of resting) cancel();
+      resting.clear();
       signal();
       await loop;
       for (const { stored } of queue.splice(0)) giveBack(stored);

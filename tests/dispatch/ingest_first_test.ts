@@ -86,6 +86,18 @@ Deno.test("ingest first: the CPU is read at most once per sample interval; unkno
   assert.equal(g.slots(4), 1, "an unknown reading keeps the limit");
 });
 
+Deno.test("ingest first: while limiting a run is followed by a rest 3x as long (at most 1 s); none otherwise", () => {
+  const { clock, gate: g, cpu } = gate();
+  assert.equal(g.rest(20), 0, "not limiting: no rest");
+  cpu(0.95);
+  g.accepted();
+  clock.advance(300);
+  assert.equal(g.rest(20), 60);
+  assert.equal(g.rest(5_000), 1_000, "capped");
+  clock.advance(1_000); // the burst is over
+  assert.equal(g.rest(20), 0);
+});
+
 Deno.test("ingest first: a concurrency of one stays one", () => {
   const { clock, gate: g, cpu } = gate();
   cpu(1);

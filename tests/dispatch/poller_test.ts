@@ -213,3 +213,25 @@ Deno.test("poller: slots below concurrency (ingest first) hold runs back; they s
   assert.equal(h.poller.running, 3, "full concurrency once the slots come back");
   await h.poller.stop();
 });
+
+Deno.test("poller: a slot rests restAfter(run time) before its next run; stop cancels the rest", async () => {
+  const h = harness(4, { concurrency: 1, restAfter: (ms) => ms * 3 });
+  h.poller.start();
+  await settle();
+  assert.deepEqual(h.started, ["e0"]);
+  h.finishAll(10); // ran 10 ms: the slot rests 30 ms
+  await settle();
+  assert.deepEqual(h.started, ["e0"], "resting: nothing new yet");
+  h.clock.advance(29);
+  await settle();
+  assert.deepEqual(h.started, ["e0"]);
+  h.clock.advance(1);
+  await settle();
+  assert.deepEqual(h.started, ["e0", "e1"], "the rest is over");
+  h.finishAll(10);
+  await settle();
+  await h.poller.stop();
+  h.clock.advance(1000);
+  await settle();
+  assert.deepEqual(h.started, ["e0", "e1"], "no run after stop");
+});

@@ -40,6 +40,15 @@ interface _Child {
   waiting: Map<number, (result: BundleResult) => void>;
 }
 
+/**
+ * V8 flags of the bundler process: esbuild's wasm runs on V8's baseline compiler only (measured
+ * with the example handlers: 124 MB peak instead of 222 MB, 383 ms instead of 506 ms, since
+ * V8 no longer recompiles the 11 MB module in the background), after the user's own flags.
+ */
+function _v8Flags(user: string | undefined): string {
+  return user ? `${user},--liftoff-only` : "--liftoff-only";
+}
+
 /** The stderr kept to explain a bundler process that died. */
 const _STDERR_TAIL = 2000;
 
@@ -59,6 +68,7 @@ export function createProcessBundler(options: ProcessBundlerOptions = {}): Closa
   const start = (): _Child => {
     const process = new Deno.Command(command.command, {
       args: command.args,
+      env: { DENO_V8_FLAGS: _v8Flags(Deno.env.get("DENO_V8_FLAGS")) },
       stdin: "piped",
       stdout: "piped",
       stderr: "piped",

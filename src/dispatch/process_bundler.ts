@@ -13,7 +13,7 @@
  * ```ts ignore
  * const bundler = createProcessBundler();
  * const registry = await loadRegistry("handlers", bundler);
- * bundler.close(); // the process and esbuild's memory are gone; the next bundle() starts anew
+ * await bundler.close(); // the process and its memory are gone; the next bundle() starts anew
  * ```
  * @module
  */
@@ -24,8 +24,8 @@ import { type HostCommand, internalCommand } from "./host_command.ts";
 
 /** A bundler whose process can be let go between uses. */
 export interface ClosableBundler extends Bundler {
-  /** Stops the process; bundles in flight fail. */
-  close(): void;
+  /** Stops the process (bundles in flight fail); resolves once it has exited. */
+  close(): Promise<void>;
 }
 
 /** Options for {@linkcode createProcessBundler}. */
@@ -129,7 +129,7 @@ export function createProcessBundler(options: ProcessBundlerOptions = {}): Closa
         });
       });
     },
-    close() {
+    async close() {
       const c = child;
       child = undefined;
       if (!c) return;
@@ -138,6 +138,7 @@ export function createProcessBundler(options: ProcessBundlerOptions = {}): Closa
       try {
         c.process.kill("SIGKILL");
       } catch { /* already gone */ }
+      await c.process.status;
     },
   };
 }

@@ -82,7 +82,8 @@ export function createRegistryWatch(options: RegistryWatchOptions): RegistryWatc
         try {
           next = await loadRegistry(dir, bundler);
         } finally {
-          if (!again) own?.close();
+          // Handlers run (and hosts start) only once the bundler's memory is given back.
+          if (!again) await own?.close();
         }
         current = next;
         loaded = true;

@@ -4,6 +4,7 @@ import { createBundler, toDataUrl } from "../../src/dispatch/bundler.ts";
 import { createDenoNpmCache } from "../../src/dispatch/deno_npm_cache.ts";
 import { loadRegistry } from "../../src/dispatch/registry.ts";
 import { createProcessBundler } from "../../src/dispatch/process_bundler.ts";
+import { processTree } from "../helpers/processes.ts";
 import { handlersDir } from "./_helpers.ts";
 
 const bundler = createBundler();
@@ -144,6 +145,17 @@ Deno.test("bundler: a wildcard file name (customer.subscription.*.ts) is not rea
   if (result.ok) assert.equal((await import(toDataUrl(result.code))).default(), "sub");
 });
 
+/** This test process's descendants that are `whd __bundler`. */
+function bundlerProcesses(): number[] {
+  return processTree(Deno.pid).filter((pid) => {
+    try {
+      return Deno.readTextFileSync(`/proc/${pid}/cmdline`).split("\0").includes("__bundler");
+    } catch {
+      return false;
+    }
+  });
+}
+
 Deno.test("process bundler (whd __bundler): bundles like the in-process one, reports load errors, and bundles again after close()", async () => {
   const dir = await handlersDir({
     "stripe/a.ts": `import { x } from "./_x.ts"; export default () => x;`,
@@ -159,11 +171,13 @@ Deno.test("process bundler (whd __bundler): bundles like the in-process one, rep
     const bad = await inWorker.bundle(join(dir, "stripe/bad.ts"));
     assert.equal(bad.ok, false);
     assert.match(bad.ok ? "" : bad.error, /imports "left-pad"/);
-    inWorker.close();
+    assert.equal(bundlerProcesses().length, 1, "one whd __bundler while bundling");
+    await inWorker.close();
+    assert.deepEqual(bundlerProcesses(), [], "close() resolves once the process is gone");
     const again = await inWorker.bundle(join(dir, "stripe/a.ts"));
     assert.deepEqual(again, first, "a new process after close()");
   } finally {
-    inWorker.close();
+    await inWorker.close();
     await Deno.remove(dir, { recursive: true });
   }
 });

@@ -106,6 +106,7 @@ Deno.test("label values with quotes, backslashes and newlines are escaped; promt
   metrics.set("whd_inbox_events", { status: "pending" }, 3);
   metrics.set("whd_oldest_pending_age_seconds", {}, 1.5);
   metrics.set("whd_handlers_running", {}, 0);
+  metrics.set("whd_handler_slots", {}, 4);
   metrics.inc("whd_reconcile_runs_total", { provider: "stripe", outcome: "ok" });
   metrics.inc("whd_backfilled_events_total", { provider: "stripe" }, 4);
   const text = metrics.render();

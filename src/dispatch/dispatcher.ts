@@ -208,6 +208,7 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
   };
 
   metrics.describe("whd_handlers_running", "Handler runs in progress.");
+  metrics.set("whd_handler_slots", {}, settings.concurrency);
   const record = createRecorder({ inbox, owner, log, metrics, clock });
 
   const live = createRegistryWatch({
@@ -342,7 +343,13 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
     exclusive,
     recording: () => recording,
     concurrency: settings.concurrency,
-    slots: ingestFirst ? (n) => ingestFirst.slots(n) : undefined,
+    slots: ingestFirst
+      ? (n) => {
+        const now = ingestFirst.slots(n);
+        metrics.set("whd_handler_slots", {}, now);
+        return now;
+      }
+      : undefined,
     restAfter: ingestFirst ? (ms) => ingestFirst.rest(ms) : undefined,
     maxQueueWaitMs: margin / 2,
     pollMs: options.pollMs ?? 1000,

@@ -64,6 +64,11 @@ export const METRIC_HELP: Readonly<Record<string, { kind: MetricKind; help: stri
     help: "Handler run duration by provider, event type and outcome (done, failed, dead).",
   },
   whd_handlers_running: { kind: "gauge", help: "Handler runs in progress." },
+  whd_handler_slots: {
+    kind: "gauge",
+    help:
+      "Handler runs allowed at once: handlers.concurrency, or 1 while ingest first limits them.",
+  },
   whd_retries_total: {
     kind: "counter",
     help: "Handler runs that failed with attempts left (a retry is scheduled), by provider.",

@@ -240,6 +240,46 @@ Deno.test("dispatcher: a spinning handler times out and the event is retried lat
   assert.match(row.last_error!, /timed out after 300 ms/);
 });
 
+Deno.test("dispatcher: deliveries arriving on saturated CPUs (ingest first) run one handler at a time", async () => {
+  let inflight = 0;
+  let maxInflight = 0;
+  const server = Deno.serve({ port: 0, hostname: "127.0.0.1", onListen() {} }, async () => {
+    inflight++;
+    maxInflight = Math.max(maxInflight, inflight);
+    await new Promise((r) => setTimeout(r, 20));
+    inflight--;
+    return new Response("ok");
+  });
+  const dir = await handlersDir({
+    "stripe/_default.ts":
+      `export default async (e, ctx) => { await (await fetch(ctx.env.GATE)).text(); };`,
+  });
+  const { dispatcher, inbox, metrics } = await setup(dir, {
+    handlers: { concurrency: 4 },
+    env: () => ({ GATE: `http://127.0.0.1:${server.addr.port}/` }),
+    sampleCpu: () => 1, // the CPUs are saturated
+  });
+  await dispatcher.start();
+  await new Promise((r) => setTimeout(r, 300)); // the gate's first CPU reading is due
+  // A burst: deliveries keep arriving while the backlog runs.
+  let arriving = true;
+  const burst = (async () => {
+    for (let i = 0; arriving; i++) {
+      await inbox.accept(incoming(`evt_burst${i}`, "x"));
+      dispatcher.accepted();
+      await new Promise((r) => setTimeout(r, 10));
+    }
+  })();
+  await waitFor(async () => (await inbox.counts()).done >= 6, 15_000, "six done in the burst");
+  assert.equal(maxInflight, 1, "one at a time while deliveries arrive on saturated CPUs");
+  assert.equal(metrics.get("whd_handler_slots"), 1);
+  arriving = false;
+  await burst;
+  await dispatcher.stop(1000);
+  inbox.close();
+  await server.shutdown();
+});
+
 Deno.test("dispatcher: never more than handlers.concurrency handlers at once", async () => {
   let inflight = 0;
   let maxInflight = 0;

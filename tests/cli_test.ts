@@ -125,6 +125,26 @@ Deno.test("the demo: serve the example config, send a signed sample, see it once
   }
 });
 
+Deno.test("a SIGTERM the moment whd says listening stops it gracefully (exit 0), never kills it", async () => {
+  const dir = await demoDir();
+  try {
+    // The signal goes out as soon as the "listening" line is read, while whd is still starting
+    // its handlers: before the fix this was a kill (exit 143, no "stopped") now and then.
+    for (let i = 0; i < 5; i++) {
+      const server = await startWhd(["--config", "config/whd.yaml"], {
+        cwd: dir,
+        envFile: `${dir}/config/demo.env`,
+      });
+      const status = await server.stop("SIGTERM");
+      assert.equal(status.code, 0, `try ${i + 1}: exit ${status.code}\n${server.logs()}`);
+      assert.match(server.logs(), /shutting down signal=SIGTERM/);
+      assert.match(server.logs(), /stopped/);
+    }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
 Deno.test("a port already in use is a one-line error naming the port and the fix, not a crash", async () => {
   const dir = await demoDir();
   const blocker = Deno.listen({ hostname: "127.0.0.1", port: 0 });

@@ -197,6 +197,20 @@ export async function serve(ctx: CliContext, options: ServeOptions = {}): Promis
     runSync: dispatcher ? (key) => dispatcher.runNow(key) : undefined,
   });
 
+  // Signals are taken before any port opens: a SIGTERM that arrives while whd starts (right
+  // after "listening", say) stops it gracefully once it has started, instead of killing it.
+  // A second signal while stopping resolves the same promise again: it is ignored.
+  const { promise: received, resolve } = Promise.withResolvers<Deno.Signal>();
+  let stopping = false;
+  const listeners = (["SIGTERM", "SIGINT"] as const).map((signal) => ({
+    signal,
+    listener: () => resolve(signal),
+  }));
+  for (const { signal, listener } of listeners) Deno.addSignalListener(signal, listener);
+  const releaseSignals = () => {
+    for (const { signal, listener } of listeners) Deno.removeSignalListener(signal, listener);
+  };
+
   // Before the public port: /readyz answers "handlers not loaded yet" while they load.
   const handlerState = new HandlerState();
   if (!dispatcher) handlerState.off();
@@ -220,6 +234,7 @@ export async function serve(ctx: CliContext, options: ServeOptions = {}): Promis
         },
       }, log);
     } catch (error) {
+      releaseSignals();
       await dispatcher?.stop(0);
       inbox.close();
       throw error;
@@ -254,6 +269,7 @@ export async function serve(ctx: CliContext, options: ServeOptions = {}): Promis
       },
     }, observeDeliveries(handler, { config, metrics }));
   } catch (error) {
+    releaseSignals();
     await admin?.shutdown();
     await dispatcher?.stop(0);
     inbox.close();
@@ -279,14 +295,6 @@ export async function serve(ctx: CliContext, options: ServeOptions = {}): Promis
     })
     : undefined;
 
-  // A second signal while stopping resolves the same promise again: it is ignored.
-  const { promise: received, resolve } = Promise.withResolvers<Deno.Signal>();
-  let stopping = false;
-  const listeners = (["SIGTERM", "SIGINT"] as const).map((signal) => ({
-    signal,
-    listener: () => resolve(signal),
-  }));
-  for (const { signal, listener } of listeners) Deno.addSignalListener(signal, listener);
   // A worker stops when its stdin ends (the supervisor is gone) and wakes on each byte.
   const supervisor = role
     ? readSupervisor(Deno.stdin.readable, () => dispatcher?.notify(), () => {
@@ -306,9 +314,7 @@ export async function serve(ctx: CliContext, options: ServeOptions = {}): Promis
   inbox.close();
   // A worker keeps its listeners (they do not keep the process alive): with Ctrl-C the
   // terminal and the supervisor both send SIGINT, and a late one must not kill it.
-  if (!role) {
-    for (const { signal, listener } of listeners) Deno.removeSignalListener(signal, listener);
-  }
+  if (!role) releaseSignals();
   await supervisor?.stop();
   log.info("stopped");
 }

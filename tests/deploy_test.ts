@@ -8,6 +8,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { sign } from "@octokit/webhooks-methods";
+import { startNginx } from "./helpers/nginx.ts";
 import { REPO, startWhd, whd, type WhdServer } from "./helpers/whd_process.ts";
 
 const UNIT = await Deno.readTextFile(join(REPO, "deploy", "whd.service"));
@@ -273,46 +274,20 @@ Deno.test("nginx (deploy/nginx.conf, TLS) in front of whd: the forwarded address
     const server = await startProxiedWhd(dir);
     const ports = { http: freePort(), tls: freePort(), whd: server.port };
     await Deno.writeTextFile(join(dir, "whd.conf"), nginxSite(ports, dir));
-    // The main config is the test's: its own prefix, temp dirs and pid, in the foreground. All
-    // clients are 127.0.0.1 here, so nginx's realip module takes the client's address from an
-    // X-Test-Client header instead: it stands in for clients elsewhere on the internet, and
+    // All clients are 127.0.0.1 here, so nginx's realip module takes the client's address from
+    // an X-Test-Client header instead: it stands in for clients elsewhere on the internet, and
     // $proxy_add_x_forwarded_for appends that address, as it appends a real peer's.
-    await Deno.writeTextFile(
-      join(dir, "nginx.conf"),
-      `daemon off;
-master_process off;
-pid ${dir}/nginx.pid;
-error_log stderr warn;
-events { worker_connections 64; }
-http {
-    access_log off;
-    client_body_temp_path ${dir}/body;
-    proxy_temp_path ${dir}/proxy;
-    fastcgi_temp_path ${dir}/fastcgi;
-    uwsgi_temp_path ${dir}/uwsgi;
-    scgi_temp_path ${dir}/scgi;
-    set_real_ip_from 127.0.0.1;
+    const nginx = await startNginx(
+      dir,
+      `    set_real_ip_from 127.0.0.1;
     real_ip_header X-Test-Client;
-    include ${dir}/whd.conf;
-}
-`,
+    include ${dir}/whd.conf;`,
+      ports.tls,
     );
-    const nginxArgs = ["-p", dir, "-c", join(dir, "nginx.conf"), "-e", "stderr"];
-    const test = await run("nginx", [...nginxArgs, "-t"]);
-    assert.equal(test.code, 0, test.stderr);
-
-    const nginx = new Deno.Command("nginx", { args: nginxArgs, stdout: "null", stderr: "piped" })
-      .spawn();
-    let nginxLog = "";
-    const pumping = (async () => {
-      const decoder = new TextDecoder();
-      for await (const chunk of nginx.stderr) nginxLog += decoder.decode(chunk);
-    })();
     const client = Deno.createHttpClient({
       caCerts: [await Deno.readTextFile(join(dir, "ca.pem"))],
     });
     try {
-      await waitForPort(ports.tls, () => nginxLog);
       const url = `https://127.0.0.1:${ports.tls}/webhooks/github`;
 
       const allowed = await githubDelivery(url, { "x-test-client": "203.0.113.7" }, client);
@@ -339,10 +314,7 @@ http {
       await plain.body?.cancel();
     } finally {
       client.close();
-      nginx.kill("SIGTERM");
-      const status = await nginx.status;
-      await pumping;
-      assert.equal(status.success, true, `nginx stopped cleanly:\n${nginxLog}`);
+      await nginx.stop();
       await server.stop();
     }
     assert.match(server.logs(), /198\.51\.100\.9/); // the refused address is what whd logged

@@ -5,7 +5,7 @@
  * same public name on an open console (no token) is refused.
  */
 import assert from "node:assert/strict";
-import { join } from "node:path";
+import { type Nginx, startNginx } from "../helpers/nginx.ts";
 import { consoleProject, SECRETS } from "./_console.ts";
 
 const PUBLIC = "console.example.com";
@@ -56,26 +56,14 @@ async function exchange(
   return { status: Number(statusLine.split(" ")[1]), headers: parsed, text: rest.join("\r\n\r\n") };
 }
 
-/** Starts nginx in front of `upstream` on a free port; returns the port and a stop function. */
-async function startNginx(dir: string, upstream: string) {
+/** Starts nginx in front of `upstream` on a free port, as the README configures it. */
+async function proxy(dir: string, upstream: string): Promise<Nginx & { port: number }> {
   const probe = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   const port = (probe.addr as Deno.NetAddr).port;
   probe.close();
-  await Deno.writeTextFile(
-    join(dir, "nginx.conf"),
-    `daemon off;
-master_process off;
-pid ${dir}/nginx.pid;
-error_log stderr warn;
-events { worker_connections 64; }
-http {
-    access_log off;
-    client_body_temp_path ${dir}/body;
-    proxy_temp_path ${dir}/proxy;
-    fastcgi_temp_path ${dir}/fastcgi;
-    uwsgi_temp_path ${dir}/uwsgi;
-    scgi_temp_path ${dir}/scgi;
-    server {
+  const nginx = await startNginx(
+    dir,
+    `    server {
         listen 127.0.0.1:${port};
         server_name ${PUBLIC};
         location / {
@@ -84,36 +72,10 @@ http {
             proxy_set_header Host $host;
             proxy_set_header X-Forwarded-Proto $scheme;
         }
-    }
-}
-`,
-  );
-  const child = new Deno.Command("nginx", {
-    args: ["-p", dir, "-c", join(dir, "nginx.conf"), "-e", "stderr"],
-    stdout: "null",
-    stderr: "piped",
-  }).spawn();
-  let log = "";
-  const pumping = (async () => {
-    for await (const chunk of child.stderr) log += new TextDecoder().decode(chunk);
-  })();
-  for (let i = 0; i < 100; i++) {
-    try {
-      (await Deno.connect({ hostname: "127.0.0.1", port })).close();
-      break;
-    } catch {
-      await new Promise((r) => setTimeout(r, 50));
-    }
-  }
-  return {
+    }`,
     port,
-    async stop() {
-      child.kill("SIGTERM");
-      const status = await child.status;
-      await pumping;
-      assert.ok(status.success, `nginx did not stop cleanly:\n${log}`);
-    },
-  };
+  );
+  return { ...nginx, port };
 }
 
 function skipWithoutNginx(): boolean {
@@ -131,7 +93,7 @@ Deno.test("console behind nginx under a public name with a token: login, Retry, 
   const project = await consoleProject({ extraYaml: "admin:\n  token_env: WHD_ADMIN_TOKEN\n" });
   try {
     const c = await project.start({ WHD_ADMIN_TOKEN: SECRETS.ADMIN_TOKEN });
-    const nginx = await startNginx(project.dir, c.admin);
+    const nginx = await proxy(project.dir, c.admin);
     try {
       assert.equal(await c.shop("ord_1", "order.failed"), 200);
       await c.until("/api/counts", (b) => b.dead === 1, SECRETS.ADMIN_TOKEN);
@@ -192,7 +154,7 @@ Deno.test("an open console (no token) behind a proxy under a public name is refu
   const project = await consoleProject();
   try {
     const c = await project.start();
-    const nginx = await startNginx(project.dir, c.admin);
+    const nginx = await proxy(project.dir, c.admin);
     try {
       for (const path of ["/", "/api/events", "/assets/app.js"]) {
         const answer = await exchange(nginx.port, { path });

@@ -1,83 +1,34 @@
 /// <reference lib="dom" />
 /**
  * The console's API client (docs/console_api.md): JSON in and out, the CSRF token from
- * `GET /api/session` on every POST, and one error type carrying the server's `message`.
+ * `GET /api/session` on every POST, and one error type carrying the server's `message`. The
+ * answers' types are the store's own (`import type` only: nothing of the server is bundled but
+ * the status list of `inbox/types.ts`).
  * @module
  */
+import type { AttemptRecord } from "../../../inbox/attempts.ts";
+import type {
+  EventDetail as StoredDetail,
+  ThroughputBucket,
+} from "../../../inbox/console_queries.ts";
+import type { EventStatus } from "../../../inbox/types.ts";
 
-/** Statuses an event can have, in the order the page lists them. */
-export const STATUSES = [
-  "pending",
-  "running",
-  "done",
-  "failed",
-  "dead",
-  "ignored",
-  "unhandled",
-] as const;
-
-/** One status. */
-export type Status = (typeof STATUSES)[number];
+export type {
+  ConsolePage as EventPage,
+  DeadGroup,
+  EventSummary,
+  ThroughputBucket,
+} from "../../../inbox/console_queries.ts";
+export { EVENT_STATUSES, type EventStatus } from "../../../inbox/types.ts";
 
 /** Counts per status, plus `total`. */
-export type Counts = Record<Status | "total", number>;
-
-/** A row of the events list. */
-export interface EventSummary {
-  provider: string;
-  id: string;
-  webhook: string;
-  type: string;
-  status: Status;
-  source: string;
-  attempts: number;
-  received_at: number;
-  updated_at: number;
-  completed_at: number | null;
-  next_attempt_at: number | null;
-  last_error: string | null;
-}
-
-/** One handler run of an event. */
-export interface Attempt {
-  attempt: number;
-  started_at: number;
-  duration_ms: number | null;
-  outcome: "ok" | "error" | "timeout" | "crashed";
-  error: string | null;
-  output: string | null;
-}
+export type Counts = Record<EventStatus | "total", number>;
 
 /** `GET /api/events/<provider>/<id>`. */
 export interface EventDetail {
-  event: EventSummary & { payload: string; headers: Record<string, string> };
-  attempts: Attempt[];
+  event: StoredDetail;
+  attempts: AttemptRecord[];
   actions: { retry: boolean; replay: boolean };
-}
-
-/** `GET /api/events`. */
-export interface EventPage {
-  events: EventSummary[];
-  next: string | null;
-}
-
-/** A group of `GET /api/dead`. */
-export interface DeadGroup {
-  provider: string;
-  type: string;
-  count: number;
-  last_error: string | null;
-  newest_at: number;
-}
-
-/** A bucket of `GET /api/throughput`. */
-export interface Bucket {
-  t: number;
-  received: number;
-  ok: number;
-  error: number;
-  timeout: number;
-  crashed: number;
 }
 
 /** `GET /api/throughput`. */
@@ -85,7 +36,7 @@ export interface Throughput {
   bucket_ms: number;
   from: number;
   to: number;
-  buckets: Bucket[];
+  buckets: ThroughputBucket[];
   backlog: {
     pending: number;
     failed: number;

@@ -8,7 +8,7 @@
 import { html } from "htm/preact";
 import type { VNode } from "preact";
 import { useEffect, useRef, useState } from "preact/hooks";
-import { type Api, type Counts, type EventPage, type EventSummary, STATUSES } from "./api.ts";
+import { type Api, type Counts, EVENT_STATUSES, type EventPage, type EventSummary } from "./api.ts";
 import { fromLocalInput, toLocalInput } from "./format.ts";
 import { Badge, ErrorLine, When } from "./parts.ts";
 import { eventHref, eventsHref } from "./router.ts";
@@ -82,7 +82,7 @@ function CountChips(
       ><span class="chip-label">${label}</span> <span class="chip-count">${n ?? "…"}</span></button>
     `;
   return html`<div class="chips" aria-label="Counts per status">
-    ${chip("", "all", counts?.total)} ${STATUSES.map((s) => chip(s, s, counts?.[s]))}
+    ${chip("", "all", counts?.total)} ${EVENT_STATUSES.map((s) => chip(s, s, counts?.[s]))}
   </div>`;
 }
 
@@ -126,7 +126,9 @@ function FilterForm(
     ${text("type", "Type", "any")}
     <label class="field">Status<select name="status" onChange=${field("status")}>
       <option value="" selected=${draft.status === ""}>any</option>
-      ${STATUSES.map((s) => html`<option value=${s} selected=${draft.status === s}>${s}</option>`)}
+      ${
+    EVENT_STATUSES.map((s) => html`<option value=${s} selected=${draft.status === s}>${s}</option>`)
+  }
     </select></label>
     <label class="field">Received<select name="range" onChange=${field("range")}>
       ${

@@ -26,6 +26,8 @@ import { type HostCommand, internalCommand } from "./host_command.ts";
 export interface ClosableBundler extends Bundler {
   /** Stops the process (bundles in flight fail); resolves once it has exited. */
   close(): Promise<void>;
+  /** The bundler process's id while one runs. */
+  readonly pid: number | undefined;
 }
 
 /** Options for {@linkcode createProcessBundler}. */
@@ -111,6 +113,9 @@ export function createProcessBundler(options: ProcessBundlerOptions = {}): Closa
     );
 
   return {
+    get pid() {
+      return child?.process.pid;
+    },
     bundle(path: string, options?: BundleOptions): Promise<BundleResult> {
       if (fallback) return inProcess(path, options);
       try {

@@ -4,7 +4,6 @@ import { createBundler, toDataUrl } from "../../src/dispatch/bundler.ts";
 import { createDenoNpmCache } from "../../src/dispatch/deno_npm_cache.ts";
 import { loadRegistry } from "../../src/dispatch/registry.ts";
 import { createProcessBundler } from "../../src/dispatch/process_bundler.ts";
-import { processTree } from "../helpers/processes.ts";
 import { handlersDir } from "./_helpers.ts";
 
 const bundler = createBundler();
@@ -145,15 +144,15 @@ Deno.test("bundler: a wildcard file name (customer.subscription.*.ts) is not rea
   if (result.ok) assert.equal((await import(toDataUrl(result.code))).default(), "sub");
 });
 
-/** This test process's descendants that are `whd __bundler`. */
-function bundlerProcesses(): number[] {
-  return processTree(Deno.pid).filter((pid) => {
-    try {
-      return Deno.readTextFileSync(`/proc/${pid}/cmdline`).split("\0").includes("__bundler");
-    } catch {
-      return false;
-    }
-  });
+/** Whether `pid` is a running (not zombie) `whd __bundler` process. */
+function isBundler(pid: number): boolean {
+  try {
+    const state = Deno.readTextFileSync(`/proc/${pid}/stat`).split(") ")[1]?.[0];
+    const cmdline = Deno.readTextFileSync(`/proc/${pid}/cmdline`).split("\0");
+    return state !== "Z" && cmdline.includes("__bundler");
+  } catch {
+    return false;
+  }
 }
 
 Deno.test("process bundler (whd __bundler): bundles like the in-process one, reports load errors, and bundles again after close()", async () => {
@@ -171,9 +170,10 @@ Deno.test("process bundler (whd __bundler): bundles like the in-process one, rep
     const bad = await inWorker.bundle(join(dir, "stripe/bad.ts"));
     assert.equal(bad.ok, false);
     assert.match(bad.ok ? "" : bad.error, /imports "left-pad"/);
-    assert.equal(bundlerProcesses().length, 1, "one whd __bundler while bundling");
+    const pid = inWorker.pid!;
+    assert.ok(isBundler(pid), "a whd __bundler process while bundling");
     await inWorker.close();
-    assert.deepEqual(bundlerProcesses(), [], "close() resolves once the process is gone");
+    assert.equal(isBundler(pid), false, "close() resolves once the process is gone");
     const again = await inWorker.bundle(join(dir, "stripe/a.ts"));
     assert.deepEqual(again, first, "a new process after close()");
   } finally {

@@ -20,13 +20,14 @@ import { errorMessage } from "../errors.ts";
 import { readBody } from "../http/body.ts";
 import { EVENT_STATUSES, type EventStatus, type Inbox, StoreUnavailable } from "../inbox/types.ts";
 import { type ConsoleFilter, decodeCursor, retryable } from "../inbox/console_queries.ts";
+import { bearerMatches, sameSecret } from "../ops/admin.ts";
 import type { Logger } from "../ops/log.ts";
 import { rateLimited } from "../ops/throttle.ts";
 import { consoleAsset } from "./console_assets.ts";
 import type { HandlerTable } from "./console_handlers.ts";
 import { loginPage } from "./console_login.ts";
 import { hostAllowed, sameOrigin, SECURITY_HEADERS } from "./console_security.ts";
-import { sameSecret, type Session, SESSION_COOKIE, SessionStore } from "./console_sessions.ts";
+import { type Session, SESSION_COOKIE, SessionStore } from "./console_sessions.ts";
 import { StreamHub, withTotal } from "./console_stream.ts";
 import { ThroughputCache } from "./console_throughput.ts";
 
@@ -131,8 +132,7 @@ export function createConsole(deps: ConsoleDeps): Console {
     if (deps.token === undefined) return { ok: true };
     const session = sessions.find(request.headers.get("cookie"));
     if (session) return { ok: true, session };
-    const match = /^Bearer\s+(.+)$/i.exec(request.headers.get("authorization") ?? "");
-    return { ok: match !== null && sameSecret(match[1].trim(), deps.token) };
+    return { ok: bearerMatches(request.headers.get("authorization"), deps.token) };
   };
 
   const login = async (request: Request): Promise<Response> => {

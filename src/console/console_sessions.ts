@@ -13,8 +13,6 @@
  * ```
  * @module
  */
-import { createHash, timingSafeEqual } from "node:crypto";
-
 /** The session cookie's name. */
 export const SESSION_COOKIE = "whd_session";
 /** How long a session lasts from login. */
@@ -34,12 +32,6 @@ export function randomToken(): string {
   const bytes = crypto.getRandomValues(new Uint8Array(32));
   return btoa(String.fromCharCode(...bytes)).replaceAll("+", "-").replaceAll("/", "_")
     .replaceAll("=", "");
-}
-
-/** Equal in constant time (both sides hashed first, so lengths leak nothing either). */
-export function sameSecret(a: string, b: string): boolean {
-  const digest = (text: string) => createHash("sha256").update(text).digest();
-  return timingSafeEqual(digest(a), digest(b));
 }
 
 /** The value of cookie `name` in a `Cookie` header, or undefined. */

@@ -44,8 +44,10 @@ export interface AdminListener {
   shutdown(): Promise<void>;
 }
 
-function _digest(text: string): Uint8Array {
-  return createHash("sha256").update(text).digest();
+/** Equal in constant time (both sides hashed first, so lengths leak nothing either). */
+export function sameSecret(a: string, b: string): boolean {
+  const digest = (text: string) => createHash("sha256").update(text).digest();
+  return timingSafeEqual(digest(a), digest(b));
 }
 
 /**
@@ -54,8 +56,7 @@ function _digest(text: string): Uint8Array {
  */
 export function bearerMatches(header: string | null, token: string): boolean {
   const match = /^Bearer\s+(.+)$/i.exec(header ?? "");
-  const sent = match ? match[1].trim() : "";
-  const ok = timingSafeEqual(_digest(sent), _digest(token));
+  const ok = sameSecret(match ? match[1].trim() : "", token);
   return ok && match !== null;
 }
 

@@ -42,7 +42,11 @@ Deno.test("admin: /healthz, /readyz and /metrics on the admin port; public port 
       assert.deepEqual(await bare.json(), { ok: true });
       const post = await fetch(`${admin}/readyz`, { method: "POST" });
       assert.equal(post.status, 405);
-      await post.body?.cancel();
+      assert.equal(post.headers.get("allow"), "GET");
+      assert.deepEqual(await post.json(), {
+        error: "method_not_allowed",
+        message: "/healthz, /readyz and /metrics take GET",
+      });
     } finally {
       assert.equal((await server.stop()).code, 0);
     }

@@ -77,7 +77,10 @@ export function adminHandler(
       }, { "www-authenticate": 'Bearer realm="whd admin"' });
     }
     if (request.method !== "GET" && request.method !== "HEAD") {
-      return jsonResponse(405, { error: "method_not_allowed" }, { allow: "GET" });
+      return jsonResponse(405, {
+        error: "method_not_allowed",
+        message: "/healthz, /readyz and /metrics take GET",
+      }, { allow: "GET" });
     }
     const path = new URL(request.url).pathname;
     switch (path) {

@@ -19,7 +19,7 @@ import type { TimerClock } from "../clock.ts";
 import { errorMessage } from "../errors.ts";
 import { readBody } from "../http/body.ts";
 import { EVENT_STATUSES, type EventStatus, type Inbox, StoreUnavailable } from "../inbox/types.ts";
-import { type ConsoleFilter, decodeCursor, retryable } from "../inbox/console_queries.ts";
+import { type ConsoleFilter, decodeCursor, MAX_PAGE, retryable } from "../inbox/console_queries.ts";
 import { bearerMatches, sameSecret } from "../ops/admin.ts";
 import type { Logger } from "../ops/log.ts";
 import { rateLimited } from "../ops/throttle.ts";
@@ -407,10 +407,12 @@ function _filter(params: URLSearchParams): ConsoleFilter {
     if (!/^\d{1,16}$/.test(value) || !Number.isSafeInteger(n)) {
       throw _bad(
         `${field} ${JSON.stringify(value)}: give a whole number` +
-          (field === "limit" ? " from 1 to 200" : " of milliseconds since the epoch"),
+          (field === "limit" ? ` from 1 to ${MAX_PAGE}` : " of milliseconds since the epoch"),
       );
     }
-    if (field === "limit" && (n < 1 || n > 200)) throw _bad(`limit ${n}: give 1 to 200`);
+    if (field === "limit" && (n < 1 || n > MAX_PAGE)) {
+      throw _bad(`limit ${n}: give 1 to ${MAX_PAGE}`);
+    }
     filter[field] = n;
   }
   const cursor = params.get("cursor");

@@ -90,7 +90,7 @@ Deno.test("console API: list, filter, page, search, detail with headers and atte
         const [query, names] of [
           ["status=sleeping", /status "sleeping"/],
           ["since=yesterday", /since "yesterday"/],
-          ["limit=500", /limit 500/],
+          ["limit=500", /limit 500: give 1 to 200/],
           ["cursor=%21%21", /cursor/],
         ] as const
       ) {

@@ -173,9 +173,9 @@ export function createConsole(deps: ConsoleDeps): Console {
         );
       }
     }
-    const get = method === "GET" || method === "HEAD";
     const only = (allowed: "GET" | "POST") => {
-      if ((allowed === "GET") !== get || (allowed === "POST" && method !== "POST")) {
+      const ok = allowed === "GET" ? method === "GET" || method === "HEAD" : method === "POST";
+      if (!ok) {
         throw new _Refusal(405, "method_not_allowed", `${path} takes ${allowed}`);
       }
     };

@@ -165,6 +165,17 @@ Deno.test("console API: retry and replay re-run events; dead groups and bulk ret
       assert.deepEqual([wrongReplay.status, wrongReplay.body.error], [409, "not_replayable"]);
       const none = await c.post("/api/events/shop/nothing/retry");
       assert.deepEqual([none.status, none.body.error], [404, "not_found"]);
+      // The wrong method: 405 naming the one the path takes.
+      const getRetry = await c.get("/api/events/shop/f1/retry");
+      assert.deepEqual([getRetry.status, getRetry.body.message], [
+        405,
+        "/api/events/shop/f1/retry takes POST",
+      ]);
+      const postCounts = await c.post("/api/counts");
+      assert.deepEqual([postCounts.status, postCounts.body.message], [
+        405,
+        "/api/counts takes GET",
+      ]);
 
       // Retry a dead one: it runs again (and fails again: a second attempt).
       const retry = await c.post("/api/events/shop/f1/retry");

@@ -12,7 +12,7 @@
  */
 
 /** `text` with the characters HTML gives a meaning escaped. */
-export function escapeHtml(text: string): string {
+function _escapeHtml(text: string): string {
   return text.replaceAll("&", "&amp;").replaceAll("<", "&lt;").replaceAll(">", "&gt;")
     .replaceAll('"', "&quot;").replaceAll("'", "&#39;");
 }
@@ -33,7 +33,7 @@ export function loginPage(message?: string): string {
 <p>This console needs the admin token (the value of the variable <code>admin.token_env</code> names).</p>
 ${
     message
-      ? `<p role="alert" id="login-error">${escapeHtml(message)}</p>\n`
+      ? `<p role="alert" id="login-error">${_escapeHtml(message)}</p>\n`
       : ""
   }<form method="post" action="/login">
 <label for="token">Admin token</label>

@@ -16,13 +16,13 @@
 import { isLoopback } from "../config/admin_listen.ts";
 
 /** The Content-Security-Policy of every console answer (no inline script or style at all). */
-export const CONSOLE_CSP = "default-src 'none'; script-src 'self'; style-src 'self'; " +
+const _CSP = "default-src 'none'; script-src 'self'; style-src 'self'; " +
   "img-src 'self' data:; connect-src 'self'; font-src 'self'; form-action 'self'; " +
   "frame-ancestors 'none'; base-uri 'none'";
 
 /** Headers set on every console answer (pages, assets, API, errors). */
 export const SECURITY_HEADERS: Readonly<Record<string, string>> = {
-  "content-security-policy": CONSOLE_CSP,
+  "content-security-policy": _CSP,
   "x-content-type-options": "nosniff",
   "referrer-policy": "no-referrer",
   "x-frame-options": "DENY",
@@ -31,7 +31,7 @@ export const SECURITY_HEADERS: Readonly<Record<string, string>> = {
 };
 
 /** The hostname of a `Host` header value (`[::1]:9090` → `::1`), lower-cased. */
-export function hostnameOf(host: string): string {
+function _hostnameOf(host: string): string {
   const h = host.trim().toLowerCase();
   if (h.startsWith("[")) return h.slice(1, h.indexOf("]") < 0 ? undefined : h.indexOf("]"));
   const colon = h.lastIndexOf(":");
@@ -50,7 +50,7 @@ export function hostnameOf(host: string): string {
 export function hostAllowed(host: string | null, open: boolean): boolean {
   if (host === null || host === "") return false;
   if (!open) return true;
-  const name = hostnameOf(host);
+  const name = _hostnameOf(host);
   return isLoopback(name) || name.endsWith(".localhost");
 }
 

@@ -28,14 +28,14 @@ export interface Session {
 }
 
 /** 32 random bytes as URL-safe text (the default randomness of {@linkcode SessionStore}). */
-export function randomToken(): string {
+function _randomToken(): string {
   const bytes = crypto.getRandomValues(new Uint8Array(32));
   return btoa(String.fromCharCode(...bytes)).replaceAll("+", "-").replaceAll("/", "_")
     .replaceAll("=", "");
 }
 
 /** The value of cookie `name` in a `Cookie` header, or undefined. */
-export function cookieValue(header: string | null, name: string): string | undefined {
+function _cookieValue(header: string | null, name: string): string | undefined {
   if (header === null) return undefined;
   for (const part of header.split(";")) {
     const eq = part.indexOf("=");
@@ -54,7 +54,7 @@ export class SessionStore {
 
   constructor(options: { now: () => number; random?: () => string }) {
     this.#now = options.now;
-    this.#random = options.random ?? randomToken;
+    this.#random = options.random ?? _randomToken;
     this.processCsrf = this.#random();
   }
 
@@ -72,7 +72,7 @@ export class SessionStore {
 
   /** The live session named by a `Cookie` header, or undefined. */
   find(cookieHeader: string | null): Session | undefined {
-    const id = cookieValue(cookieHeader, SESSION_COOKIE);
+    const id = _cookieValue(cookieHeader, SESSION_COOKIE);
     if (id === undefined) return undefined;
     const session = this.#sessions.get(id);
     if (session === undefined) return undefined;

@@ -60,8 +60,8 @@ export function bearerMatches(header: string | null, token: string): boolean {
   return ok && match !== null;
 }
 
-/** The admin request handler (exported for tests; {@linkcode startAdmin} serves it). */
-export function adminHandler(
+/** The admin request handler ({@linkcode startAdmin} serves it). */
+function _adminHandler(
   deps: AdminDeps,
 ): (request: Request) => Response | Promise<Response> {
   return (request) => {
@@ -103,7 +103,7 @@ export function adminHandler(
   };
 }
 
-/** Binds `address` and serves {@linkcode adminHandler}. Throws when the address cannot be bound. */
+/** Binds `address` and serves the admin request handler. Throws when the address cannot be bound. */
 export function startAdmin(address: AdminAddress, deps: AdminDeps, log: Logger): AdminListener {
   const server = Deno.serve({
     hostname: address.hostname,
@@ -113,7 +113,7 @@ export function startAdmin(address: AdminAddress, deps: AdminDeps, log: Logger):
       log.error("admin listener error", { error: error instanceof Error ? error.message : error });
       return jsonResponse(500, { error: "internal_error" });
     },
-  }, adminHandler(deps));
+  }, _adminHandler(deps));
   const addr = server.addr as Deno.NetAddr;
   log.info("admin listening", {
     url: `http://${

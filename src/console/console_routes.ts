@@ -345,9 +345,14 @@ export function createConsole(deps: ConsoleDeps): Console {
           }
           const csrf = request.headers.get("x-csrf-token") ??
             new URLSearchParams(await _readBody(request)).get("csrf") ?? "";
-          if (
-            !sameOrigin(request.headers) || !auth.session || !sameSecret(csrf, auth.session.csrf)
-          ) {
+          if (!auth.session) {
+            return error(
+              403,
+              "csrf",
+              "no login session to end: /logout is for a browser logged in at /",
+            );
+          }
+          if (!sameOrigin(request.headers) || !sameSecret(csrf, auth.session.csrf)) {
             return error(403, "csrf", "log out from the console's own page");
           }
           sessions.end(auth.session);

@@ -241,6 +241,23 @@ Deno.test("console security (off loopback, token): login form, session cookie, l
       assert.equal(metricsByCookie.status, 401);
       await read(metricsByCookie);
 
+      // Logout without a session (bearer only) has nothing to end, and says so.
+      const noSession = await fetch(`${admin}/logout`, {
+        method: "POST",
+        headers: { ...bearer, "x-csrf-token": bearerCsrf },
+        redirect: "manual",
+      });
+      assert.equal(noSession.status, 403);
+      assert.match(JSON.parse(await read(noSession)).message, /no login session to end/);
+      // A session without its CSRF token cannot log out.
+      const logoutNoCsrf = await fetch(`${admin}/logout`, {
+        method: "POST",
+        headers: { ...session, origin: admin },
+        redirect: "manual",
+      });
+      assert.equal(logoutNoCsrf.status, 403);
+      assert.match(JSON.parse(await read(logoutNoCsrf)).message, /console's own page/);
+
       // Logout ends the session: the cookie no longer opens anything.
       const logout = await fetch(`${admin}/logout`, {
         method: "POST",

@@ -65,7 +65,8 @@ function _adminHandler(
   deps: AdminDeps,
 ): (request: Request) => Response | Promise<Response> {
   return (request) => {
-    if (deps.console && !_OPS_PATHS.has(new URL(request.url).pathname)) {
+    const path = new URL(request.url).pathname;
+    if (deps.console && !_OPS_PATHS.has(path)) {
       return deps.console.handle(request);
     }
     if (
@@ -82,7 +83,6 @@ function _adminHandler(
         message: "/healthz, /readyz and /metrics take GET",
       }, { allow: "GET" });
     }
-    const path = new URL(request.url).pathname;
     switch (path) {
       case "/healthz":
         return jsonResponse(200, { ok: true });

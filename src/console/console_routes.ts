@@ -18,8 +18,14 @@
 import type { TimerClock } from "../clock.ts";
 import { errorMessage } from "../errors.ts";
 import { readBody } from "../http/body.ts";
-import { EVENT_STATUSES, type EventStatus, type Inbox, StoreUnavailable } from "../inbox/types.ts";
-import { type ConsoleFilter, decodeCursor, MAX_PAGE, retryable } from "../inbox/console_queries.ts";
+import {
+  EVENT_STATUSES,
+  type EventStatus,
+  type Inbox,
+  REQUEUEABLE_STATUSES,
+  StoreUnavailable,
+} from "../inbox/types.ts";
+import { type ConsoleFilter, decodeCursor, MAX_PAGE } from "../inbox/console_queries.ts";
 import { bearerMatches, sameSecret } from "../ops/admin.ts";
 import type { Logger } from "../ops/log.ts";
 import { rateLimited } from "../ops/throttle.ts";
@@ -70,6 +76,9 @@ const _RANGES: Record<string, { bucketMs: number; count: number }> = {
   hour: { bucketMs: 60_000, count: 60 },
   day: { bucketMs: 900_000, count: 96 },
 };
+
+/** The statuses Retry takes, for its 409 message. */
+const _REQUEUEABLE_TEXT = REQUEUEABLE_STATUSES.join(", ");
 
 /** Dead events re-queued per transaction by a bulk retry (~40 ms each). */
 const _REQUEUE_CHUNK = 1000;
@@ -213,7 +222,7 @@ export function createConsole(deps: ConsoleDeps): Console {
           return json(200, {
             ...found,
             actions: {
-              retry: retryable(found.event.status),
+              retry: REQUEUEABLE_STATUSES.includes(found.event.status),
               replay: found.event.status === "done",
             },
           });
@@ -232,8 +241,8 @@ export function createConsole(deps: ConsoleDeps): Console {
             ? error(
               409,
               "not_retryable",
-              `a ${event.status} event cannot be retried (only failed, dead, unhandled or ` +
-                "ignored ones); replay runs a done event again",
+              `a ${event.status} event cannot be retried (only ${_REQUEUEABLE_TEXT} ones); ` +
+                "replay runs a done event again",
             )
             : error(
               409,

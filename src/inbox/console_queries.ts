@@ -20,7 +20,7 @@ import type { Execute } from "./inbox_queries.ts";
 import { num, str } from "./inbox_sql.ts";
 import type { SqlResult } from "./sql_engine.ts";
 import type { EventSource } from "../event.ts";
-import { EVENT_STATUSES, type EventKey, type EventStatus, REQUEUEABLE_STATUSES } from "./types.ts";
+import { EVENT_STATUSES, type EventKey, type EventStatus } from "./types.ts";
 
 /** One row of the console's event list. Times are ms since the epoch. */
 export interface EventSummary {
@@ -408,9 +408,4 @@ function _headers(value: unknown): Record<string, string> {
   } catch {
     return {};
   }
-}
-
-/** Whether the console's Retry applies to an event of `status` (Replay: done only). */
-export function retryable(status: EventStatus): boolean {
-  return REQUEUEABLE_STATUSES.includes(status);
 }

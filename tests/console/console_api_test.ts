@@ -161,6 +161,10 @@ Deno.test("console API: retry and replay re-run events; dead groups and bulk ret
       // A done event is not retryable; a dead one not replayable.
       const wrongRetry = await c.post("/api/events/shop/ord_ok/retry");
       assert.deepEqual([wrongRetry.status, wrongRetry.body.error], [409, "not_retryable"]);
+      assert.match(
+        wrongRetry.body.message,
+        /^a done event cannot be retried \(only failed, dead, unhandled, ignored ones\)/,
+      );
       const wrongReplay = await c.post("/api/events/shop/f1/replay");
       assert.deepEqual([wrongReplay.status, wrongReplay.body.error], [409, "not_replayable"]);
       const none = await c.post("/api/events/shop/nothing/retry");

@@ -72,10 +72,10 @@ export interface Console {
 }
 
 /** Throughput ranges: bucket size and count. */
-const _RANGES: Record<string, { bucketMs: number; count: number }> = {
-  hour: { bucketMs: 60_000, count: 60 },
-  day: { bucketMs: 900_000, count: 96 },
-};
+const _RANGES: ReadonlyMap<string, { bucketMs: number; count: number }> = new Map([
+  ["hour", { bucketMs: 60_000, count: 60 }],
+  ["day", { bucketMs: 900_000, count: 96 }],
+]);
 
 /** The statuses Retry takes, for its 409 message. */
 const _REQUEUEABLE_TEXT = REQUEUEABLE_STATUSES.join(", ");
@@ -284,7 +284,7 @@ export function createConsole(deps: ConsoleDeps): Console {
       case "throughput": {
         only("GET");
         const name = url.searchParams.get("range") ?? "hour";
-        const range = _RANGES[name];
+        const range = _RANGES.get(name);
         if (!range) throw _bad(`range ${JSON.stringify(name)}: use hour or day`);
         const to = (Math.floor(now / range.bucketMs) + 1) * range.bucketMs;
         const from = to - range.bucketMs * range.count;

@@ -258,8 +258,12 @@ Deno.test("console API: throughput buckets count real deliveries and outcomes; h
           oldest_waiting_at: null,
         });
       }
-      const bad = await c.get("/api/throughput?range=week");
-      assert.deepEqual([bad.status, bad.body.error], [400, "bad_request"]);
+      // A name that is not a range (not even one of Object's own properties) is a 400.
+      for (const range of ["week", "toString", "__proto__"]) {
+        const bad = await c.get(`/api/throughput?range=${range}`);
+        assert.deepEqual([bad.status, bad.body.error], [400, "bad_request"], range);
+        assert.equal(bad.body.message, `range "${range}": use hour or day`);
+      }
 
       const { body: table } = await c.get("/api/handlers");
       assert.equal(table.running, true);

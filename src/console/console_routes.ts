@@ -215,10 +215,12 @@ export function createConsole(deps: ConsoleDeps): Console {
           throw new _Refusal(404, "not_found", "the path is /api/events/<provider>/<id>");
         }
         const key = { provider: segments[1], id: segments[2] };
+        const noEvent = () =>
+          error(404, "not_found", `no event ${key.id} of provider ${key.provider} in the store`);
         if (segments.length === 3) {
           only("GET");
           const found = await queries.detail(key);
-          if (found === null) return error(404, "not_found", "no such event");
+          if (found === null) return noEvent();
           return json(200, {
             ...found,
             actions: {
@@ -236,7 +238,7 @@ export function createConsole(deps: ConsoleDeps): Console {
           : await inbox.replay(key, now);
         if (!done) {
           const [event] = await inbox.find(key.id, key.provider);
-          if (!event) return error(404, "not_found", "no such event");
+          if (!event) return noEvent();
           return segments[3] === "retry"
             ? error(
               409,

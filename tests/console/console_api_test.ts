@@ -169,6 +169,7 @@ Deno.test("console API: retry and replay re-run events; dead groups and bulk ret
       assert.deepEqual([wrongReplay.status, wrongReplay.body.error], [409, "not_replayable"]);
       const none = await c.post("/api/events/shop/nothing/retry");
       assert.deepEqual([none.status, none.body.error], [404, "not_found"]);
+      assert.equal(none.body.message, "no event nothing of provider shop in the store");
       // The wrong method: 405 naming the one the path takes.
       const getRetry = await c.get("/api/events/shop/f1/retry");
       assert.deepEqual([getRetry.status, getRetry.body.message], [

@@ -135,6 +135,12 @@ export function createConsole(deps: ConsoleDeps): Console {
       status,
       headers: headers({ "content-type": "text/html; charset=utf-8", ...extra }),
     });
+  /** A 303 to the console's page, with `extra` headers. */
+  const home = (extra: Record<string, string> = {}) => html(303, "", { location: "/", ...extra });
+  /** The session cookie holding `value` for `maxAge` seconds (0: cleared). */
+  const sessionCookie = (value: string, maxAge: number, secure: boolean) =>
+    `${SESSION_COOKIE}=${value}; HttpOnly; SameSite=Strict; Path=/; Max-Age=${maxAge}` +
+    (secure ? "; Secure" : "");
 
   /** Who is asking: `ok` false when a token is needed and none came. */
   const authenticate = (request: Request): { ok: boolean; session?: Session } => {
@@ -145,7 +151,7 @@ export function createConsole(deps: ConsoleDeps): Console {
   };
 
   const login = async (request: Request): Promise<Response> => {
-    if (deps.token === undefined) return html(303, "", { location: "/" });
+    if (deps.token === undefined) return home();
     if (!sameOrigin(request.headers)) return html(403, loginPage("Log in from this page."));
     const form = new URLSearchParams(await _readBody(request));
     const sent = form.get("token") ?? "";
@@ -155,12 +161,8 @@ export function createConsole(deps: ConsoleDeps): Console {
     }
     const session = sessions.create();
     const secure = request.headers.get("x-forwarded-proto")?.split(",")[0].trim() === "https";
-    return html(303, "", {
-      location: "/",
-      "set-cookie": `${SESSION_COOKIE}=${session.id}; HttpOnly; SameSite=Strict; Path=/` +
-        `; Max-Age=${Math.floor((session.expires - clock.now()) / 1000)}` +
-        (secure ? "; Secure" : ""),
-    });
+    const maxAge = Math.floor((session.expires - clock.now()) / 1000);
+    return home({ "set-cookie": sessionCookie(session.id, maxAge, secure) });
   };
 
   const api = async (
@@ -345,9 +347,7 @@ export function createConsole(deps: ConsoleDeps): Console {
           if (request.method !== "GET" && request.method !== "HEAD") {
             return error(405, "method_not_allowed", "/login takes GET and POST");
           }
-          return deps.token === undefined
-            ? html(303, "", { location: "/" })
-            : html(200, loginPage());
+          return deps.token === undefined ? home() : html(200, loginPage());
         }
         const auth = authenticate(request);
         if (path === "/logout") {
@@ -367,10 +367,7 @@ export function createConsole(deps: ConsoleDeps): Console {
             return error(403, "csrf", "log out from the console's own page");
           }
           sessions.end(auth.session);
-          return html(303, "", {
-            location: "/",
-            "set-cookie": `${SESSION_COOKIE}=; HttpOnly; SameSite=Strict; Path=/; Max-Age=0`,
-          });
+          return home({ "set-cookie": sessionCookie("", 0, false) });
         }
         if (!auth.ok) {
           // Nothing but the login page before the token: not even which paths exist.

@@ -14,6 +14,7 @@
  */
 import { join, relative } from "node:path";
 import { UserError } from "../errors.ts";
+import { redactUrl } from "../ops/scrub.ts";
 import { denoCommand } from "./deno_cli.ts";
 import { discoverHandlers } from "./discovery.ts";
 
@@ -78,6 +79,7 @@ export async function vendorHandlers(options: VendorOptions): Promise<{ code: nu
   }
   const output = await child.output();
   const text = new TextDecoder().decode(output.stdout) + new TextDecoder().decode(output.stderr);
-  for (const line of text.split("\n")) if (line.trim()) options.print(line);
+  // deno quotes a registry URL it failed on with its user info (a token): dropped here.
+  for (const line of text.split("\n")) if (line.trim()) options.print(redactUrl(line));
   return { code: output.code };
 }

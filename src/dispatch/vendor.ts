@@ -21,8 +21,6 @@ import { discoverHandlers } from "./discovery.ts";
 /** Options of {@linkcode vendorHandlers}. */
 export interface VendorOptions {
   dir: string;
-  /** The deno executable. Default: `DENO`, else this one when it is deno, else `deno`. */
-  deno?: string;
   /** Receives the installer's output lines. */
   print(line: string): void;
 }
@@ -52,7 +50,7 @@ export async function vendorHandlers(options: VendorOptions): Promise<{ code: nu
       break;
     } catch { /* not there */ }
   }
-  const deno = options.deno ?? denoCommand();
+  const deno = denoCommand();
   const args = [
     "install",
     ...config,

@@ -62,7 +62,7 @@ export function parsePackageSpecifier(specifier: string): PackageSpecifier | und
 }
 
 /** The Node built-in a specifier names (`fs`, `node:fs`, `fs/promises`), as `node:…`. */
-export function builtinOf(specifier: string): string | undefined {
+function _builtinOf(specifier: string): string | undefined {
   const bare = specifier.replace(/^node:/, "");
   return _BUILTINS.has(bare) || specifier.startsWith("node:") ? `node:${bare}` : undefined;
 }
@@ -153,11 +153,8 @@ export async function resolveFileLike(base: string): Promise<string | undefined>
 }
 
 /** The fix a user needs when a package is missing. */
-export function installHint(handlersDir?: string): string {
-  return `run \`whd handlers vendor\`${
-    handlersDir ? ` (it runs \`deno install --entrypoint …\` in ${handlersDir})` : ""
-  } so that it is installed in a node_modules next to the handlers`;
-}
+const _INSTALL_HINT =
+  "run `whd handlers vendor` so that it is installed in a node_modules next to the handlers";
 
 /** Where a package's directory is, and whether it came from Deno's cache. */
 async function _packageDir(
@@ -186,7 +183,7 @@ async function _packageDir(
     }
     wanted = mapped.specifier;
   }
-  if (!cache) return { error: `package ${parsed.name} is not installed: ${installHint()}` };
+  if (!cache) return { error: `package ${parsed.name} is not installed: ${_INSTALL_HINT}` };
   const target = parsePackageSpecifier(wanted);
   if (!target) return { error: `"${wanted}" is not a package specifier` };
   const found = await cache.packageDir(
@@ -195,7 +192,7 @@ async function _packageDir(
   if ("dir" in found) return { dir: found.dir, cached: true };
   return {
     error: `package ${parsed.name} is not installed and Deno's npm cache could not get it ` +
-      `(${found.error}): ${installHint()}`,
+      `(${found.error}): ${_INSTALL_HINT}`,
   };
 }
 
@@ -208,7 +205,7 @@ export async function resolvePackage(
   importer: string,
   cache?: DenoNpmCache,
 ): Promise<PackageResolution> {
-  const builtin = builtinOf(specifier);
+  const builtin = _builtinOf(specifier);
   if (builtin && !specifier.startsWith("npm:")) return { builtin };
   const parsed = parsePackageSpecifier(specifier);
   if (!parsed) return { error: `"${specifier}" is not a package specifier` };
@@ -226,7 +223,7 @@ export async function resolvePackage(
     return {
       error: `package ${parsed.name}@${parsed.range} is wanted but ${parsed.name}@${
         pkg.version ?? "?"
-      } is installed: ${installHint()}`,
+      } is installed: ${_INSTALL_HINT}`,
     };
   }
   let target: string | undefined;

@@ -163,12 +163,15 @@ async function _packageDir(
   importer: string,
   cache: DenoNpmCache | undefined,
 ): Promise<{ dir: string; cached: boolean } | { error: string }> {
-  const real = await Deno.realPath(importer);
   const dependency = cache?.dependencyDir(parsed.name, importer);
   if (dependency) return { dir: dependency, cached: true };
   if (dependency === null) {
-    return { error: `package ${parsed.name} is not a dependency of the package importing it` };
+    return {
+      error: `package ${parsed.name} is not a dependency of the package importing it: ` +
+        _INSTALL_HINT,
+    };
   }
+  const real = await Deno.realPath(importer);
   const dir = await _findPackageDir(parsed.name, dirname(real));
   if (dir) return { dir, cached: false };
   let wanted = specifier;
@@ -185,7 +188,12 @@ async function _packageDir(
   }
   if (!cache) return { error: `package ${parsed.name} is not installed: ${_INSTALL_HINT}` };
   const target = parsePackageSpecifier(wanted);
-  if (!target) return { error: `"${wanted}" is not a package specifier` };
+  if (!target) {
+    return {
+      error: `package ${parsed.name} is mapped to "${wanted}", which is not an npm package: ` +
+        `map it to "npm:${parsed.name}@<version>"`,
+    };
+  }
   const found = await cache.packageDir(
     `npm:${target.name}${target.range ? `@${target.range}` : ""}`,
   );

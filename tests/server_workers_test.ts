@@ -7,13 +7,9 @@ import { alive, processTree } from "./helpers/processes.ts";
 import { join } from "node:path";
 import { parseConfig } from "../src/config/loader.ts";
 import { PROVIDERS } from "../src/providers/mod.ts";
-import {
-  coalescedWaker,
-  parseWorkerRole,
-  runsHandlers,
-  whdCommand,
-} from "../src/cli/serve_workers.ts";
+import { coalescedWaker, parseWorkerRole, runsHandlers } from "../src/cli/serve_workers.ts";
 import { REPO, startWhd, whd, type WhdServer } from "./helpers/whd_process.ts";
+import { whdCommand } from "../src/dispatch/host_command.ts";
 
 const SECRET = "whsec_workers_test_secret";
 const ENV = { STRIPE_WEBHOOK_SECRET: SECRET };
@@ -292,8 +288,8 @@ Deno.test("coalescedWaker: a burst of wakes is one write now and one after it, n
 Deno.test("whdCommand: workers re-run whd the way handler hosts do, compiled or from source", () => {
   assert.deepEqual(
     whdCommand(["serve", "--worker", "1/2"], {
-      command: "/usr/local/bin/whd",
-      args: ["__handler-host"],
+      standalone: true,
+      execPath: "/usr/local/bin/whd",
     }),
     { command: "/usr/local/bin/whd", args: ["serve", "--worker", "1/2"] },
   );

@@ -26,7 +26,7 @@
  * @module
  */
 import type { Config } from "../config/schema.ts";
-import { handlerHostCommand, type HostCommand } from "../dispatch/host_command.ts";
+import { type HostCommand, whdCommand } from "../dispatch/host_command.ts";
 import { UserError } from "../errors.ts";
 import type { Logger } from "../ops/log.ts";
 
@@ -62,17 +62,6 @@ export function parseWorkerRole(text: string): WorkerRole {
 export function runsHandlers(index: number, config: Config): boolean {
   return index === 1 ||
     config.providers.some((p) => p.webhooks.some((w) => w.mode === "sync"));
-}
-
-/**
- * The command that runs whd with `args`: the same executable and (from source) the same
- * `deno run` flags, config and `main.ts` as {@linkcode handlerHostCommand}.
- */
-export function whdCommand(args: string[], host: HostCommand = handlerHostCommand()): HostCommand {
-  if (host.args.at(-1) !== "__handler-host") {
-    throw new Error(`unexpected handler host command: ${host.command} ${host.args.join(" ")}`);
-  }
-  return { command: host.command, args: [...host.args.slice(0, -1), ...args] };
 }
 
 /**

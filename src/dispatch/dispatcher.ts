@@ -193,7 +193,12 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
     ),
   );
   const ingestFirst: IngestFirst | undefined = settings.ingest_first
-    ? createIngestFirst({ clock, sampleCpu: options.sampleCpu })
+    ? createIngestFirst({
+      clock,
+      sampleCpu: options.sampleCpu,
+      onChange: (limiting) =>
+        metrics.set("whd_handler_slots", {}, limiting ? 1 : settings.concurrency),
+    })
     : undefined;
   let handlersRunning = 0;
   let recording = 0;
@@ -343,14 +348,7 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
     exclusive,
     recording: () => recording,
     concurrency: settings.concurrency,
-    slots: ingestFirst
-      ? (n) => {
-        const now = ingestFirst.slots(n);
-        metrics.set("whd_handler_slots", {}, now);
-        return now;
-      }
-      : undefined,
-    restAfter: ingestFirst ? (ms) => ingestFirst.rest(ms) : undefined,
+    gate: ingestFirst,
     maxQueueWaitMs: margin / 2,
     pollMs: options.pollMs ?? 1000,
     clock,

@@ -34,24 +34,25 @@ export interface HostCommandOptions {
  * ```
  */
 export function handlerHostCommand(options: HostCommandOptions = {}): HostCommand {
-  return internalCommand("__handler-host", options);
+  return whdCommand(["__handler-host"], options);
 }
 
 /**
- * The command that runs whd's internal subcommand `name` (`__handler-host`, `__bundler`) the
- * way {@linkcode handlerHostCommand} describes.
+ * The command that re-runs whd with `args` (`["__handler-host"]`, `["__bundler"]`, or
+ * `["serve", "--worker", "1/2"]` for `--workers`) the way {@linkcode handlerHostCommand}
+ * describes: the binary itself when compiled, else `deno run` on this repository's `main.ts`.
  *
  * @example
  * ```ts
- * import { internalCommand } from "./host_command.ts";
- * internalCommand("__bundler", { standalone: true, execPath: "/usr/local/bin/whd" });
+ * import { whdCommand } from "./host_command.ts";
+ * whdCommand(["__bundler"], { standalone: true, execPath: "/usr/local/bin/whd" });
  * // { command: "/usr/local/bin/whd", args: ["__bundler"] }
  * ```
  */
-export function internalCommand(name: string, options: HostCommandOptions = {}): HostCommand {
+export function whdCommand(args: string[], options: HostCommandOptions = {}): HostCommand {
   const standalone = options.standalone ?? Deno.build.standalone;
   const execPath = options.execPath ?? Deno.execPath();
-  if (standalone) return { command: execPath, args: [name] };
+  if (standalone) return { command: execPath, args };
   return {
     command: execPath,
     args: [
@@ -60,7 +61,7 @@ export function internalCommand(name: string, options: HostCommandOptions = {}):
       "--config",
       fileURLToPath(new URL("../../deno.json", import.meta.url)),
       fileURLToPath(new URL("../../main.ts", import.meta.url)),
-      name,
+      ...args,
     ],
   };
 }

@@ -26,6 +26,7 @@
  */
 import { cpus } from "node:os";
 import type { Clock } from "../clock.ts";
+import type { RunGate } from "./poller.ts";
 
 /** The share (0–1) of CPU time the machine spent busy since the previous call; undefined: unknown. */
 export type CpuSampler = () => number | undefined;
@@ -43,14 +44,16 @@ export interface IngestFirstOptions {
   calmBelow?: number;
   /** The burst is over after this long without a delivery. Default 1000. */
   quietMs?: number;
+  /** Called when the limit starts (true) or ends (false). */
+  onChange?: (limiting: boolean) => void;
 }
 
-/** The ingest-first gate the poller consults. */
-export interface IngestFirst {
+/** The ingest-first gate the poller consults (a {@linkcode RunGate}). */
+export interface IngestFirst extends RunGate {
   /** Counts a stored delivery (the request path calls it after each accept). */
   accepted(): void;
-  /** The runs allowed at once now: 1 while limiting, else `configured`. */
-  slots(configured: number): number;
+  /** The runs allowed at once now: 1 while limiting, else `concurrency`. */
+  slots(concurrency: number): number;
   /**
    * How long a slot rests after a run of `runMs` before the next: 3× the run while limiting
    * (deliveries keep at least three quarters of the time), at most 1 s; else 0.
@@ -75,28 +78,29 @@ export function createIngestFirst(options: IngestFirstOptions): IngestFirst {
   let lastSampleAt = clock.now();
   let limiting = false;
 
+  const set = (next: boolean) => {
+    if (next === limiting) return;
+    limiting = next;
+    options.onChange?.(next);
+  };
   const update = () => {
     const now = clock.now();
-    const arriving = now - lastAcceptAt < quietMs;
-    if (!arriving) {
-      limiting = false;
-      return;
-    }
+    if (now - lastAcceptAt >= quietMs) return set(false); // no burst
     if (now - lastSampleAt < sampleMs) return;
     lastSampleAt = now;
     const busy = sampleCpu();
     if (busy === undefined) return;
-    if (!limiting && busy >= busyAbove) limiting = true;
-    else if (limiting && busy < calmBelow) limiting = false;
+    if (busy >= busyAbove) set(true);
+    else if (busy < calmBelow) set(false);
   };
 
   return {
     accepted() {
       lastAcceptAt = clock.now();
     },
-    slots(configured) {
+    slots(concurrency) {
       update();
-      return limiting ? Math.min(1, configured) : configured;
+      return limiting ? 1 : concurrency;
     },
     rest(runMs) {
       update();

@@ -1,6 +1,7 @@
 /**
  * The poller: claims runnable events from the inbox in batches and keeps up to `concurrency`
- * of them running (fewer while `slots` says so: see `ingest_first.ts`). Events claimed beyond the free slots wait in a small local queue, sized
+ * of them running (fewer while its `gate` says so: see `ingest_first.ts`). Events claimed
+ * beyond the free slots wait in a small local queue, sized
  * from how long runs take so that none waits longer than `maxQueueWaitMs` (a queued event is
  * leased: its lease covers the wait, the run and the outcome's commit). An event that did
  * wait too long is given back (`release`) instead of run. A run's slot frees as soon as its
@@ -37,16 +38,8 @@ export interface PollerOptions {
   /** Outcomes still being recorded; they count against the next batch. Default none. */
   recording?: () => number;
   concurrency: number;
-  /**
-   * The runs allowed at once now, given `concurrency` (ingest first lowers it while
-   * deliveries arrive on saturated CPUs). Default: `concurrency`.
-   */
-  slots?: (concurrency: number) => number;
-  /**
-   * How long a slot rests after a run that took `runMs` before it takes the next event (ingest
-   * first leaves deliveries the CPU this way). Default: no rest.
-   */
-  restAfter?: (runMs: number) => number;
+  /** Holds runs below `concurrency` for a while (ingest first). Default: none. */
+  gate?: RunGate;
   /** Longest time a claimed event may wait in the local queue before it is released. */
   maxQueueWaitMs: number;
   /** Largest batch claimed at once. Default 256. */
@@ -54,6 +47,14 @@ export interface PollerOptions {
   pollMs: number;
   clock: TimerClock;
   log: Logger;
+}
+
+/** What may hold runs back: {@linkcode createIngestFirst} in `ingest_first.ts`. */
+export interface RunGate {
+  /** The runs allowed at once now, given `concurrency`. */
+  slots(concurrency: number): number;
+  /** How long a slot rests after a run that took `runMs` before it takes the next event. */
+  rest(runMs: number): number;
 }
 
 /** A running poller. */
@@ -85,7 +86,7 @@ export function createPoller(options: PollerOptions): Poller {
   const { clock, concurrency, log } = options;
   const maxBatch = options.maxBatch ?? 256;
   const recording = options.recording ?? (() => 0);
-  const slots = () => options.slots?.(concurrency) ?? concurrency;
+  const slots = () => options.gate?.slots(concurrency) ?? concurrency;
   const resting = new Set<() => void>();
   const queue: _Queued[] = [];
   const releasing = new Set<Promise<unknown>>();
@@ -129,7 +130,7 @@ export function createPoller(options: PollerOptions): Poller {
       running++;
       options.run(stored).catch(() => {}).finally(() => {
         const ran = clock.now() - startedAt;
-        const rest = stopping ? 0 : options.restAfter?.(ran) ?? 0;
+        const rest = stopping ? 0 : options.gate?.rest(ran) ?? 0;
         const free = () => {
           running--;
           // The slot's time per event (run and rest) sizes the prefetch.
@@ -217,7 +218,9 @@ export function createPoller(options: PollerOptions): Poller {
     },
     async stop() {
       stopping = true;
+      // Resting slots end now: their runs are over.
       for (const cancel of resting) cancel();
+      running -= resting.size;
       resting.clear();
       signal();
       await loop;

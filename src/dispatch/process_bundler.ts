@@ -20,7 +20,7 @@
 import { pumpLines } from "./child_io.ts";
 import type { BundleReply, BundleRequest } from "./bundler_process_main.ts";
 import type { BundleOptions, Bundler, BundleResult } from "./bundler.ts";
-import { type HostCommand, internalCommand } from "./host_command.ts";
+import { type HostCommand, whdCommand } from "./host_command.ts";
 
 /** A bundler whose process can be let go between uses. */
 export interface ClosableBundler extends Bundler {
@@ -32,7 +32,7 @@ export interface ClosableBundler extends Bundler {
 
 /** Options for {@linkcode createProcessBundler}. */
 export interface ProcessBundlerOptions {
-  /** How to start the process. Default {@linkcode internalCommand}(`"__bundler"`). */
+  /** How to start the process. Default {@linkcode whdCommand}(`["__bundler"]`). */
   command?: HostCommand;
 }
 
@@ -56,7 +56,7 @@ const _STDERR_TAIL = 2000;
 
 /** Creates a bundler that runs esbuild in a child process. */
 export function createProcessBundler(options: ProcessBundlerOptions = {}): ClosableBundler {
-  const command = options.command ?? internalCommand("__bundler");
+  const command = options.command ?? whdCommand(["__bundler"]);
   const encoder = new TextEncoder();
   let child: _Child | undefined;
   let fallback: Promise<Bundler> | undefined;

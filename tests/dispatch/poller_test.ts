@@ -198,9 +198,9 @@ Deno.test("poller: outcomes still recording count against the next batch", async
   await h.poller.stop();
 });
 
-Deno.test("poller: slots below concurrency (ingest first) hold runs back; they start when slots return", async () => {
+Deno.test("poller: gate slots below concurrency (ingest first) hold runs back; they start when slots return", async () => {
   let slots = 1;
-  const h = harness(6, { concurrency: 3, slots: () => slots });
+  const h = harness(6, { concurrency: 3, gate: { slots: () => slots, rest: () => 0 } });
   h.poller.start();
   await settle();
   assert.equal(h.started.length, 1, "one run while the slots say one");
@@ -214,8 +214,8 @@ Deno.test("poller: slots below concurrency (ingest first) hold runs back; they s
   await h.poller.stop();
 });
 
-Deno.test("poller: a slot rests restAfter(run time) before its next run; stop cancels the rest", async () => {
-  const h = harness(4, { concurrency: 1, restAfter: (ms) => ms * 3 });
+Deno.test("poller: a slot rests gate.rest(run time) before its next run; stop cancels the rest", async () => {
+  const h = harness(4, { concurrency: 1, gate: { slots: (n) => n, rest: (ms) => ms * 3 } });
   h.poller.start();
   await settle();
   assert.deepEqual(h.started, ["e0"]);
@@ -231,6 +231,7 @@ Deno.test("poller: a slot rests restAfter(run time) before its next run; stop ca
   h.finishAll(10);
   await settle();
   await h.poller.stop();
+  assert.equal(h.poller.running, 0, "a resting slot is not a running one after stop");
   h.clock.advance(1000);
   await settle();
   assert.deepEqual(h.started, ["e0", "e1"], "no run after stop");

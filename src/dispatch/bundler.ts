@@ -23,7 +23,7 @@ import wasm from "esbuild-wasm/esbuild.wasm" with { type: "bytes" };
 import { dirname, isAbsolute, resolve } from "node:path";
 import { displayPath } from "./discovery.ts";
 import { createDenoNpmCache, type DenoNpmCache } from "./deno_npm_cache.ts";
-import { builtinOf, resolveFileLike, resolvePackage } from "./npm_resolve.ts";
+import { resolveFileLike, resolvePackage } from "./npm_resolve.ts";
 
 export { toDataUrl } from "./data_url.ts";
 
@@ -139,8 +139,6 @@ export function createBundler(options: BundlerOptions = {}): Bundler {
         const relativeImport = args.path.startsWith("./") || args.path.startsWith("../") ||
           isAbsolute(args.path);
         if (!relativeImport) {
-          const builtin = builtinOf(args.path);
-          if (builtin && !args.path.startsWith("npm:")) return { path: builtin, external: true };
           if (/^[a-z][a-z0-9+.-]*:/i.test(args.path) && !args.path.startsWith("npm:")) {
             return {
               errors: [{

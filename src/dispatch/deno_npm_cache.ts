@@ -17,6 +17,7 @@
  * @module
  */
 import { sep } from "node:path";
+import { redactUrl } from "../ops/scrub.ts";
 import { denoCommand } from "./deno_cli.ts";
 
 /** What `deno info` answered, as its output text and exit code. */
@@ -95,11 +96,14 @@ function _denoInfo(timeoutMs: number): DenoInfo {
   };
 }
 
-/** The first `error:` line of deno's stderr, else its last non-empty line. */
+/**
+ * The first `error:` line of deno's stderr, else its last non-empty line; without the
+ * credentials of a registry URL it quotes.
+ */
 function _denoError(stderr: string): string {
   const lines = stderr.split("\n").map((l) => l.trim()).filter(Boolean);
   const line = lines.find((l) => l.startsWith("error:")) ?? lines.at(-1) ?? "deno info failed";
-  return line.replace(/^error:\s*/, "");
+  return redactUrl(line.replace(/^error:\s*/, ""));
 }
 
 /** Creates a cache view; what `deno info` reported is kept for the life of the object. */
@@ -131,7 +135,8 @@ export function createDenoNpmCache(options: DenoNpmCacheOptions = {}): DenoNpmCa
     const root = parsed.roots?.[0] ?? specifier;
     const target = parsed.redirects?.[root] ?? root;
     const module = parsed.modules?.find((m) => m.specifier === target || m.specifier === root);
-    if (module?.error) return { error: module.error };
+    // deno quotes the registry URL it failed on, user info (a token) included.
+    if (module?.error) return { error: redactUrl(module.error) };
     const pkg = module?.npmPackage ? parsed.npmPackages?.[module.npmPackage] : undefined;
     if (!pkg?.localPath) return { error: _denoError(run.stderr) };
     learn(parsed.npmPackages ?? {});

@@ -62,7 +62,7 @@ export function parsePackageSpecifier(specifier: string): PackageSpecifier | und
 }
 
 /** The Node built-in a specifier names (`fs`, `node:fs`, `fs/promises`), as `node:…`. */
-export function builtinOf(specifier: string): string | undefined {
+function _builtinOf(specifier: string): string | undefined {
   const bare = specifier.replace(/^node:/, "");
   return _BUILTINS.has(bare) || specifier.startsWith("node:") ? `node:${bare}` : undefined;
 }
@@ -153,11 +153,8 @@ export async function resolveFileLike(base: string): Promise<string | undefined>
 }
 
 /** The fix a user needs when a package is missing. */
-export function installHint(handlersDir?: string): string {
-  return `run \`whd handlers vendor\`${
-    handlersDir ? ` (it runs \`deno install --entrypoint …\` in ${handlersDir})` : ""
-  } so that it is installed in a node_modules next to the handlers`;
-}
+const _INSTALL_HINT =
+  "run `whd handlers vendor` so that it is installed in a node_modules next to the handlers";
 
 /** Where a package's directory is, and whether it came from Deno's cache. */
 async function _packageDir(
@@ -166,12 +163,15 @@ async function _packageDir(
   importer: string,
   cache: DenoNpmCache | undefined,
 ): Promise<{ dir: string; cached: boolean } | { error: string }> {
-  const real = await Deno.realPath(importer);
   const dependency = cache?.dependencyDir(parsed.name, importer);
   if (dependency) return { dir: dependency, cached: true };
   if (dependency === null) {
-    return { error: `package ${parsed.name} is not a dependency of the package importing it` };
+    return {
+      error: `package ${parsed.name} is not a dependency of the package importing it: ` +
+        _INSTALL_HINT,
+    };
   }
+  const real = await Deno.realPath(importer);
   const dir = await _findPackageDir(parsed.name, dirname(real));
   if (dir) return { dir, cached: false };
   let wanted = specifier;
@@ -186,16 +186,21 @@ async function _packageDir(
     }
     wanted = mapped.specifier;
   }
-  if (!cache) return { error: `package ${parsed.name} is not installed: ${installHint()}` };
+  if (!cache) return { error: `package ${parsed.name} is not installed: ${_INSTALL_HINT}` };
   const target = parsePackageSpecifier(wanted);
-  if (!target) return { error: `"${wanted}" is not a package specifier` };
+  if (!target) {
+    return {
+      error: `package ${parsed.name} is mapped to "${wanted}", which is not an npm package: ` +
+        `map it to "npm:${parsed.name}@<version>"`,
+    };
+  }
   const found = await cache.packageDir(
     `npm:${target.name}${target.range ? `@${target.range}` : ""}`,
   );
   if ("dir" in found) return { dir: found.dir, cached: true };
   return {
     error: `package ${parsed.name} is not installed and Deno's npm cache could not get it ` +
-      `(${found.error}): ${installHint()}`,
+      `(${found.error}): ${_INSTALL_HINT}`,
   };
 }
 
@@ -208,7 +213,7 @@ export async function resolvePackage(
   importer: string,
   cache?: DenoNpmCache,
 ): Promise<PackageResolution> {
-  const builtin = builtinOf(specifier);
+  const builtin = _builtinOf(specifier);
   if (builtin && !specifier.startsWith("npm:")) return { builtin };
   const parsed = parsePackageSpecifier(specifier);
   if (!parsed) return { error: `"${specifier}" is not a package specifier` };
@@ -226,7 +231,7 @@ export async function resolvePackage(
     return {
       error: `package ${parsed.name}@${parsed.range} is wanted but ${parsed.name}@${
         pkg.version ?? "?"
-      } is installed: ${installHint()}`,
+      } is installed: ${_INSTALL_HINT}`,
     };
   }
   let target: string | undefined;

@@ -14,14 +14,13 @@
  */
 import { join, relative } from "node:path";
 import { UserError } from "../errors.ts";
+import { redactUrl } from "../ops/scrub.ts";
 import { denoCommand } from "./deno_cli.ts";
 import { discoverHandlers } from "./discovery.ts";
 
 /** Options of {@linkcode vendorHandlers}. */
 export interface VendorOptions {
   dir: string;
-  /** The deno executable. Default: `DENO`, else this one when it is deno, else `deno`. */
-  deno?: string;
   /** Receives the installer's output lines. */
   print(line: string): void;
 }
@@ -51,7 +50,7 @@ export async function vendorHandlers(options: VendorOptions): Promise<{ code: nu
       break;
     } catch { /* not there */ }
   }
-  const deno = options.deno ?? denoCommand();
+  const deno = denoCommand();
   const args = [
     "install",
     ...config,
@@ -78,6 +77,7 @@ export async function vendorHandlers(options: VendorOptions): Promise<{ code: nu
   }
   const output = await child.output();
   const text = new TextDecoder().decode(output.stdout) + new TextDecoder().decode(output.stderr);
-  for (const line of text.split("\n")) if (line.trim()) options.print(line);
+  // deno quotes a registry URL it failed on with its user info (a token): dropped here.
+  for (const line of text.split("\n")) if (line.trim()) options.print(redactUrl(line));
   return { code: output.code };
 }

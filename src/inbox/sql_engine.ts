@@ -18,6 +18,7 @@
 import { type Client, createClient, type InStatement } from "@libsql/client";
 import { dirname } from "node:path";
 import { errorMessage, UserError } from "../errors.ts";
+import { redactUrl } from "../ops/scrub.ts";
 import { INBOX_MIGRATIONS, migrate } from "./migrations.ts";
 
 /** A value bound to a statement parameter. */
@@ -78,14 +79,6 @@ export function filePathOf(url: string): string | undefined {
 export function isMemoryUrl(url: string): boolean {
   const path = filePathOf(url);
   return path !== undefined && /^:memory:($|\?)/.test(path);
-}
-
-/**
- * `text` with the credentials of any URL in it removed: user info and `authToken=` values. Used
- * on driver messages too, which may quote the URL they failed to parse.
- */
-export function redactUrl(text: string): string {
-  return text.replace(/\/\/[^/@]*@/g, "//").replace(/([?&]authToken=)[^&'"]*/gi, "$1…");
 }
 
 /**

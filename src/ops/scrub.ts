@@ -231,3 +231,18 @@ export function shortSecrets(found: readonly NamedSecret[]): string[] {
     ...new Set(found.filter((s) => s.value.length < MIN_SECRET_LENGTH).map((s) => s.env)),
   ];
 }
+
+/**
+ * `text` with the credentials of any URL in it removed: user info and `authToken=` values. Used
+ * on messages of a driver or a CLI, which may quote the URL they failed on (a database URL, an
+ * npm registry from `NPM_CONFIG_REGISTRY`).
+ *
+ * @example
+ * ```ts
+ * import { redactUrl } from "./scrub.ts";
+ * redactUrl("Failed loading http://me:tok@registry.example/ms"); // "Failed loading http://registry.example/ms"
+ * ```
+ */
+export function redactUrl(text: string): string {
+  return text.replace(/\/\/[^/@]*@/g, "//").replace(/([?&]authToken=)[^&'"]*/gi, "$1…");
+}

@@ -240,23 +240,34 @@ Deno.test("dispatcher: a spinning handler times out and the event is retried lat
   assert.match(row.last_error!, /timed out after 300 ms/);
 });
 
-Deno.test("dispatcher: deliveries arriving on saturated CPUs (ingest first) run one handler at a time", async () => {
-  let inflight = 0;
-  let maxInflight = 0;
+/**
+ * A loopback server every handler of the returned dir fetches (env GATE); each request is held
+ * until `hold()` settles, and `counts` tracks requests in flight now and at most.
+ */
+async function gateServer(hold: () => Promise<unknown>) {
+  const counts = { inflight: 0, max: 0 };
   const server = Deno.serve({ port: 0, hostname: "127.0.0.1", onListen() {} }, async () => {
-    inflight++;
-    maxInflight = Math.max(maxInflight, inflight);
-    await new Promise((r) => setTimeout(r, 20));
-    inflight--;
+    counts.inflight++;
+    counts.max = Math.max(counts.max, counts.inflight);
+    await hold();
+    counts.inflight--;
     return new Response("ok");
   });
   const dir = await handlersDir({
     "stripe/_default.ts":
       `export default async (e, ctx) => { await (await fetch(ctx.env.GATE)).text(); };`,
   });
+  const env = () => ({ GATE: `http://127.0.0.1:${server.addr.port}/` });
+  return { server, counts, dir, env };
+}
+
+Deno.test("dispatcher: deliveries arriving on saturated CPUs (ingest first) run one handler at a time", async () => {
+  const { server, counts, dir, env } = await gateServer(() =>
+    new Promise((r) => setTimeout(r, 20))
+  );
   const { dispatcher, inbox, metrics } = await setup(dir, {
     handlers: { concurrency: 4 },
-    env: () => ({ GATE: `http://127.0.0.1:${server.addr.port}/` }),
+    env,
     sampleCpu: () => 1, // the CPUs are saturated
   });
   await dispatcher.start();
@@ -271,7 +282,7 @@ Deno.test("dispatcher: deliveries arriving on saturated CPUs (ingest first) run 
     }
   })();
   await waitFor(async () => (await inbox.counts()).done >= 6, 15_000, "six done in the burst");
-  assert.equal(maxInflight, 1, "one at a time while deliveries arrive on saturated CPUs");
+  assert.equal(counts.max, 1, "one at a time while deliveries arrive on saturated CPUs");
   assert.equal(metrics.get("whd_handler_slots"), 1);
   arriving = false;
   await burst;
@@ -281,34 +292,19 @@ Deno.test("dispatcher: deliveries arriving on saturated CPUs (ingest first) run 
 });
 
 Deno.test("dispatcher: never more than handlers.concurrency handlers at once", async () => {
-  let inflight = 0;
-  let maxInflight = 0;
   let release!: () => void;
   const gate = new Promise<void>((r) => release = r);
-  const server = Deno.serve({ port: 0, hostname: "127.0.0.1", onListen() {} }, async () => {
-    inflight++;
-    maxInflight = Math.max(maxInflight, inflight);
-    await gate;
-    inflight--;
-    return new Response("ok");
-  });
-  const dir = await handlersDir({
-    "stripe/_default.ts":
-      `export default async (e, ctx) => { await (await fetch(ctx.env.GATE)).text(); };`,
-  });
-  const { dispatcher, inbox, metrics } = await setup(dir, {
-    handlers: { concurrency: 2 },
-    env: () => ({ GATE: `http://127.0.0.1:${server.addr.port}/` }),
-  });
+  const { server, counts, dir, env } = await gateServer(() => gate);
+  const { dispatcher, inbox, metrics } = await setup(dir, { handlers: { concurrency: 2 }, env });
   for (let i = 0; i < 5; i++) await inbox.accept(incoming(`evt_c${i}`, "x"));
   await dispatcher.start();
-  await waitFor(() => inflight === 2, 10_000, "two handlers in flight");
+  await waitFor(() => counts.inflight === 2, 10_000, "two handlers in flight");
   // Give the dispatcher every chance to (wrongly) start a third one.
   for (let i = 0; i < 5; i++) {
     dispatcher.notify();
     await new Promise((r) => setTimeout(r, 40));
   }
-  assert.equal(inflight, 2);
+  assert.equal(counts.inflight, 2);
   assert.equal(dispatcher.running, 2);
   assert.equal(metrics.get("whd_handlers_running"), 2, "the gauge counts both");
   release();
@@ -316,7 +312,7 @@ Deno.test("dispatcher: never more than handlers.concurrency handlers at once", a
   await dispatcher.stop(1000);
   inbox.close();
   await server.shutdown();
-  assert.equal(maxInflight, 2);
+  assert.equal(counts.max, 2);
 });
 
 Deno.test("dispatcher: shutdown lets quick handlers finish and releases the rest", async () => {

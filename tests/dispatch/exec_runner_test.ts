@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { alive } from "../helpers/processes.ts";
 import { join } from "node:path";
 import { ManualClock } from "../../src/clock.ts";
-import { runExecutable } from "../../src/dispatch/exec_runner.ts";
+import { type ExecRun, runExecutable } from "../../src/dispatch/exec_runner.ts";
 import { memoryLogger } from "../../src/ops/log.ts";
 import { REDACTED } from "../../src/ops/scrub.ts";
 import { handlersDir, PUSH_EVENT as event } from "./_helpers.ts";
@@ -10,6 +10,18 @@ import { handlersDir, PUSH_EVENT as event } from "./_helpers.ts";
 async function script(text: string): Promise<string> {
   const dir = await handlersDir({ "github/push.sh": { text, mode: 0o755 } });
   return join(dir, "github/push.sh");
+}
+
+/** Runs `path` on the push event, attempt 1, 10 s timeout, a fresh memory log: `extra` overrides. */
+function run(path: string, extra: Partial<ExecRun> = {}) {
+  return runExecutable({
+    path,
+    event,
+    attempt: 1,
+    timeoutMs: 10_000,
+    log: memoryLogger(),
+    ...extra,
+  });
 }
 
 Deno.test("exec: the event arrives on stdin, WHD_* in the environment, stdout in the log", async () => {
@@ -20,7 +32,7 @@ echo "$body"
 echo "warning here" >&2
 `);
   const log = memoryLogger();
-  const result = await runExecutable({ path, event, attempt: 2, timeoutMs: 10_000, log });
+  const result = await run(path, { attempt: 2, log });
   assert.equal(result.ok, true, result.error ?? "");
   assert.equal(result.exitCode, 0);
   const [envLine, body] = result.stdout.trim().split("\n");
@@ -36,13 +48,7 @@ echo "warning here" >&2
 
 Deno.test("exec: a non-zero exit code is a failure that quotes the last stderr line", async () => {
   const path = await script(`#!/bin/sh\necho "database is down" >&2\nexit 3\n`);
-  const result = await runExecutable({
-    path,
-    event,
-    attempt: 1,
-    timeoutMs: 10_000,
-    log: memoryLogger(),
-  });
+  const result = await run(path);
   assert.equal(result.ok, false);
   assert.equal(result.exitCode, 3);
   assert.equal(result.error, "exit code 3: database is down");
@@ -51,14 +57,7 @@ Deno.test("exec: a non-zero exit code is a failure that quotes the last stderr l
 Deno.test("exec: at the timeout the process is killed and the run fails as timed out", async () => {
   const path = await script(`#!/bin/sh\nexec sleep 30\n`);
   const started = Date.now();
-  const result = await runExecutable({
-    path,
-    event,
-    attempt: 1,
-    timeoutMs: 200,
-    abortGraceMs: 200,
-    log: memoryLogger(),
-  });
+  const result = await run(path, { timeoutMs: 200, abortGraceMs: 200 });
   assert.equal(result.ok, false);
   assert.equal(result.timedOut, true);
   assert.ok(Date.now() - started < 5000);
@@ -67,27 +66,14 @@ Deno.test("exec: at the timeout the process is killed and the run fails as timed
 Deno.test("exec: output beyond the bound is dropped and the truncation logged", async () => {
   const path = await script(`#!/bin/sh\nhead -c 100000 /dev/zero | tr '\\0' 'a'\n`);
   const log = memoryLogger();
-  const result = await runExecutable({
-    path,
-    event,
-    attempt: 1,
-    timeoutMs: 10_000,
-    maxOutputBytes: 1000,
-    log,
-  });
+  const result = await run(path, { maxOutputBytes: 1000, log });
   assert.equal(result.ok, true);
   assert.equal(result.stdout.length, 1000);
   assert.ok(log.lines.some((l) => l.includes("handler output truncated")));
 });
 
 Deno.test("exec: a file that cannot be started is a failed run", async () => {
-  const result = await runExecutable({
-    path: "/nonexistent/handler.sh",
-    event,
-    attempt: 1,
-    timeoutMs: 1000,
-    log: memoryLogger(),
-  });
+  const result = await run("/nonexistent/handler.sh", { timeoutMs: 1000 });
   assert.equal(result.ok, false);
   assert.match(result.error!, /cannot start \/nonexistent\/handler\.sh/);
 });
@@ -111,14 +97,7 @@ for (
     const dir = await Deno.makeTempDir({ prefix: "whd_exec_group_" });
     const pids = join(dir, "pids");
     const path = await script(`#!/bin/sh\nexport PIDS=${pids}\necho $$ >> "$PIDS"\n${body}`);
-    const result = await runExecutable({
-      path,
-      event,
-      attempt: 1,
-      timeoutMs: 500,
-      abortGraceMs: 300,
-      log: memoryLogger(),
-    });
+    const result = await run(path, { timeoutMs: 500, abortGraceMs: 300 });
     assert.equal(result.timedOut, true);
     const started = await pidsIn(pids);
     assert.ok(started.length >= 2, `the script recorded its pids: ${started}`);
@@ -147,14 +126,10 @@ async function backgroundSleeper(prefix: string) {
 Deno.test("exec: a cancelled run (shutdown) stops the whole group too", async () => {
   const sleeper = await backgroundSleeper("whd_exec_cancel_");
   const controller = new AbortController();
-  const running = runExecutable({
-    path: sleeper.path,
-    event,
-    attempt: 1,
+  const running = run(sleeper.path, {
     timeoutMs: 60_000,
     abortGraceMs: 300,
     signal: controller.signal,
-    log: memoryLogger(),
   });
   await sleeper.started();
   controller.abort();
@@ -167,15 +142,7 @@ Deno.test("exec: a cancelled run (shutdown) stops the whole group too", async ()
 Deno.test("exec: the timeout runs on the injected clock", async () => {
   const sleeper = await backgroundSleeper("whd_exec_clock_");
   const clock = new ManualClock();
-  const running = runExecutable({
-    path: sleeper.path,
-    event,
-    attempt: 1,
-    timeoutMs: 3_600_000,
-    abortGraceMs: 0,
-    clock,
-    log: memoryLogger(),
-  });
+  const running = run(sleeper.path, { timeoutMs: 3_600_000, abortGraceMs: 0, clock });
   await sleeper.started();
   assert.equal(clock.pendingTimers, 1, "the timeout is a timer on the given clock");
   clock.advance(3_600_000);
@@ -192,13 +159,7 @@ Deno.test("exec: a process left behind holding the pipes does not hold the run",
   const pids = join(dir, "pids");
   // Exits 0 at once; its background child keeps stdout open.
   const path = await script(`#!/bin/sh\nsleep 30 &\necho $! > ${pids}\necho done\n`);
-  const result = await runExecutable({
-    path,
-    event,
-    attempt: 1,
-    timeoutMs: 10_000,
-    log: memoryLogger(),
-  });
+  const result = await run(path);
   assert.equal(result.ok, true);
   assert.equal(result.stdout, "done\n");
   for (const pid of await pidsIn(pids)) Deno.kill(pid, "SIGKILL");
@@ -211,14 +172,7 @@ Deno.test("exec: a flooding handler gets at most the cap of log lines per stream
     `#!/bin/sh\nyes "out line" | head -n 100000\nyes "err line" | head -n 100000 >&2\n`,
   );
   const log = memoryLogger();
-  const result = await runExecutable({
-    path,
-    event,
-    attempt: 1,
-    timeoutMs: 20_000,
-    maxOutputBytes: cap,
-    log,
-  });
+  const result = await run(path, { timeoutMs: 20_000, maxOutputBytes: cap, log });
   assert.equal(result.ok, true);
   const bytes = (l: string) => new TextEncoder().encode(l).length + 1;
   for (const stream of ["stdout", "stderr"]) {
@@ -239,7 +193,7 @@ Deno.test("exec: a secret in output and in the failure never reaches the log or 
       `printf '%s' '${canary}' | base64\necho "failed with ${canary}" >&2\nexit 1\n`,
   );
   const log = memoryLogger("debug", new Set([canary]));
-  const result = await runExecutable({ path, event, attempt: 1, timeoutMs: 10_000, log });
+  const result = await run(path, { log });
   assert.equal(result.ok, false);
   assert.equal(result.error, `exit code 1: failed with ${REDACTED}`);
   const everything = [...log.lines, result.stdout, result.stderr, result.error].join("\n");

@@ -35,9 +35,12 @@ Deno.test("under deno run a pinned npm: import loads from Deno's npm cache, fetc
     // No registry and an empty cache: the load error names the file, the package and the fix.
     const offline = await project.cli(["handlers"], {
       DENO_DIR: denoDir,
-      NPM_CONFIG_REGISTRY: "http://127.0.0.1:1/",
+      NPM_CONFIG_REGISTRY: "http://whd:npm_canary_token@127.0.0.1:1/",
     });
     assert.equal(offline.code, 1, offline.stdout + offline.stderr);
+    // deno info quotes the registry URL with its user info: the token must not reach whd's
+    // output (stderr holds `deno run`'s own Download lines for whd's modules, not whd's).
+    assert.ok(!offline.stdout.includes("npm_canary_token"), offline.stdout);
     assert.match(
       offline.stdout,
       /handlers\/shop\/ship\.ts imports "npm:ms@2\.1\.3": package ms is not installed and Deno's npm cache could not get it \(.*127\.0\.0\.1:1.*\): run `whd handlers vendor`/,

@@ -11,6 +11,7 @@ import { setImmediate } from "node:timers";
 import type { IncomingEvent } from "../event.ts";
 import { errorMessage } from "../errors.ts";
 import type { Logger } from "../ops/log.ts";
+import { Deadlines } from "./deadlines.ts";
 import { insertSql, PROBE } from "./inbox_sql.ts";
 import type { InboxStats } from "./write_stats.ts";
 import type { OrderOf } from "./ordering.ts";
@@ -21,7 +22,6 @@ import { type AcceptResult, eventKeyString, type EventStatus, StoreUnavailable }
 export interface Waiting {
   /** Set once the caller's promise settled (answered, failed or timed out). */
   settled: boolean;
-  timer: ReturnType<typeof setTimeout> | undefined;
   resolve(value: unknown): void;
   reject(error: unknown): void;
   /** An accept, or a statement whose result `map` turns into the answer. */
@@ -51,6 +51,14 @@ export interface GroupWriterOptions {
   log?: Logger;
 }
 
+/** A group handed to the engine: its callers, split as written, and the pending results. */
+interface SentGroup {
+  group: Waiting[];
+  accepts: Waiting[];
+  others: Waiting[];
+  results: Promise<SqlResult[]>;
+}
+
 /** Group commit, deadlines and store availability over one {@linkcode SqlEngine}. */
 export class GroupWriter {
   #engine: SqlEngine;
@@ -60,6 +68,7 @@ export class GroupWriter {
   #now: () => number;
   #log?: Logger;
   #queue: Waiting[] = [];
+  #deadlines = new Deadlines<Waiting>((w, afterMs) => this.#expire(w, afterMs));
   #writing = false;
   #closed = false;
   #whenClosed: Promise<void> | undefined;
@@ -138,34 +147,35 @@ export class GroupWriter {
   ): Waiting {
     const w: Waiting = {
       settled: false,
-      timer: undefined,
       resolve: (value) => {
         if (w.settled) return;
         w.settled = true;
-        clearTimeout(w.timer);
+        this.#deadlines.settled();
         resolve(value as never);
       },
       reject: (error) => {
         if (w.settled) return;
         w.settled = true;
-        clearTimeout(w.timer);
+        this.#deadlines.settled();
         reject(error);
       },
       ...fields,
     };
     // While the store is known to be unavailable, calls wait 3/4 of the deadline: the answer
     // (503) comes sooner, and a call queued behind another's lock wait still gets one in time.
-    const deadlineMs = this.#unavailable === undefined
-      ? this.#deadlineMs
-      : busyTimeoutFor(this.#deadlineMs);
-    w.timer = setTimeout(() => {
-      if (w.settled) return;
-      this.#stats.timeouts++;
-      const error = new StoreUnavailable(`no answer within ${deadlineMs} ms`);
-      this.#markUnavailable(error.message, false);
-      w.reject(error);
-    }, deadlineMs);
+    this.#deadlines.add(
+      w,
+      this.#unavailable === undefined ? this.#deadlineMs : busyTimeoutFor(this.#deadlineMs),
+    );
     return w;
+  }
+
+  /** Fails a call that got no answer within `deadlineMs`. */
+  #expire(w: Waiting, deadlineMs: number): void {
+    this.#stats.timeouts++;
+    const error = new StoreUnavailable(`no answer within ${deadlineMs} ms`);
+    this.#markUnavailable(error.message, false);
+    w.reject(error);
   }
 
   /** Runs `op` on the engine, failing with StoreUnavailable past the deadline. */
@@ -201,23 +211,46 @@ export class GroupWriter {
       // the same turn. Measured with 64 HTTP connections on one file: a microtask yield gave one
       // transaction per request; this gives ~20 accepts per transaction and 4× the requests/s.
       await new Promise((r) => setImmediate(r));
-      while (this.#queue.length > 0) {
-        // Calls that timed out while queued are not written: their callers were told so.
-        const group = this.#queue.splice(0, this.#maxBatch).filter((w) => !w.settled);
-        if (group.length === 0) continue;
+      let sent = this.#sendNext();
+      while (sent !== undefined) {
+        const outcome = await sent.results.then(
+          (results) => ({ results }),
+          (error: unknown) => ({ error }),
+        );
+        // The next group goes to the engine before this one's callers are answered: answering
+        // them (writing their HTTP responses) takes the main thread a while, and the store
+        // would otherwise sit idle meanwhile. Calls queued during the write form that group.
+        const next = this.#sendNext();
         try {
-          await this.#writeGroup(group);
+          await this.#settle(sent, outcome);
         } catch (error) {
           // A bug or a malformed event: settle every caller rather than leave them hanging.
-          for (const w of group) w.reject(error);
+          for (const w of sent.group) w.reject(error);
         }
+        sent = next ?? this.#sendNext();
       }
     } finally {
       this.#writing = false;
     }
   }
 
-  async #writeGroup(group: Waiting[]): Promise<void> {
+  /** Takes the next group off the queue and hands it to the engine; undefined when none. */
+  #sendNext(): SentGroup | undefined {
+    while (this.#queue.length > 0) {
+      // Calls that timed out while queued are not written: their callers were told so.
+      const group = this.#queue.splice(0, this.#maxBatch).filter((w) => !w.settled);
+      if (group.length === 0) continue;
+      try {
+        return this.#send(group);
+      } catch (error) {
+        for (const w of group) w.reject(error);
+      }
+    }
+    return undefined;
+  }
+
+  /** Builds one transaction for `group` (its accepts in one INSERT) and hands it to the engine. */
+  #send(group: Waiting[]): SentGroup {
     const accepts = group.filter((w) => w.accept !== undefined);
     const others = group.filter((w) => w.accept === undefined);
     const stmts: SqlStatement[] = [];
@@ -247,10 +280,17 @@ export class GroupWriter {
     for (const w of others) stmts.push(w.stmt!);
     if (others.some((w) => w.probe)) stmts.push(PROBE[1]);
     this.#stats.writeTransactions++;
-    let results: SqlResult[];
-    try {
-      results = await this.#engine.batch(stmts);
-    } catch (error) {
+    return { group, accepts, others, results: this.#engine.batch(stmts) };
+  }
+
+  /** Answers the callers of a group once its transaction committed or failed. */
+  async #settle(
+    sent: SentGroup,
+    outcome: { results: SqlResult[] } | { error: unknown },
+  ): Promise<void> {
+    const { group, accepts, others } = sent;
+    if ("error" in outcome) {
+      const { error } = outcome;
       if (accepts.length > 0) this.#stats.failedTransactions++;
       this.#log?.warn("inbox write failed", { calls: group.length, error });
       this.#markUnavailable(errorMessage(error), true);
@@ -261,6 +301,7 @@ export class GroupWriter {
       for (const w of group) w.reject(failure);
       return;
     }
+    const { results } = outcome;
     this.#log?.debug("inbox group committed", { calls: group.length });
     // Only a commit that wrote proves the store writable: a claim that matched nothing
     // commits without touching the file, even when the file cannot be written.

@@ -200,6 +200,7 @@ export async function runHandlerHost(): Promise<never> {
     if (message.env) env = message.env;
     try {
       const handler = await load(message.hash, message.code);
+      if (message.code !== undefined) post({ kind: "loaded", runId });
       const log = (level: LogLevel) => (text: string, fields?: HandlerLogFields) =>
         postLog(runId, level, String(text), _plain(fields));
       const ctx: HandlerContext = {

@@ -52,6 +52,8 @@ export interface HostProcess {
   readonly loaded: number;
   /** True when it has loaded the module with this hash. */
   has(hash: string): boolean;
+  /** True while the current run's module is being imported (its first run on this host). */
+  readonly loading: boolean;
   /** Starts a run (one at a time); resolves when the host reports it done, or dies. */
   run(request: HostRun): Promise<RunResult>;
   /** Aborts the current run's `ctx.signal` (the timeout). */
@@ -88,6 +90,8 @@ interface _Run {
   result?: RunResult;
   /** The host's end-of-run marker on stderr has been read. */
   stderrEnded?: boolean;
+  /** The run carried its module's code and the host has not said `loaded` yet. */
+  loading?: boolean;
 }
 
 const _MAX_PENDING_LINE = 1 << 20;
@@ -148,6 +152,8 @@ export function startHost(options: StartHostOptions): HostProcess {
     const run = current;
     if (message.kind === "ready") {
       ready = true;
+    } else if (message.kind === "loaded") {
+      if (run?.runId === message.runId) run.loading = false;
     } else if (message.kind === "log") {
       if (message.message === "handler output" && message.fields?.stream === "console") {
         if (run?.runId === message.runId || message.runId === -1) {
@@ -216,6 +222,9 @@ export function startHost(options: StartHostOptions): HostProcess {
       return hashes.size;
     },
     has: (hash) => hashes.has(hash),
+    get loading() {
+      return current?.loading ?? false;
+    },
     exited,
     run(request: HostRun): Promise<RunResult> {
       if (current) throw new Error("a handler host runs one handler at a time");
@@ -234,6 +243,7 @@ export function startHost(options: StartHostOptions): HostProcess {
         };
         const first = !hashes.has(request.hash);
         hashes.add(request.hash);
+        current.loading = first;
         const envChanged = request.env !== sentEnv;
         sentEnv = request.env;
         send({

@@ -59,6 +59,8 @@ export type FromHost =
   }
   /** Sent once, when the host is up and reads runs. */
   | { kind: "ready" }
+  /** The module a run carried code for is imported; the handler starts now. */
+  | { kind: "loaded"; runId: number }
   /** `reply`: the `Response` the handler returned, serialized. */
   | { kind: "done"; runId: number; ok: true; reply?: HandlerReply }
   | { kind: "done"; runId: number; ok: false; error: string };

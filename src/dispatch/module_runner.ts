@@ -75,7 +75,9 @@ export interface HostPoolOptions {
   clock?: TimerClock;
   /**
    * With every host busy, how long a run waits for one to come free before a new host is
-   * started (hosts start in 40–100 ms and take ~50 MB: quick handlers share a few). Default 20.
+   * started (hosts start in 40–100 ms and take ~50 MB: quick handlers share a few). Default 50:
+   * at 20, a quick handler's occasional 10 ms run behind two others started hosts it did not
+   * need (measured: a 20k drain of a trivial handler took 2–3 hosts instead of one).
    */
   spawnAfterMs?: number;
   /** An idle host beyond the first is stopped after this long without a run. Default 60000. */
@@ -112,7 +114,7 @@ export function createHostPool(options: HostPoolOptions = {}): HostPool {
     return host;
   };
 
-  const spawnAfterMs = options.spawnAfterMs ?? 20;
+  const spawnAfterMs = options.spawnAfterMs ?? 50;
   const idleMs = options.idleMs ?? 60_000;
   /** Runs waiting for a host to come free. */
   const waiters: ((host: HostProcess) => void)[] = [];
@@ -140,9 +142,17 @@ export function createHostPool(options: HostPoolOptions = {}): HostPool {
         cancel();
         resolve(host);
       };
-      // While a host is still starting up, it will soon take runs: wait on.
+      // Wait on while a host will soon take runs: one is starting up, or importing a handler
+      // for its first run there (tens of ms; quick runs that started hosts meanwhile would keep
+      // ~50 MB each for nothing). Also when this check comes late: the event loop was held up
+      // (a long GC, a big claim), so results that already arrived may not have been read yet.
+      let due = since + spawnAfterMs;
       const expire = () => {
-        if (live().some((h) => !h.ready) && clock.now() - since < _MAX_HOST_WAIT_MS) {
+        const now = clock.now();
+        const late = now - due > spawnAfterMs / 2;
+        const soon = late || live().some((h) => !h.ready || h.loading);
+        if (soon && now - since < _MAX_HOST_WAIT_MS) {
+          due = now + spawnAfterMs;
           return cancel = clock.setTimer(spawnAfterMs, expire);
         }
         waiters.splice(waiters.indexOf(waiter), 1);

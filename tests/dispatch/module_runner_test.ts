@@ -313,3 +313,50 @@ Deno.test("host: quick runs share a host instead of starting one each; a host st
   await pool.close();
   await Deno.remove(gateDir, { recursive: true });
 });
+
+Deno.test("host: runs waiting on a host that imports a handler, or checking late after a stall, start no host of their own", async () => {
+  const clock = new ManualClock();
+  const pool = createHostPool({ clock, spawnAfterMs: 50 });
+  const log = memoryLogger();
+  const dir = await Deno.makeTempDir();
+  const gate = `${dir}/gate`;
+  // Its import takes until the gate file exists (top-level await), then each run is quick.
+  const slowImport = await code(`
+    while (true) {
+      try { await Deno.stat(${JSON.stringify(gate)}); break; } catch { /* not yet */ }
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    export default (e, ctx) => ctx.log.info("pid", { pid: Deno.pid });`);
+  const warm = await pool.run(request(await code(`export default () => {};`)));
+  assert.deepEqual(warm, { ok: true });
+  const runs = [1, 2, 3].map(() => pool.run(request(slowImport, { log })));
+  await new Promise((r) => setTimeout(r, 100));
+  for (let i = 0; i < 5; i++) clock.advance(50); // on time, while the host is still importing
+  await new Promise((r) => setTimeout(r, 50));
+  assert.equal(pool.size, 1, "the waiting runs wait for the importing host");
+  await Deno.writeTextFile(gate, "");
+  assert.ok((await Promise.all(runs)).every((r) => r.ok));
+  assert.equal(new Set(logged(log, "pid").map((l) => l.pid)).size, 1, "all three on one host");
+
+  const held = `${dir}/held`;
+  const holding = await code(`export default async () => {
+    while (true) {
+      try { await Deno.stat(${JSON.stringify(held)}); return; } catch { /* not yet */ }
+      await new Promise((r) => setTimeout(r, 10));
+    }
+  };`);
+  const hold = pool.run(request(holding, { timeoutMs: 60_000 }));
+  await new Promise((r) => setTimeout(r, 100)); // imported: the host is running it now
+  const next = pool.run(request(slowImport, { log }));
+  clock.hold(400); // the event loop was held up: the check comes late, and waits on
+  clock.advance(0);
+  await new Promise((r) => setTimeout(r, 50));
+  assert.equal(pool.size, 1, "a late check waits on");
+  clock.advance(50); // an on-time check with the host still held: a host of its own
+  assert.deepEqual(await next, { ok: true });
+  assert.equal(pool.size, 2);
+  await Deno.writeTextFile(held, "");
+  assert.deepEqual(await hold, { ok: true });
+  await pool.close();
+  await Deno.remove(dir, { recursive: true });
+});

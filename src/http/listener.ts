@@ -1,7 +1,7 @@
 /**
  * The HTTP listener under the request handler: our own accept loop (`Deno.listen`) with each
- * connection served by `Deno.serveHttp`, so that whd, not the runtime, decides how long a
- * connection may take and how many there may be. `Deno.serve` has no header, body or idle
+ * connection served by `Deno.serve`'s engine (`serve_http.ts`), so that whd, not the runtime,
+ * decides how long a connection may take and how many there may be. `Deno.serve` has no header, body or idle
  * timeout and no connection limit, and dies of an uncaught EMFILE when descriptors run out;
  * here an accept error is caught, logged (one line a second at most) and retried with backoff.
  *
@@ -10,7 +10,7 @@
  * - a kept-alive connection's next request headers within `idleTimeoutMs` after the last answer;
  * - a request's body within `bodyTimeoutMs` after its headers (else 408, connection closed);
  * - headers over `maxHeaderBytes` get 431 and the connection is closed (the HTTP parser under
- *   `Deno.serveHttp` caps headers itself, see README "Reliability");
+ *   the runtime caps headers itself, see README "Reliability");
  * - at most `maxConnections` open: at the limit the connection that has waited longest for a
  *   request (at least 250 ms) is closed to make room; when there is none (every one is
  *   busy or just opened) the new one is answered 503 at once and closed;
@@ -19,8 +19,8 @@
  * - on EMFILE the oldest waiting connections are closed first, then accept is retried (with
  *   backoff while there is none to close).
  *
- * `Deno.serveHttp` exists at runtime in Deno 2 but is no longer in its types: it is reached
- * through a typed cast (`serve_http.ts`).
+ * The engine answers; whd closes: a connection whose answer was its last (unread body, 408,
+ * 431, shutting down) is closed once the answer is written (`info.completed`).
  *
  * @example
  * ```ts ignore
@@ -37,7 +37,7 @@ import type { Logger } from "../ops/log.ts";
 import { BODY_READ, ClientGoneError } from "./body.ts";
 import { ConnectionTable, type Entry } from "./connection_table.ts";
 import { createRefuser } from "./refuse.ts";
-import { type HttpConn, type RequestEvent, serveHttp } from "./serve_http.ts";
+import { assertConnectionServing, type ConnectionServer, serveConnection } from "./serve_http.ts";
 import { rateLimited } from "../ops/throttle.ts";
 
 /** The limits the listener enforces (config `server:` keys, in milliseconds and bytes). */
@@ -80,18 +80,16 @@ export interface Listener {
 /** A connection's state in the table. */
 interface Connection {
   conn: Deno.Conn;
-  http: HttpConn;
+  /** Serves it; `close()` closes it at once. */
+  server?: ConnectionServer;
   closed: boolean;
-  /** The request whose body is awaited (answered 408 if the body timeout passes). */
-  pending?: RequestEvent;
-  /** Set when the listener answered the pending request itself. */
-  answered: boolean;
+  /** While a request's body is awaited: makes its answer the given one (408 at the timeout). */
+  answerNow?: (response: Response) => void;
 }
 
 /**
- * How long a connection may take to send a last answer (`Connection: close`, after which
- * `Deno.serveHttp` closes it itself, once the answer is written) before it is closed anyway.
- * Closing it ourselves right after `respondWith` could drop the answer still being written.
+ * How long a connection may take to send a last answer (`Connection: close`; whd closes the
+ * connection once the answer is written) before it is closed anyway.
  */
 const _CLOSING_MS = 1_000;
 
@@ -126,6 +124,7 @@ function _hasBody(request: Request): boolean {
 /** Starts listening and serving; throws what `Deno.listen` throws (e.g. AddrInUse). */
 export function listen(options: ListenOptions, handler: Deno.ServeHandler): Listener {
   const { limits, log, clock } = options;
+  assertConnectionServing();
   const listener = Deno.listen({
     transport: "tcp",
     hostname: options.hostname,
@@ -146,12 +145,8 @@ export function listen(options: ListenOptions, handler: Deno.ServeHandler): List
     if (state.closed) return;
     state.closed = true;
     table.remove(entry);
-    try {
-      state.http.close();
-    } catch { /* already closed */ }
-    try {
-      state.conn.close();
-    } catch { /* closed with the HttpConn */ }
+    state.answerNow = undefined;
+    state.server?.close();
   };
 
   /**
@@ -189,17 +184,14 @@ export function listen(options: ListenOptions, handler: Deno.ServeHandler): List
     const now = clock.now();
     for (const entry of table.expired(now)) {
       const state = entry.value;
-      if (entry.phase === "body" && state.pending) {
-        const event = state.pending;
-        state.answered = true;
-        state.pending = undefined;
+      if (entry.phase === "body" && state.answerNow) {
+        const answerNow = state.answerNow;
+        state.answerNow = undefined;
         table.enter(entry, "closing", now);
         log.debug("request body too slow; answering 408 and closing", {
           timeout_ms: limits.bodyTimeoutMs,
         });
-        event.respondWith(
-          _closing(408, "request_timeout", "the request body did not arrive in time"),
-        ).catch(() => close(entry));
+        answerNow(_closing(408, "request_timeout", "the request body did not arrive in time"));
       } else if (entry.phase === "closing") {
         close(entry);
       } else {
@@ -219,103 +211,120 @@ export function listen(options: ListenOptions, handler: Deno.ServeHandler): List
   );
   const sweeper = setInterval(sweep, tick);
 
-  const handle = async (entry: Entry<Connection>, event: RequestEvent): Promise<void> => {
+  /**
+   * After a last answer the connection is closed once the runtime has written it out: one
+   * macrotask after `completed` (which resolves as the answer is handed over; closing at once
+   * dropped it, measured), else the runtime would go on reading and discarding an unread body
+   * until its end. The closing deadline closes it if the answer never gets out.
+   */
+  const closeLater = (entry: Entry<Connection>, written: Promise<void>): void => {
+    table.enter(entry, "closing", clock.now());
+    written.then(() => setTimeout(() => close(entry), 0), () => close(entry));
+  };
+
+  const handle = async (
+    entry: Entry<Connection>,
+    request: Request,
+    info: Deno.ServeHandlerInfo,
+  ): Promise<Response> => {
     const state = entry.value;
-    const { request } = event;
+    // Resolves once the answer is written; rejects if it could not be (the runtime creates it
+    // on first access, and a rejection nobody handles would end the process).
+    const completed = info.completed;
+    completed.catch(() => {});
     if (_headerBytes(request) > limits.maxHeaderBytes) {
-      table.enter(entry, "closing", clock.now());
-      await event.respondWith(
-        _closing(
-          431,
-          "headers_too_large",
-          `request headers exceed server.max_header_bytes (${limits.maxHeaderBytes} bytes)`,
-        ),
-      ).catch(() => close(entry));
-      return;
+      closeLater(entry, completed);
+      return _closing(
+        431,
+        "headers_too_large",
+        `request headers exceed server.max_header_bytes (${limits.maxHeaderBytes} bytes)`,
+      );
     }
     table.enter(entry, "body", clock.now());
-    state.pending = event;
-    state.answered = false;
     let bodyRead: boolean | undefined;
     (request as Request & { [BODY_READ]?: (complete: boolean) => void })[BODY_READ] = (
       complete,
     ) => {
       bodyRead = complete;
-      state.pending = undefined;
+      state.answerNow = undefined;
       if (!state.closed && entry.phase === "body") table.enter(entry, "busy", clock.now());
     };
-    const { promise: completed, resolve: complete } = Promise.withResolvers<void>();
+    const { promise: timedOut, resolve: answerNow } = Promise.withResolvers<Response>();
+    state.answerNow = answerNow;
+    const handled = Promise.resolve(
+      handler(request, { remoteAddr: state.conn.remoteAddr, completed }),
+    );
     let response: Response;
+    let answeredByUs = false;
     try {
-      response = await handler(request, { remoteAddr: state.conn.remoteAddr, completed });
+      response = await Promise.race([handled, timedOut.then((r) => (answeredByUs = true, r))]);
     } catch (error) {
-      if (error instanceof ClientGoneError || state.answered || state.closed) {
-        if (!state.answered) {
+      state.answerNow = undefined;
+      if (error instanceof ClientGoneError || state.closed) {
+        if (!state.closed) {
           log.debug("client disconnected mid-request", {
             error: errorMessage(error instanceof ClientGoneError ? error.cause : error),
           });
         }
         close(entry);
-        complete();
-        return;
+        return _closing(400, "client_gone", "the connection was closed");
       }
       response = options.onError(error);
     }
-    state.pending = undefined;
-    if (state.answered || state.closed) {
-      complete();
-      return;
+    state.answerNow = undefined;
+    if (answeredByUs) {
+      // The handler is still reading the body; it fails once the connection is closed.
+      handled.catch(() => {});
+      closeLater(entry, completed);
+      return response;
     }
+    if (state.closed) return response;
     // The rest of the body is still on the wire: answer, then close without reading it.
     const unread = bodyRead === undefined ? _hasBody(request) : !bodyRead;
     const last = unread || stopping;
     if (last) {
       try {
         response.headers.set("connection", "close");
-      } catch { /* immutable headers: the closing deadline closes it */ }
+      } catch { /* immutable headers: the connection is closed all the same */ }
+      closeLater(entry, completed);
+      return response;
     }
-    table.enter(entry, last ? "closing" : "busy", clock.now());
-    try {
-      await event.respondWith(response);
-    } catch (error) {
-      log.debug("client disconnected before the answer was sent", {
-        error: errorMessage(error),
-      });
-      close(entry);
-      complete();
-      return;
-    }
-    complete();
+    table.enter(entry, "busy", clock.now());
+    completed.then(() => {
+      if (state.closed || entry.phase !== "busy") return;
+      // Stopping: no new requests are waited for; the closing deadline ends it.
+      table.enter(entry, stopping ? "closing" : "idle", clock.now());
+    }, () => close(entry));
+    return response;
   };
 
-  const serve = async (conn: Deno.Conn): Promise<void> => {
-    let http: HttpConn;
+  const serve = (conn: Deno.Conn): Promise<void> => {
+    const entry = table.add({ conn, closed: false }, clock.now());
+    let server: ConnectionServer;
     try {
-      http = serveHttp(conn);
+      server = serveConnection(
+        conn,
+        (request, info) => handle(entry, request, info),
+        options.onError,
+      );
     } catch (error) {
       log.debug("could not serve a connection", { error: errorMessage(error) });
-      conn.close();
-      return;
-    }
-    const entry = table.add({ conn, http, closed: false, answered: false }, clock.now());
-    try {
-      while (!entry.value.closed) {
-        const event = await http.nextRequest();
-        if (!event) break;
-        await handle(entry, event);
-        // After a last answer, `nextRequest` ends once it is written (or the deadline closes).
-        if (!entry.value.closed && entry.phase !== "closing") {
-          // Stopping: no new requests are waited for; the closing deadline ends it.
-          table.enter(entry, stopping ? "closing" : "idle", clock.now());
-        }
-      }
-    } catch (error) {
-      if (!entry.value.closed) {
-        log.debug("connection ended with an error", { error: errorMessage(error) });
-      }
-    } finally {
       close(entry);
+      try {
+        conn.close();
+      } catch { /* closed */ }
+      return Promise.resolve();
     }
+    entry.value.server = server;
+    return server.finished.then(
+      () => close(entry),
+      (error) => {
+        if (!entry.value.closed) {
+          log.debug("connection ended with an error", { error: errorMessage(error) });
+        }
+        close(entry);
+      },
+    );
   };
 
   const refuse = createRefuser();

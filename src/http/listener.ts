@@ -85,6 +85,8 @@ interface Connection {
   closed: boolean;
   /** While a request's body is awaited: makes its answer the given one (408 at the timeout). */
   answerNow?: (response: Response) => void;
+  /** Settles when the request being handled has its answer (see `handle`). */
+  turn: Promise<void>;
 }
 
 /**
@@ -222,12 +224,35 @@ export function listen(options: ListenOptions, handler: Deno.ServeHandler): List
     written.then(() => setTimeout(() => close(entry), 0), () => close(entry));
   };
 
+  /**
+   * One request at a time per connection, as HTTP/1.1 has it: an HTTP/2 client (prior
+   * knowledge) multiplexing requests has them handled in turn, so a connection's phase and
+   * deadline always belong to one request and one connection never holds more than one body.
+   */
   const handle = async (
     entry: Entry<Connection>,
     request: Request,
     info: Deno.ServeHandlerInfo,
   ): Promise<Response> => {
     const state = entry.value;
+    const previous = state.turn;
+    const { promise: turn, resolve: endTurn } = Promise.withResolvers<void>();
+    state.turn = turn;
+    await previous;
+    try {
+      return await handleOne(entry, request, info);
+    } finally {
+      endTurn();
+    }
+  };
+
+  const handleOne = async (
+    entry: Entry<Connection>,
+    request: Request,
+    info: Deno.ServeHandlerInfo,
+  ): Promise<Response> => {
+    const state = entry.value;
+    if (state.closed) return _closing(503, "connection_closed", "the connection was closed");
     // Resolves once the answer is written; rejects if it could not be (the runtime creates it
     // on first access, and a rejection nobody handles would end the process).
     const completed = info.completed;
@@ -299,7 +324,7 @@ export function listen(options: ListenOptions, handler: Deno.ServeHandler): List
   };
 
   const serve = (conn: Deno.Conn): Promise<void> => {
-    const entry = table.add({ conn, closed: false }, clock.now());
+    const entry = table.add({ conn, closed: false, turn: Promise.resolve() }, clock.now());
     let server: ConnectionServer;
     try {
       server = serveConnection(

@@ -16,6 +16,14 @@ async function code(text: string): Promise<string> {
   return result.code;
 }
 
+/** Handler source that waits (polling) until `file` exists. */
+function untilFileExists(file: string): string {
+  return `while (true) {
+    try { await Deno.stat(${JSON.stringify(file)}); break; } catch { /* not yet */ }
+    await new Promise((r) => setTimeout(r, 10));
+  }`;
+}
+
 function request(c: string, extra: Partial<ModuleRun> = {}): ModuleRun {
   return { code: c, event, attempt: 1, env: {}, timeoutMs: 10_000, log: memoryLogger(), ...extra };
 }
@@ -295,12 +303,7 @@ Deno.test("host: quick runs share a host instead of starting one each; a host st
 
   const gateDir = await Deno.makeTempDir();
   const gate = `${gateDir}/gate`;
-  const blocked = await code(`export default async () => {
-    while (true) {
-      try { await Deno.stat(${JSON.stringify(gate)}); return; } catch { /* not yet */ }
-      await new Promise((r) => setTimeout(r, 10));
-    }
-  };`);
+  const blocked = await code(`export default async () => { ${untilFileExists(gate)} };`);
   const slow = pool.run(request(blocked, { timeoutMs: 60_000 }));
   const next = pool.run(request(quick, { log }));
   await new Promise((r) => setTimeout(r, 100));
@@ -321,11 +324,7 @@ Deno.test("host: runs waiting on a host that imports a handler, or checking late
   const dir = await Deno.makeTempDir();
   const gate = `${dir}/gate`;
   // Its import takes until the gate file exists (top-level await), then each run is quick.
-  const slowImport = await code(`
-    while (true) {
-      try { await Deno.stat(${JSON.stringify(gate)}); break; } catch { /* not yet */ }
-      await new Promise((r) => setTimeout(r, 10));
-    }
+  const slowImport = await code(`${untilFileExists(gate)}
     export default (e, ctx) => ctx.log.info("pid", { pid: Deno.pid });`);
   const warm = await pool.run(request(await code(`export default () => {};`)));
   assert.deepEqual(warm, { ok: true });
@@ -339,12 +338,7 @@ Deno.test("host: runs waiting on a host that imports a handler, or checking late
   assert.equal(new Set(logged(log, "pid").map((l) => l.pid)).size, 1, "all three on one host");
 
   const held = `${dir}/held`;
-  const holding = await code(`export default async () => {
-    while (true) {
-      try { await Deno.stat(${JSON.stringify(held)}); return; } catch { /* not yet */ }
-      await new Promise((r) => setTimeout(r, 10));
-    }
-  };`);
+  const holding = await code(`export default async () => { ${untilFileExists(held)} };`);
   const hold = pool.run(request(holding, { timeoutMs: 60_000 }));
   await new Promise((r) => setTimeout(r, 100)); // imported: the host is running it now
   const next = pool.run(request(slowImport, { log }));

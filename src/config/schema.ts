@@ -161,7 +161,7 @@ export const ConfigSchema = z.strictObject({
     timeout_ms: positiveInt.default(30_000),
     concurrency: positiveInt.max(256).default(4),
     /**
-     * While deliveries arrive and the CPUs are saturated, run one handler at a time so the
+     * While deliveries arrive and the CPUs are busy, run one handler at a time so the
      * CPU goes to acknowledging deliveries; full concurrency again once the burst passes.
      */
     ingest_first: z.boolean().default(true),

@@ -41,7 +41,7 @@ Deno.test("ingest first: deliveries on saturated CPUs limit runs to one until th
   clock.advance(300);
   assert.equal(g.slots(4), 1, "limited");
   // Still arriving, the CPUs busy but below the entry level: it stays limited (no flapping).
-  cpu(0.75);
+  cpu(0.65);
   g.accepted();
   clock.advance(300);
   assert.equal(g.slots(4), 1);
@@ -49,6 +49,18 @@ Deno.test("ingest first: deliveries on saturated CPUs limit runs to one until th
   clock.advance(1000);
   assert.equal(g.slots(4), 4);
   assert.equal(g.limiting, false);
+});
+
+Deno.test("ingest first: 80% busy is busy enough (acknowledging alone leaves a core partly idle)", () => {
+  const { clock, gate: g, cpu } = gate();
+  cpu(0.7);
+  g.accepted();
+  clock.advance(300);
+  assert.equal(g.slots(4), 4, "70%: handlers keep their concurrency");
+  cpu(0.8);
+  g.accepted();
+  clock.advance(300);
+  assert.equal(g.slots(4), 1, "80% with deliveries arriving: limited");
 });
 
 Deno.test("ingest first: the limit lifts when the CPUs calm down even while deliveries arrive", () => {

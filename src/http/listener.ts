@@ -1,9 +1,10 @@
 /**
  * The HTTP listener under the request handler: our own accept loop (`Deno.listen`) with each
  * connection served by `Deno.serve`'s engine (`serve_http.ts`), so that whd, not the runtime,
- * decides how long a connection may take and how many there may be. `Deno.serve` has no header, body or idle
- * timeout and no connection limit, and dies of an uncaught EMFILE when descriptors run out;
- * here an accept error is caught, logged (one line a second at most) and retried with backoff.
+ * decides how long a connection may take and how many there may be. `Deno.serve` itself has no
+ * header, body or idle timeout and no connection limit, and dies of an uncaught EMFILE when
+ * descriptors run out; here an accept error is caught, logged (one line a second at most) and
+ * retried with backoff.
  *
  * Limits (see {@linkcode ListenerLimits}):
  * - a new connection's first request headers must be complete within `headerTimeoutMs`;
@@ -282,7 +283,13 @@ export function listen(options: ListenOptions, handler: Deno.ServeHandler): List
     let response: Response;
     let answeredByUs = false;
     try {
-      response = await Promise.race([handled, timedOut.then((r) => (answeredByUs = true, r))]);
+      response = await Promise.race([
+        handled,
+        timedOut.then((answer) => {
+          answeredByUs = true;
+          return answer;
+        }),
+      ]);
     } catch (error) {
       state.answerNow = undefined;
       if (error instanceof ClientGoneError || state.closed) {
@@ -298,8 +305,7 @@ export function listen(options: ListenOptions, handler: Deno.ServeHandler): List
     }
     state.answerNow = undefined;
     if (answeredByUs) {
-      // The handler is still reading the body; it fails once the connection is closed.
-      handled.catch(() => {});
+      // The handler is still reading the body: it fails once the connection is closed.
       closeLater(entry, completed);
       return response;
     }

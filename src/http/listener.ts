@@ -86,7 +86,7 @@ interface Connection {
   closed: boolean;
   /** While a request's body is awaited: makes its answer the given one (408 at the timeout). */
   answerNow?: (response: Response) => void;
-  /** Settles when the request being handled has its answer (see `handle`). */
+  /** Settles when the request being handled has its answer (see `inTurn`). */
   turn: Promise<void>;
 }
 
@@ -230,24 +230,19 @@ export function listen(options: ListenOptions, handler: Deno.ServeHandler): List
    * knowledge) multiplexing requests has them handled in turn, so a connection's phase and
    * deadline always belong to one request and one connection never holds more than one body.
    */
-  const handle = async (
-    entry: Entry<Connection>,
-    request: Request,
-    info: Deno.ServeHandlerInfo,
-  ): Promise<Response> => {
-    const state = entry.value;
+  const inTurn = async (state: Connection, answer: () => Promise<Response>) => {
     const previous = state.turn;
     const { promise: turn, resolve: endTurn } = Promise.withResolvers<void>();
     state.turn = turn;
     await previous;
     try {
-      return await handleOne(entry, request, info);
+      return await answer();
     } finally {
       endTurn();
     }
   };
 
-  const handleOne = async (
+  const handle = async (
     entry: Entry<Connection>,
     request: Request,
     info: Deno.ServeHandlerInfo,
@@ -335,7 +330,7 @@ export function listen(options: ListenOptions, handler: Deno.ServeHandler): List
     try {
       server = serveConnection(
         conn,
-        (request, info) => handle(entry, request, info),
+        (request, info) => inTurn(entry.value, () => handle(entry, request, info)),
         options.onError,
       );
     } catch (error) {

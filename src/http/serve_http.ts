@@ -30,7 +30,7 @@ type ServeOnConnection = (
   handler: Deno.ServeHandler,
   onError: (error: unknown) => Response,
   onListen: () => void,
-) => ConnectionServer;
+) => { finished: Promise<void> };
 
 /** The runtime's function, or undefined on a Deno without it. */
 function _serveOnConnection(): ServeOnConnection | undefined {

@@ -128,6 +128,8 @@ export function requireSecrets(webhook: WebhookConfig, secrets: readonly string[
 export const MAX_ID_BYTES = 255;
 
 const _CONTROL = /\p{Cc}/u;
+/** Lengths (UTF-16 code units) whose UTF-8 encoding is within MAX_ID_BYTES whatever they hold. */
+const _SURELY_SHORT = Math.floor(MAX_ID_BYTES / 3);
 const _utf8 = new TextEncoder();
 
 function _identityProblem(value: string): string | undefined {
@@ -140,7 +142,9 @@ function _identityProblem(value: string): string | undefined {
     const code = control[0].codePointAt(0)!.toString(16).toUpperCase().padStart(4, "0");
     return `holds a control character (U+${code})`;
   }
-  // UTF-8 is never shorter than the UTF-16 length, so only short strings need encoding.
+  // A UTF-16 code unit is at most 3 bytes of UTF-8 and never fewer than 1, so only lengths in
+  // between need encoding (an id or type is rarely longer than 85 characters).
+  if (value.length <= _SURELY_SHORT) return undefined;
   const bytes = value.length > MAX_ID_BYTES ? value.length : _utf8.encode(value).length;
   if (bytes > MAX_ID_BYTES) {
     return value.length > MAX_ID_BYTES

@@ -13,6 +13,12 @@ function gate() {
     cpu(share: number | undefined) {
       busy = share;
     },
+    /** A delivery arrives with the CPUs `share` busy, then a sample interval passes. */
+    deliveryAt(share: number) {
+      busy = share;
+      first.accepted();
+      clock.advance(300);
+    },
   };
 }
 
@@ -35,15 +41,11 @@ Deno.test("ingest first: deliveries alone change nothing while the CPUs have roo
 });
 
 Deno.test("ingest first: deliveries on saturated CPUs limit runs to one until the burst passes", () => {
-  const { clock, gate: g, cpu } = gate();
-  cpu(0.95);
-  g.accepted();
-  clock.advance(300);
+  const { clock, gate: g, deliveryAt } = gate();
+  deliveryAt(0.95);
   assert.equal(g.slots(4), 1, "limited");
   // Still arriving, the CPUs busy but below the entry level: it stays limited (no flapping).
-  cpu(0.65);
-  g.accepted();
-  clock.advance(300);
+  deliveryAt(0.65);
   assert.equal(g.slots(4), 1);
   // No delivery for a second: the burst is over, full concurrency at once.
   clock.advance(1000);
@@ -52,26 +54,18 @@ Deno.test("ingest first: deliveries on saturated CPUs limit runs to one until th
 });
 
 Deno.test("ingest first: 80% busy is busy enough (acknowledging alone leaves a core partly idle)", () => {
-  const { clock, gate: g, cpu } = gate();
-  cpu(0.7);
-  g.accepted();
-  clock.advance(300);
+  const { gate: g, deliveryAt } = gate();
+  deliveryAt(0.7);
   assert.equal(g.slots(4), 4, "70%: handlers keep their concurrency");
-  cpu(0.8);
-  g.accepted();
-  clock.advance(300);
+  deliveryAt(0.8);
   assert.equal(g.slots(4), 1, "80% with deliveries arriving: limited");
 });
 
 Deno.test("ingest first: the limit lifts when the CPUs calm down even while deliveries arrive", () => {
-  const { clock, gate: g, cpu } = gate();
-  cpu(0.99);
-  g.accepted();
-  clock.advance(300);
+  const { gate: g, deliveryAt } = gate();
+  deliveryAt(0.99);
   assert.equal(g.slots(8), 1);
-  cpu(0.3);
-  g.accepted();
-  clock.advance(300);
+  deliveryAt(0.3);
   assert.equal(g.slots(8), 8);
 });
 
@@ -99,11 +93,9 @@ Deno.test("ingest first: the CPU is read at most once per sample interval; unkno
 });
 
 Deno.test("ingest first: while limiting a run is followed by a rest 3x as long (at most 1 s); none otherwise", () => {
-  const { clock, gate: g, cpu } = gate();
+  const { clock, gate: g, deliveryAt } = gate();
   assert.equal(g.rest(20), 0, "not limiting: no rest");
-  cpu(0.95);
-  g.accepted();
-  clock.advance(300);
+  deliveryAt(0.95);
   assert.equal(g.rest(20), 60);
   assert.equal(g.rest(5_000), 1_000, "capped");
   clock.advance(1_000); // the burst is over
@@ -111,10 +103,8 @@ Deno.test("ingest first: while limiting a run is followed by a rest 3x as long (
 });
 
 Deno.test("ingest first: a concurrency of one stays one", () => {
-  const { clock, gate: g, cpu } = gate();
-  cpu(1);
-  g.accepted();
-  clock.advance(300);
+  const { gate: g, deliveryAt } = gate();
+  deliveryAt(1);
   assert.equal(g.slots(1), 1);
 });
 

@@ -320,6 +320,11 @@ export class GroupWriter {
   }
 
   async #settleAccepts(accepts: Waiting[], inserted: SqlResult): Promise<void> {
+    // As many rows written as accepts (the usual case): each wrote its own, no key to compare.
+    if (inserted.rows.length === accepts.length) {
+      for (const w of accepts) w.resolve({ duplicate: false, status: w.accept!.status });
+      return;
+    }
     const insertedKeys = new Set(
       inserted.rows.map((r) => eventKeyString({ provider: String(r[0]), id: String(r[1]) })),
     );

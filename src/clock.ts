@@ -88,8 +88,10 @@ export class ManualClock implements TimerClock {
   advance(ms: number): void {
     this.set(this.ms + ms);
   }
-  /** Moves time forward by `ms` without firing timers, as a held-up event loop does: the next
-   * `advance` fires the overdue ones late. */
+  /**
+   * Moves time forward by `ms` without firing timers, as a held-up event loop does: the next
+   * `advance` fires the overdue ones late.
+   */
   hold(ms: number): void {
     this.ms += ms;
   }

@@ -59,6 +59,24 @@ Deno.test("a counter handle adds to the same series as inc with the same labels,
   );
 });
 
+Deno.test("a histogram is one series whatever the order of its labels; label sets that spell alike stay apart", () => {
+  const metrics = new Metrics();
+  metrics.histogram("whd_handler_seconds", { provider: "stripe", outcome: "done" }, HANDLER_BUCKETS)
+    .observe(0.2);
+  metrics.histogram("whd_handler_seconds", { outcome: "done", provider: "stripe" }, HANDLER_BUCKETS)
+    .observe(0.4);
+  assert.equal(metrics.get("whd_handler_seconds", { provider: "stripe", outcome: "done" }), 2);
+  // Joined naively, these two label sets read the same: they are two series.
+  metrics.inc("whd_rejected_total", { reason: "a", webhook: "b" });
+  metrics.inc("whd_rejected_total", { reason: "a|webhook:b" });
+  assert.equal(metrics.get("whd_rejected_total", { reason: "a", webhook: "b" }), 1);
+  assert.equal(metrics.get("whd_rejected_total", { reason: "a|webhook:b" }), 1);
+  assert.equal(
+    metrics.render().split("\n").filter((l) => l.startsWith("whd_rejected_total{")).length,
+    2,
+  );
+});
+
 Deno.test("a counter resolved but never incremented renders as 0 (so rate() sees its start)", () => {
   const metrics = new Metrics();
   metrics.counter("whd_store_errors_total", { provider: "stripe" });

@@ -117,6 +117,20 @@ function _labelText(labels: Labels): string {
   return Object.keys(labels).sort().map((k) => `${k}="${_escape(labels[k])}"`).join(",");
 }
 
+/**
+ * A lookup key for `name` and `labels` as given: names and values in their own order, each
+ * prefixed by its length so no two label sets share a key. The same labels in another order get
+ * another raw key, which leads to the same series.
+ */
+function _rawKey(name: string, labels: Labels): string {
+  let key = name;
+  for (const k in labels) {
+    const v = labels[k];
+    key += `|${k.length}:${k}${v.length}:${v}`;
+  }
+  return key;
+}
+
 function _key(name: string, labelText: string): string {
   return labelText ? `${name}{${labelText}}` : name;
 }
@@ -161,6 +175,9 @@ interface _HistogramSeries {
 export class Metrics {
   #series = new Map<string, _Series>();
   #histograms = new Map<string, _HistogramSeries>();
+  /** The same series by {@linkcode _rawKey}: a repeated call finds its series without sorting and escaping. */
+  #seriesByRaw = new Map<string, _Series>();
+  #histogramsByRaw = new Map<string, _HistogramSeries>();
   #help = new Map<string, string>();
   #kinds = new Map<string, MetricKind>();
   #beforeRender: (() => void)[] = [];
@@ -177,10 +194,14 @@ export class Metrics {
   }
 
   #seriesFor(name: string, labels: Labels): _Series {
+    const raw = _rawKey(name, labels);
+    let series = this.#seriesByRaw.get(raw);
+    if (series) return series;
     const labelText = _labelText(labels);
     const k = _key(name, labelText);
-    let series = this.#series.get(k);
+    series = this.#series.get(k);
     if (!series) this.#series.set(k, series = { family: name, labels: labelText, value: 0 });
+    this.#seriesByRaw.set(raw, series);
     return series;
   }
 
@@ -220,19 +241,24 @@ export class Metrics {
    * ```
    */
   histogram(name: string, labels: Labels, buckets: readonly number[]): Histogram {
-    const labelText = _labelText(labels);
-    const k = _key(name, labelText);
-    let series = this.#histograms.get(k);
+    const raw = _rawKey(name, labels);
+    let series = this.#histogramsByRaw.get(raw);
     if (!series) {
-      series = {
-        family: name,
-        labels: labelText,
-        bounds: buckets,
-        counts: new Float64Array(buckets.length + 1),
-        sum: 0,
-        count: 0,
-      };
-      this.#histograms.set(k, series);
+      const labelText = _labelText(labels);
+      const k = _key(name, labelText);
+      series = this.#histograms.get(k);
+      if (!series) {
+        series = {
+          family: name,
+          labels: labelText,
+          bounds: buckets,
+          counts: new Float64Array(buckets.length + 1),
+          sum: 0,
+          count: 0,
+        };
+        this.#histograms.set(k, series);
+      }
+      this.#histogramsByRaw.set(raw, series);
     }
     const s = series;
     const bounds = s.bounds;

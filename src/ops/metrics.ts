@@ -175,7 +175,7 @@ interface _HistogramSeries {
 export class Metrics {
   #series = new Map<string, _Series>();
   #histograms = new Map<string, _HistogramSeries>();
-  /** The same series by {@linkcode _rawKey}: a repeated call finds its series without sorting and escaping. */
+  /** The same series by `_rawKey`: a repeated call finds its series without sorting or escaping. */
   #seriesByRaw = new Map<string, _Series>();
   #histogramsByRaw = new Map<string, _HistogramSeries>();
   #help = new Map<string, string>();

@@ -1,7 +1,8 @@
 /**
  * Child processes for the benchmark: spawned with their output in a log file, tracked so that
  * every one (and every process it started) is killed at the end, on failure and on Ctrl-C; plus
- * free loopback ports, waiting for a port to accept, and resident memory of a process tree.
+ * free loopback ports, waiting for a port to accept, and resident memory and CPU time of a
+ * process tree.
  *
  * @module
  */
@@ -176,6 +177,54 @@ export function treeRss(root: number): { bytes: number; processes: number } {
   }
   return { bytes, processes };
 }
+
+/** Linux's clock tick for `/proc/<pid>/stat` times (`USER_HZ`, 100 on every mainstream arch). */
+const _TICKS_PER_SECOND = 100;
+
+/**
+ * CPU time (user + system, seconds) of `root`'s process tree by role: the root's `main` thread,
+ * its store `worker` threads (named `worker-<n>` by Deno), V8's `gc` helper threads (`V8
+ * DefaultWorke…`), its other `runtime` threads (tokio, timers), and every thread of its
+ * descendant processes (`children`: whd's handler hosts and executables). A process that exits
+ * between two calls takes its time with it: compare calls around a window it lives through.
+ */
+export function treeCpuSeconds(root: number): Record<CpuRole, number> {
+  const out: Record<CpuRole, number> = { main: 0, worker: 0, gc: 0, runtime: 0, children: 0 };
+  for (const pid of processTree(root)) {
+    let tasks: Deno.DirEntry[];
+    try {
+      tasks = [...Deno.readDirSync(`/proc/${pid}/task`)];
+    } catch {
+      continue; // exited meanwhile
+    }
+    for (const task of tasks) {
+      let stat: string;
+      try {
+        stat = Deno.readTextFileSync(`/proc/${pid}/task/${task.name}/stat`);
+      } catch {
+        continue;
+      }
+      const name = stat.slice(stat.indexOf("(") + 1, stat.lastIndexOf(")"));
+      // Fields after the name: state is the first, utime the 12th, stime the 13th.
+      const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+      const seconds = (Number(fields[11]) + Number(fields[12])) / _TICKS_PER_SECOND;
+      const role: CpuRole = pid !== root
+        ? "children"
+        : task.name === String(pid)
+        ? "main"
+        : name.startsWith("worker-")
+        ? "worker"
+        : name.startsWith("V8 ")
+        ? "gc"
+        : "runtime";
+      out[role] += seconds;
+    }
+  }
+  return out;
+}
+
+/** The parts {@linkcode treeCpuSeconds} splits a process tree's CPU time into. */
+export type CpuRole = "main" | "worker" | "gc" | "runtime" | "children";
 
 /** Samples {@linkcode treeRss} of `root` every `everyMs` until stopped; keeps the peak. */
 export function rssSampler(

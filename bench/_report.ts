@@ -4,6 +4,7 @@
  *
  * @module
  */
+import type { CpuRole } from "./_procs.ts";
 import { LABELS, type SystemName, SYSTEMS } from "./_systems.ts";
 import type { WrkResult } from "./_wrk.ts";
 
@@ -23,6 +24,8 @@ export interface LoadSeries {
   poolExhausted: boolean;
   /** For whd: bytes of database + WAL per stored row, after the last round. */
   bytesPerEvent?: number;
+  /** For whd: CPU µs per request of its process tree by role, one per measured run. */
+  cpuPerRequest: Record<CpuRole, number>[];
 }
 
 /** A drain measurement. */

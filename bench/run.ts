@@ -22,7 +22,7 @@
 import { join } from "node:path";
 import { countRows, fileBytes, seedBacklog } from "./_db.ts";
 import { copyDb, measureDrain } from "./_drain.ts";
-import { Procs, rssSampler } from "./_procs.ts";
+import { type CpuRole, Procs, rssSampler, treeCpuSeconds } from "./_procs.ts";
 import Stripe from "stripe";
 import { eventBody, luaScript, PATH, signedHeaders, writePool } from "./_requests.ts";
 import { type Drain, type LoadSeries, median, noLoss, renderReport } from "./_report.ts";
@@ -142,6 +142,7 @@ async function main(): Promise<string[]> {
     peakProcesses: 0,
     stored: [],
     poolExhausted: false,
+    cpuPerRequest: [],
   } as LoadSeries])) as Record<SystemName, LoadSeries>;
   const listenMs: Record<string, number[]> = {};
 
@@ -164,6 +165,7 @@ async function main(): Promise<string[]> {
           seconds: S.warmSeconds,
           signal: abort.signal,
         });
+        const cpuBefore = treeCpuSeconds(running.proc.pid);
         const result = await runWrk({
           port: running.port,
           path: PATH,
@@ -171,6 +173,15 @@ async function main(): Promise<string[]> {
           seconds: S.seconds,
           signal: abort.signal,
         });
+        const cpuAfter = treeCpuSeconds(running.proc.pid);
+        series.cpuPerRequest.push(
+          Object.fromEntries(
+            Object.entries(cpuAfter).map(([role, seconds]) => [
+              role,
+              (seconds - cpuBefore[role as CpuRole]) * 1e6 / Math.max(1, result.requests),
+            ]),
+          ) as Record<CpuRole, number>,
+        );
         series.rounds.push(result);
         rates[name] = result.perSecond;
         const peak = rss.stop();
@@ -287,6 +298,20 @@ async function main(): Promise<string[]> {
       `${Math.round(load[name].bytesPerEvent ?? NaN).toLocaleString("en-US")} B (body ${
         Math.round(bodyBytes)
       } B)`,
+    ]);
+  }
+  for (const name of ["whd", "whd-no-handlers"] as const) {
+    const cpu = load[name].cpuPerRequest;
+    const role = (r: CpuRole) => Math.round(median(cpu.map((c) => c[r])));
+    const all = Math.round(median(cpu.map((c) => Object.values(c).reduce((a, b) => a + b, 0))));
+    const wrk = Math.round(
+      median(load[name].rounds.map((w) => w.wrkCpu * S.seconds * 1e6 / Math.max(1, w.requests))),
+    );
+    secondary.push([
+      `CPU per request (${name}, µs, median over rounds)`,
+      `${all} in all: main thread ${role("main")}, store worker ${role("worker")}, ` +
+      `V8 GC threads ${role("gc")}, runtime threads ${role("runtime")}, handler hosts ` +
+      `${role("children")} (wrk ${wrk})`,
     ]);
   }
   secondary.push([

@@ -24,7 +24,7 @@ export interface LoadSeries {
   poolExhausted: boolean;
   /** For whd: bytes of database + WAL per stored row, after the last round. */
   bytesPerEvent?: number;
-  /** For whd: CPU µs per request of its process tree by role, one per measured run. */
+  /** CPU µs per request of its process tree by role, one per measured run (reported for whd). */
   cpuPerRequest: Record<CpuRole, number>[];
 }
 

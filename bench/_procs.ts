@@ -223,6 +223,19 @@ export function treeCpuSeconds(root: number): Record<CpuRole, number> {
   return out;
 }
 
+/** CPU µs per request by role between two {@linkcode treeCpuSeconds} readings. */
+export function cpuPerRequest(
+  before: Record<CpuRole, number>,
+  after: Record<CpuRole, number>,
+  requests: number,
+): Record<CpuRole, number> {
+  const out = { ...after };
+  for (const role of Object.keys(out) as CpuRole[]) {
+    out[role] = (after[role] - before[role]) * 1e6 / Math.max(1, requests);
+  }
+  return out;
+}
+
 /** The parts {@linkcode treeCpuSeconds} splits a process tree's CPU time into. */
 export type CpuRole = "main" | "worker" | "gc" | "runtime" | "children";
 

@@ -22,7 +22,7 @@
 import { join } from "node:path";
 import { countRows, fileBytes, seedBacklog } from "./_db.ts";
 import { copyDb, measureDrain } from "./_drain.ts";
-import { type CpuRole, Procs, rssSampler, treeCpuSeconds } from "./_procs.ts";
+import { cpuPerRequest, type CpuRole, Procs, rssSampler, treeCpuSeconds } from "./_procs.ts";
 import Stripe from "stripe";
 import { eventBody, luaScript, PATH, signedHeaders, writePool } from "./_requests.ts";
 import { type Drain, type LoadSeries, median, noLoss, renderReport } from "./_report.ts";
@@ -174,14 +174,7 @@ async function main(): Promise<string[]> {
           signal: abort.signal,
         });
         const cpuAfter = treeCpuSeconds(running.proc.pid);
-        series.cpuPerRequest.push(
-          Object.fromEntries(
-            Object.entries(cpuAfter).map(([role, seconds]) => [
-              role,
-              (seconds - cpuBefore[role as CpuRole]) * 1e6 / Math.max(1, result.requests),
-            ]),
-          ) as Record<CpuRole, number>,
-        );
+        series.cpuPerRequest.push(cpuPerRequest(cpuBefore, cpuAfter, result.requests));
         series.rounds.push(result);
         rates[name] = result.perSecond;
         const peak = rss.stop();

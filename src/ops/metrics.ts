@@ -193,16 +193,36 @@ export class Metrics {
     return this.#types.label(provider, type);
   }
 
-  #seriesFor(name: string, labels: Labels): _Series {
+  /**
+   * The series `name{labels}` of one kind: found by its raw key (labels as given) when it was
+   * asked for before, else by its canonical key, else made by `create`; the raw key is kept.
+   */
+  #resolve<S>(
+    byRaw: Map<string, S>,
+    byKey: Map<string, S>,
+    name: string,
+    labels: Labels,
+    create: (labelText: string) => S,
+  ): S {
     const raw = _rawKey(name, labels);
-    let series = this.#seriesByRaw.get(raw);
+    let series = byRaw.get(raw);
     if (series) return series;
     const labelText = _labelText(labels);
     const k = _key(name, labelText);
-    series = this.#series.get(k);
-    if (!series) this.#series.set(k, series = { family: name, labels: labelText, value: 0 });
-    this.#seriesByRaw.set(raw, series);
+    series = byKey.get(k);
+    if (!series) byKey.set(k, series = create(labelText));
+    byRaw.set(raw, series);
     return series;
+  }
+
+  #seriesFor(name: string, labels: Labels): _Series {
+    return this.#resolve(
+      this.#seriesByRaw,
+      this.#series,
+      name,
+      labels,
+      (labelText) => ({ family: name, labels: labelText, value: 0 }),
+    );
   }
 
   /** Adds `by` (default 1) to a counter. */
@@ -241,26 +261,20 @@ export class Metrics {
    * ```
    */
   histogram(name: string, labels: Labels, buckets: readonly number[]): Histogram {
-    const raw = _rawKey(name, labels);
-    let series = this.#histogramsByRaw.get(raw);
-    if (!series) {
-      const labelText = _labelText(labels);
-      const k = _key(name, labelText);
-      series = this.#histograms.get(k);
-      if (!series) {
-        series = {
-          family: name,
-          labels: labelText,
-          bounds: buckets,
-          counts: new Float64Array(buckets.length + 1),
-          sum: 0,
-          count: 0,
-        };
-        this.#histograms.set(k, series);
-      }
-      this.#histogramsByRaw.set(raw, series);
-    }
-    const s = series;
+    const s = this.#resolve(
+      this.#histogramsByRaw,
+      this.#histograms,
+      name,
+      labels,
+      (labelText) => ({
+        family: name,
+        labels: labelText,
+        bounds: buckets,
+        counts: new Float64Array(buckets.length + 1),
+        sum: 0,
+        count: 0,
+      }),
+    );
     const bounds = s.bounds;
     return {
       observe(value: number) {

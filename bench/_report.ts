@@ -98,7 +98,7 @@ export function renderReport(r: Report): string {
     const s = r.load[name];
     const nonOk = s.rounds.reduce((n, w) => n + w.non2xx, 0);
     const socket = s.rounds.reduce((n, w) => n + w.socketErrors, 0);
-    const stored = name.startsWith("whd")
+    const stored = s.stored.length > 0
       ? `${noLoss(s) ? "yes" : "**NO**"} (${int(sum(s.stored.map((x) => x.rows)))} rows / ${
         int(sum(s.stored.map((x) => x.acked)))
       } 2xx)${s.poolExhausted ? " pool exhausted" : ""}`

@@ -1,7 +1,8 @@
 /**
  * The systems under test, each started as its own process on a fresh loopback port: the bare
- * `Deno.serve` baseline, `whd serve` as users run it (config file, handlers dir, durable libSQL
- * file), `whd serve --no-handlers`, and adnanh/webhook with an HMAC rule running `/bin/true`.
+ * `Deno.serve` baseline, the design floor (`_floor_server.ts`: the least work whd's design does
+ * per delivery), `whd serve` as users run it (config file, handlers dir, durable libSQL file),
+ * `whd serve --no-handlers`, and adnanh/webhook with an HMAC rule running `/bin/true`.
  *
  * @module
  */
@@ -24,13 +25,14 @@ export interface Running {
 }
 
 /** Names of the load systems, in table order. */
-export const SYSTEMS = ["bare", "whd", "whd-no-handlers", "webhook"] as const;
+export const SYSTEMS = ["bare", "floor", "whd", "whd-no-handlers", "webhook"] as const;
 /** One of {@linkcode SYSTEMS}. */
 export type SystemName = typeof SYSTEMS[number];
 
 /** How each system is shown in the tables. */
 export const LABELS: Record<SystemName, string> = {
   bare: "bare `Deno.serve` (reads body, 200)",
+  floor: "design floor (`Deno.serve`, HMAC, `JSON.parse`, grouped durable INSERT; nothing else)",
   whd: "`whd serve` (handlers dir, trivial TS handler, dispatcher on)",
   "whd-no-handlers": "`whd serve --no-handlers`",
   webhook: "adnanh/webhook (HMAC rule, `/bin/true`)",
@@ -147,6 +149,31 @@ export async function startBare(procs: Procs, dir: string): Promise<Running> {
     `${REPO}bench/_bare_server.ts`,
     String(port),
   ], { logFile: join(dir, "bare.log") });
+  return { proc, port, listenMs: await waitForPort(port, proc, since) };
+}
+
+/**
+ * Starts the design floor (`_floor_server.ts`) storing into `dbFile`, with whd's V8 flags so the
+ * two differ only in the work they do.
+ */
+export async function startFloor(
+  procs: Procs,
+  dir: string,
+  dbFile: string,
+  secret: string,
+): Promise<Running> {
+  const port = freePort();
+  const since = performance.now();
+  const proc = procs.spawn("floor", Deno.execPath(), [
+    "run",
+    "--allow-all",
+    ...WHD_V8_FLAGS,
+    `--config=${REPO}deno.json`,
+    `${REPO}bench/_floor_server.ts`,
+    String(port),
+    dbFile,
+    secret,
+  ], { logFile: join(dir, "floor.log") });
   return { proc, port, listenMs: await waitForPort(port, proc, since) };
 }
 

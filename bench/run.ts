@@ -1,13 +1,13 @@
 /**
- * `deno task bench`: whd measured the way users run it, against a bare `Deno.serve` and
- * adnanh/webhook, with wrk as the load generator; prints one markdown report and writes it to
- * `bench/results/latest.md`.
+ * `deno task bench`: whd measured the way users run it, against a bare `Deno.serve`, the design
+ * floor (`_floor_server.ts`: only the work whd's design must do) and adnanh/webhook, with wrk as
+ * the load generator; prints one markdown report and writes it to `bench/results/latest.md`.
  *
  * - Load: interleaved rounds (every round runs every system once, the order rotating), each a
  *   fresh process (and for whd a fresh database) on a loopback port, a short warm-up with other
  *   ids, then `wrk -t1 -c64` sending pre-signed ~1.7 KB Stripe events with unique ids. Ratios
- *   are taken within a round; the report shows medians over rounds. whd's rows are counted
- *   afterwards against the 2xx wrk saw.
+ *   are taken within a round; the report shows medians over rounds. The rows of whd and of the
+ *   floor are counted afterwards against the 2xx wrk saw.
  * - Dispatch: `whd serve` on a seeded backlog with a trivial TS handler and with an `exit 0`
  *   executable; the claim rate over the first events at the normal and at a 10× backlog.
  * - Spawn to listening with the example handlers, peak RSS of each process tree, bytes stored
@@ -30,6 +30,7 @@ import {
   REPO,
   type Running,
   startBare,
+  startFloor,
   startWebhook,
   startWhd,
   type SystemName,
@@ -183,7 +184,7 @@ async function main(): Promise<string[]> {
           series.peakProcesses = peak.processes;
         }
         await procs.stop(running.proc);
-        if (name.startsWith("whd")) {
+        if (name !== "bare" && name !== "webhook") {
           // Each pool has its own id prefix: its rows are checked against its own run's 2xx.
           const main = await countRows(db, "evt_bench_");
           const warmRows = await countRows(db, "evt_warm_");
@@ -293,7 +294,15 @@ async function main(): Promise<string[]> {
       } B)`,
     ]);
   }
-  for (const name of ["whd", "whd-no-handlers"] as const) {
+  secondary.push([
+    "whd vs the design floor (median of per-round ratios)",
+    `with handlers ${
+      median(load.whd.vsBare.map((r, i) => r / load.floor.vsBare[i])).toFixed(2)
+    }×, --no-handlers ${
+      median(load["whd-no-handlers"].vsBare.map((r, i) => r / load.floor.vsBare[i])).toFixed(2)
+    }× of the floor's req/s`,
+  ]);
+  for (const name of ["floor", "whd", "whd-no-handlers"] as const) {
     const cpu = load[name].cpuPerRequest;
     const role = (r: CpuRole) => Math.round(median(cpu.map((c) => c[r])));
     const all = Math.round(median(cpu.map((c) => Object.values(c).reduce((a, b) => a + b, 0))));
@@ -370,7 +379,7 @@ async function main(): Promise<string[]> {
     const silent = load[name].rounds.filter((w) => w.ok === 0).length;
     if (silent > 0) failures.push(`${name} answered no 2xx in ${silent} round(s)`);
   }
-  for (const name of ["whd", "whd-no-handlers"] as const) {
+  for (const name of ["floor", "whd", "whd-no-handlers"] as const) {
     if (!noLoss(load[name])) {
       failures.push(`${name}: stored rows < 2xx ${JSON.stringify(load[name].stored)}`);
     }
@@ -388,6 +397,8 @@ function startSystem(name: SystemName, dir: string, db: string): Promise<Running
   switch (name) {
     case "bare":
       return startBare(procs, dir);
+    case "floor":
+      return startFloor(procs, dir, db, SECRET);
     case "webhook":
       return startWebhook(procs, dir, SECRET);
     default:

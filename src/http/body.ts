@@ -37,14 +37,15 @@ function _connectionError(error: unknown): boolean {
 
 /**
  * Where the listener (`listener.ts`) hangs, on a request it serves, the callback told when the
- * body has been read (`true`) or given up on (`false`: too large, or the read failed). It
- * stops the body timeout then, and closes the connection after the answer when the rest of
- * the body was not read.
+ * body of that request has been read (`true`) or given up on (`false`: too large, or the read
+ * failed). It stops the body timeout then, and closes the connection after the answer when the
+ * rest of the body was not read. The request is passed along: one callback serves all the
+ * requests of a connection.
  */
 export const BODY_READ: unique symbol = Symbol("whd.bodyRead");
 
 /** A request the listener can be told about. */
-type Watched = Request & { [BODY_READ]?: (complete: boolean) => void };
+type Watched = Request & { [BODY_READ]?: (request: Request, complete: boolean) => void };
 
 /**
  * The body's bytes, or `null` when it is larger than `max` (reading stops there). Throws
@@ -54,10 +55,10 @@ export async function readBody(request: Request, max: number): Promise<Uint8Arra
   const done = (request as Watched)[BODY_READ];
   try {
     const body = await _read(request, max);
-    done?.(body !== null);
+    done?.(request, body !== null);
     return body;
   } catch (error) {
-    done?.(false);
+    done?.(request, false);
     throw _connectionError(error) ? new ClientGoneError(error) : error;
   }
 }

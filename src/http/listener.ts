@@ -86,7 +86,7 @@ interface Connection {
   closed: boolean;
   /** While a request's body is awaited: makes its answer the given one (408 at the timeout). */
   answerNow?: (response: Response) => void;
-  /** True while a request of this connection is being handled (see `inTurn`). */
+  /** True while a request of this connection is being handled (see `handlerFor`). */
   inTurn: boolean;
   /** Requests (HTTP/2 multiplexed) waiting for their turn, each resumed in order. */
   queued: (() => void)[];
@@ -220,42 +220,37 @@ export function listen(options: ListenOptions, handler: Deno.ServeHandler): List
   const sweeper = setInterval(sweep, tick);
 
   /**
-   * One request at a time per connection, as HTTP/1.1 has it: an HTTP/2 client (prior
-   * knowledge) multiplexing requests has them handled in turn, so a connection's phase and
-   * deadline always belong to one request and one connection never holds more than one body.
+   * The request handler of one connection. A connection handles one request at a time, as
+   * HTTP/1.1 has it (an HTTP/2 client multiplexing requests has them handled in turn), so a
+   * connection's phase and deadline always belong to one request, one connection never holds
+   * more than one body, and the current request's state lives here, with callbacks made once
+   * per connection rather than per request: each request's own promises and closures live as
+   * long as it waits for the store, past the young generation's collections (README
+   * "Performance").
    */
-  const inTurn = async (state: Connection, answer: () => Promise<Response>) => {
-    // An HTTP/1.1 connection is never busy here: it waits on no promise.
-    if (state.inTurn) await new Promise<void>((resume) => state.queued.push(resume));
-    state.inTurn = true;
-    try {
-      return await answer();
-    } finally {
+  const handlerFor = (entry: Entry<Connection>): Deno.ServeHandler => {
+    const state = entry.value;
+    // The request whose turn it is.
+    let request: Request | undefined;
+    let info: Deno.ServeHandlerInfo | undefined;
+    let bodyRead: boolean | undefined;
+    let answeredByUs = false;
+    let answer: ((response: Response) => void) | undefined;
+
+    const nextTurn = () => {
+      request = info = answer = undefined;
       const next = state.queued.shift();
       if (next) next();
       else state.inTurn = false;
-    }
-  };
-
-  const handle = async (
-    entry: Entry<Connection>,
-    request: Request,
-    info: Deno.ServeHandlerInfo,
-  ): Promise<Response> => {
-    const state = entry.value;
-    if (state.closed) return _closing(503, "connection_closed", "the connection was closed");
-    // Once the answer is written: the connection waits for its next request, or closes when
-    // this answer was its last. The runtime creates `completed` on first access, and rejects it
-    // when the answer could not be written (handled here: unhandled, it would end the process).
-    const completed = info.completed;
-    let last = false;
-    completed.then(() => {
-      if (last) setTimeout(() => close(entry), 0);
-      else if (!state.closed && entry.phase === "busy") {
-        // Stopping: no new requests are waited for; the closing deadline ends it.
+    };
+    /** Once an answer is written, the connection waits for its next request. */
+    const written = () => {
+      // Stopping: no new requests are waited for; the closing deadline ends it.
+      if (!state.closed && entry.phase === "busy") {
         table.enter(entry, stopping ? "closing" : "idle", clock.now());
       }
-    }, () => close(entry));
+    };
+    const writeFailed = () => close(entry);
     /**
      * Makes this answer the connection's last. The connection is closed once the runtime has
      * written it out: one macrotask after `completed` (which resolves as the answer is handed
@@ -264,41 +259,42 @@ export function listen(options: ListenOptions, handler: Deno.ServeHandler): List
      * never gets out.
      */
     const closeAfter = (response: Response): Response => {
-      last = true;
+      info!.completed.then(() => setTimeout(() => close(entry), 0), writeFailed);
       table.enter(entry, "closing", clock.now());
       return response;
     };
-    if (_headerBytes(request) > limits.maxHeaderBytes) {
-      return closeAfter(_closing(
-        431,
-        "headers_too_large",
-        `request headers exceed server.max_header_bytes (${limits.maxHeaderBytes} bytes)`,
-      ));
-    }
-    table.enter(entry, "body", clock.now());
-    let bodyRead: boolean | undefined;
-    (request as Request & { [BODY_READ]?: (complete: boolean) => void })[BODY_READ] = (
-      complete,
-    ) => {
+    const onBodyRead = (of: Request, complete: boolean) => {
+      if (of !== request) return; // a request answered earlier (408) finished reading late
       bodyRead = complete;
       state.answerNow = undefined;
       if (!state.closed && entry.phase === "body") table.enter(entry, "busy", clock.now());
     };
-    // The handler's answer, or ours (408) when the body does not arrive in time.
-    const { promise: answered, resolve, reject } = Promise.withResolvers<Response>();
-    let answeredByUs = false;
-    state.answerNow = (response) => {
+    // The 408 when the body does not arrive in time: it answers in the handler's place.
+    const answerNow = (response: Response) => {
       answeredByUs = true;
-      resolve(response);
+      answer?.(response);
     };
-    Promise.resolve(
-      handler(request, { remoteAddr: state.conn.remoteAddr, completed }),
-    )
-      .then(resolve, reject);
-    let response: Response;
-    try {
-      response = await answered;
-    } catch (error) {
+    const answered = (response: Response): Response => {
+      state.answerNow = undefined;
+      try {
+        // Ours: the handler is still reading the body; it fails once the connection is closed.
+        if (answeredByUs) return closeAfter(response);
+        if (state.closed) return response;
+        // The rest of the body is still on the wire: answer, then close without reading it.
+        const unread = bodyRead === undefined ? _hasBody(request!) : !bodyRead;
+        if (unread || stopping) {
+          try {
+            response.headers.set("connection", "close");
+          } catch { /* immutable headers: the connection is closed all the same */ }
+          return closeAfter(response);
+        }
+        table.enter(entry, "busy", clock.now());
+        return response;
+      } finally {
+        nextTurn();
+      }
+    };
+    const failed = (error: unknown): Response => {
       state.answerNow = undefined;
       if (error instanceof ClientGoneError || state.closed) {
         if (!state.closed) {
@@ -307,35 +303,65 @@ export function listen(options: ListenOptions, handler: Deno.ServeHandler): List
           });
         }
         close(entry);
+        nextTurn();
         return _closing(400, "client_gone", "the connection was closed");
       }
-      response = options.onError(error);
-    }
-    state.answerNow = undefined;
-    // Ours: the handler is still reading the body; it fails once the connection is closed.
-    if (answeredByUs) return closeAfter(response);
-    if (state.closed) return response;
-    // The rest of the body is still on the wire: answer, then close without reading it.
-    const unread = bodyRead === undefined ? _hasBody(request) : !bodyRead;
-    if (unread || stopping) {
+      return answered(options.onError(error));
+    };
+
+    const handle = (
+      current: Request,
+      currentInfo: Deno.ServeHandlerInfo,
+    ): Response | Promise<Response> => {
+      request = current;
+      info = currentInfo;
+      if (state.closed) {
+        nextTurn();
+        return _closing(503, "connection_closed", "the connection was closed");
+      }
+      // The runtime creates `completed` on first access, and rejects it when the answer could
+      // not be written (handled here: unhandled, it would end the process).
+      currentInfo.completed.then(written, writeFailed);
+      if (_headerBytes(current) > limits.maxHeaderBytes) {
+        const response = closeAfter(_closing(
+          431,
+          "headers_too_large",
+          `request headers exceed server.max_header_bytes (${limits.maxHeaderBytes} bytes)`,
+        ));
+        nextTurn();
+        return response;
+      }
+      table.enter(entry, "body", clock.now());
+      bodyRead = undefined;
+      answeredByUs = false;
+      (current as Request & { [BODY_READ]?: typeof onBodyRead })[BODY_READ] = onBodyRead;
+      // The handler's answer, or ours (408) when the body does not arrive in time.
+      const race = Promise.withResolvers<Response>();
+      answer = race.resolve;
+      state.answerNow = answerNow;
       try {
-        response.headers.set("connection", "close");
-      } catch { /* immutable headers: the connection is closed all the same */ }
-      return closeAfter(response);
-    }
-    table.enter(entry, "busy", clock.now());
-    return response;
+        Promise.resolve(handler(current, currentInfo)).then(race.resolve, race.reject);
+      } catch (error) {
+        race.reject(error);
+      }
+      return race.promise.then(answered, failed);
+    };
+
+    return (current, currentInfo) => {
+      if (!state.inTurn) {
+        state.inTurn = true;
+        return handle(current, currentInfo);
+      }
+      return new Promise<void>((resume) => state.queued.push(resume))
+        .then(() => handle(current, currentInfo));
+    };
   };
 
   const serve = (conn: Deno.Conn): Promise<void> => {
     const entry = table.add({ conn, closed: false, inTurn: false, queued: [] }, clock.now());
     let server: ConnectionServer;
     try {
-      server = serveConnection(
-        conn,
-        (request, info) => inTurn(entry.value, () => handle(entry, request, info)),
-        options.onError,
-      );
+      server = serveConnection(conn, handlerFor(entry), options.onError);
     } catch (error) {
       log.debug("could not serve a connection", { error: errorMessage(error) });
       close(entry);

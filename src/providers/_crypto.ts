@@ -63,10 +63,23 @@ export class HmacKey {
 
   /** HMAC of `prefix` (UTF-8) followed by the raw `content` bytes. */
   digest(algorithm: HmacAlgorithm, prefix: string, content: Uint8Array): Uint8Array {
+    return this.#outer(algorithm, prefix, content).digest();
+  }
+
+  /**
+   * The same HMAC as lowercase hex, for schemes that send hex: the runtime encodes it, and no
+   * byte copy of the digest (nor of the signature) is made.
+   */
+  digestHex(algorithm: HmacAlgorithm, prefix: string, content: Uint8Array): string {
+    return this.#outer(algorithm, prefix, content).digest("hex");
+  }
+
+  /** The outer hash state, fed with the inner hash of `prefix` and `content`. */
+  #outer(algorithm: HmacAlgorithm, prefix: string, content: Uint8Array): Hash {
     const states = this.#states.get(algorithm) ?? this.#prepare(algorithm);
     const inner = states.inner.copy();
     if (prefix) inner.update(prefix);
-    return states.outer.copy().update(inner.update(content).digest()).digest();
+    return states.outer.copy().update(inner.update(content).digest());
   }
 
   #prepare(algorithm: HmacAlgorithm): { inner: Hash; outer: Hash } {
@@ -102,6 +115,58 @@ export function hmacDigests(
   body: Uint8Array,
 ): Uint8Array[] {
   return keys.map((key) => key.digest(algorithm, prefix, body));
+}
+
+/** {@linkcode hmacDigests} as lowercase hex (see {@linkcode HmacKey.digestHex}). */
+export function hmacDigestsHex(
+  keys: readonly HmacKey[],
+  algorithm: HmacAlgorithm,
+  prefix: string,
+  body: Uint8Array,
+): string[] {
+  return keys.map((key) => key.digestHex(algorithm, prefix, body));
+}
+
+/**
+ * Whether any computed hex digest equals any candidate (lowercase hex, {@linkcode signatureHex}),
+ * compared in constant time: every character of equal-length texts is compared (lengths are
+ * public: every digest of an algorithm has the same length).
+ */
+export function matchesAnyHex(
+  digests: readonly string[],
+  candidates: readonly string[],
+): boolean {
+  let matched = false;
+  for (const digest of digests) {
+    for (const candidate of candidates) {
+      if (candidate.length !== digest.length) continue;
+      let difference = 0;
+      for (let i = 0; i < digest.length; i++) {
+        difference |= digest.charCodeAt(i) ^ candidate.charCodeAt(i);
+      }
+      if (difference === 0) matched = true;
+    }
+  }
+  return matched;
+}
+
+const _HEX = /^[0-9a-fA-F]*$/;
+/**
+ * The signature of a header value `<prefix><hex digest>` as lowercase hex, or undefined when
+ * the prefix is missing or the rest is not `bytes` bytes of hex (so a malformed header can be
+ * rejected as such, not as a wrong secret).
+ *
+ * @example
+ * ```ts
+ * import { signatureHex } from "./_crypto.ts";
+ * signatureHex("sha256=" + "AB".repeat(32), "sha256=", 32); // "abab…ab"
+ * signatureHex("sha256=abcd", "sha256=", 32); // undefined
+ * ```
+ */
+export function signatureHex(value: string, prefix: string, bytes: number): string | undefined {
+  if (!value.startsWith(prefix) || value.length !== prefix.length + 2 * bytes) return undefined;
+  const hex = value.slice(prefix.length);
+  return _HEX.test(hex) ? hex.toLowerCase() : undefined;
 }
 
 /**

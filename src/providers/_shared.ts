@@ -16,8 +16,10 @@ import { UserError } from "../errors.ts";
 import {
   type HmacAlgorithm,
   hmacDigests,
+  hmacDigestsHex,
   type HmacKey,
   matchesAny,
+  matchesAnyHex,
   prepareKeys,
 } from "./_crypto.ts";
 import type { Rejected, RejectionCode, Verifier, VerifyRequest, VerifyResult } from "./provider.ts";
@@ -230,12 +232,17 @@ export function resolvePointer(value: unknown, pointer: string): unknown {
 }
 
 /** What a provider's signature scheme read from a request's headers. */
-export interface SignedParts {
-  /** Bytes signed before the raw body (Stripe `${t}.`, Slack `v0:${t}:`); "" when none. */
-  prefix: string;
-  /** Candidate signatures; the delivery passes when any one matches a key's digest. */
-  signatures: Uint8Array[];
-}
+export type SignedParts =
+  & {
+    /** Bytes signed before the raw body (Stripe `${t}.`, Slack `v0:${t}:`); "" when none. */
+    prefix: string;
+  }
+  & (
+    /** Candidate signatures; the delivery passes when any one matches a key's digest. */
+    | { signatures: Uint8Array[] }
+    /** The same for schemes that send hex: lowercase hex text (`signatureHex`). */
+    | { hexSignatures: string[] }
+  );
 
 /** A decoded delivery, as a provider's id and type rules see it. */
 export interface Delivery {
@@ -307,8 +314,10 @@ export function templateVerifier(
       if (verifySignature) {
         const parts = scheme.signed(headers, now);
         if (isRejected(parts)) return parts;
-        const digests = hmacDigests(keys, algorithm, parts.prefix, body);
-        if (!matchesAny(digests, parts.signatures)) return badSignature(scheme.signatureName);
+        const matched = "hexSignatures" in parts
+          ? matchesAnyHex(hmacDigestsHex(keys, algorithm, parts.prefix, body), parts.hexSignatures)
+          : matchesAny(hmacDigests(keys, algorithm, parts.prefix, body), parts.signatures);
+        if (!matched) return badSignature(scheme.signatureName);
       }
       const decoded = decodeBody(body);
       if (isRejected(decoded)) return decoded;

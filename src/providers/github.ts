@@ -20,7 +20,7 @@
  * @module
  */
 import type { WebhookConfig } from "../config/schema.ts";
-import { computeHmac, decodeSignature, DIGEST_BYTES } from "./_crypto.ts";
+import { computeHmac, DIGEST_BYTES, signatureHex } from "./_crypto.ts";
 import { type Delivery, isFormBody, reject, stringField, templateVerifier } from "./_shared.ts";
 import type { ProviderKind, Verifier, VerifyResult } from "./provider.ts";
 
@@ -38,7 +38,7 @@ function _createVerifier(webhook: WebhookConfig, secrets: readonly string[]): Ve
             "Webhooks → Secret) equal to this webhook's signing secret",
         );
       }
-      const sig = decodeSignature(header, _PREFIX, "hex", DIGEST_BYTES.sha256);
+      const sig = signatureHex(header, _PREFIX, DIGEST_BYTES.sha256);
       if (!sig) {
         return reject(
           "bad_signature",
@@ -46,7 +46,7 @@ function _createVerifier(webhook: WebhookConfig, secrets: readonly string[]): Ve
             "as GitHub produced it",
         );
       }
-      return { prefix: "", signatures: [sig] };
+      return { prefix: "", hexSignatures: [sig] };
     },
     unwrap(text, headers) {
       if (!isFormBody(headers)) return text;

@@ -27,7 +27,7 @@
  * @module
  */
 import type { WebhookConfig } from "../config/schema.ts";
-import { computeHmac, decodeSignature, DIGEST_BYTES, randomId, sha256Hex } from "./_crypto.ts";
+import { computeHmac, DIGEST_BYTES, randomId, sha256Hex, signatureHex } from "./_crypto.ts";
 import {
   checkTimestamp,
   isFormBody,
@@ -145,7 +145,7 @@ function _createVerifier(webhook: WebhookConfig, secrets: readonly string[]): Ve
       if (missing) return missing;
       const stale = checkTimestamp(timestamp!, now, tolerance, "X-Slack-Request-Timestamp");
       if (stale) return stale;
-      const sig = decodeSignature(header!, _PREFIX, "hex", DIGEST_BYTES.sha256);
+      const sig = signatureHex(header!, _PREFIX, DIGEST_BYTES.sha256);
       if (!sig) {
         return reject(
           "bad_signature",
@@ -153,7 +153,7 @@ function _createVerifier(webhook: WebhookConfig, secrets: readonly string[]): Ve
             "Slack produced it",
         );
       }
-      return { prefix: `v0:${timestamp}:`, signatures: [sig] };
+      return { prefix: `v0:${timestamp}:`, hexSignatures: [sig] };
     },
     json: false,
     identify: ({ headers, text, body }) =>

@@ -14,7 +14,7 @@
  * @module
  */
 import type { WebhookConfig } from "../config/schema.ts";
-import { computeHmac, decodeHex, randomId } from "./_crypto.ts";
+import { computeHmac, DIGEST_BYTES, randomId, signatureHex } from "./_crypto.ts";
 import { checkTimestamp, reject, stringField, templateVerifier } from "./_shared.ts";
 import type { ProviderKind, Verifier, VerifyResult } from "./provider.ts";
 
@@ -23,7 +23,8 @@ const _HEADER = "stripe-signature";
 /** What a `Stripe-Signature` header holds that we use. */
 interface _Parsed {
   timestamp?: string;
-  v1: Uint8Array[];
+  /** The v1 signatures as lowercase hex. */
+  v1: string[];
 }
 
 function _parseHeader(header: string): _Parsed {
@@ -35,10 +36,9 @@ function _parseHeader(header: string): _Parsed {
     const value = part.slice(eq + 1).trim();
     if (key === "t") out.timestamp = value;
     else if (key === "v1") {
-      const bytes = decodeHex(value);
-      // A v1 that is not hex can never match: keep an empty placeholder so the delivery is
-      // rejected as bad_signature rather than missing_signature.
-      out.v1.push(bytes ?? new Uint8Array(0));
+      // A v1 that is not a SHA-256 in hex can never match: keep an empty placeholder so the
+      // delivery is rejected as bad_signature rather than missing_signature.
+      out.v1.push(signatureHex(value, "", DIGEST_BYTES.sha256) ?? "");
     }
   }
   return out;
@@ -66,7 +66,7 @@ function _createVerifier(webhook: WebhookConfig, secrets: readonly string[]): Ve
         );
       }
       return checkTimestamp(parsed.timestamp, now, tolerance, "Stripe-Signature t=") ??
-        { prefix: `${parsed.timestamp}.`, signatures: parsed.v1 };
+        { prefix: `${parsed.timestamp}.`, hexSignatures: parsed.v1 };
     },
     identify: ({ value, text }) => _identify(value, text, webhook),
   });

@@ -5,9 +5,12 @@ import {
   decodeHex,
   type HmacAlgorithm,
   hmacDigests,
+  hmacDigestsHex,
   HmacKey,
   matchesAny,
+  matchesAnyHex,
   prepareKeys,
+  signatureHex,
 } from "../../src/providers/_crypto.ts";
 
 const encoder = new TextEncoder();
@@ -25,11 +28,9 @@ Deno.test("HmacKey: equals node:crypto createHmac for every algorithm and key le
         const expected = createHmac(algorithm, secret).update(prefix).update(body).digest();
         // Twice: the cached keyed states must not be consumed by a digest.
         for (let round = 0; round < 2; round++) {
-          assert.deepEqual(
-            Buffer.from(key.digest(algorithm, prefix, body)),
-            expected,
-            `${algorithm} key ${length} prefix ${JSON.stringify(prefix)} round ${round}`,
-          );
+          const what = `${algorithm} key ${length} prefix ${JSON.stringify(prefix)} round ${round}`;
+          assert.deepEqual(Buffer.from(key.digest(algorithm, prefix, body)), expected, what);
+          assert.equal(key.digestHex(algorithm, prefix, body), expected.toString("hex"), what);
         }
       }
     }
@@ -51,6 +52,41 @@ Deno.test("hmacDigests and matchesAny: any key of the rotation list may match an
   assert.equal(matchesAny(digests, [bad]), false);
   assert.equal(matchesAny(digests, [good.subarray(0, 31)]), false);
   assert.equal(matchesAny(digests, []), false);
+});
+
+Deno.test("hmacDigestsHex and matchesAnyHex: any key may match any candidate, of the same length only", () => {
+  const keys = prepareKeys(["old-secret", "new-secret"]);
+  const good = createHmac("sha256", "new-secret").update(body).digest("hex");
+  const bad = createHmac("sha256", "other-secret").update(body).digest("hex");
+  const digests = hmacDigestsHex(keys, "sha256", "", body);
+  assert.equal(matchesAnyHex(digests, [bad, good]), true);
+  assert.equal(matchesAnyHex(digests, [bad]), false);
+  assert.equal(matchesAnyHex(digests, [good.slice(0, 62)]), false);
+  assert.equal(matchesAnyHex(digests, [good + "00"]), false);
+  // One character off, at either end.
+  const flip = (c: string) => c === "0" ? "1" : "0";
+  assert.equal(matchesAnyHex(digests, [flip(good[0]) + good.slice(1)]), false);
+  assert.equal(matchesAnyHex(digests, [good.slice(0, -1) + flip(good.at(-1)!)]), false);
+  assert.equal(matchesAnyHex(digests, [""]), false);
+  assert.equal(matchesAnyHex(digests, []), false);
+});
+
+Deno.test("signatureHex: prefix, then exactly the digest's bytes in hex of either case, lowercased", () => {
+  assert.equal(signatureHex(`sha256=${"Ab".repeat(32)}`, "sha256=", 32), "ab".repeat(32));
+  assert.equal(signatureHex("ab".repeat(20), "", 20), "ab".repeat(20));
+  for (
+    const value of [
+      "ab".repeat(32), // no prefix
+      `sha1=${"ab".repeat(32)}`,
+      `sha256=${"ab".repeat(31)}`, // short
+      `sha256=${"ab".repeat(33)}`, // long
+      `sha256=${"ab".repeat(31)}zz`, // not hex
+      `sha256= ${"ab".repeat(31)}a`,
+      "sha256=",
+    ]
+  ) {
+    assert.equal(signatureHex(value, "sha256=", 32), undefined, value);
+  }
 });
 
 Deno.test("decodeHex: either case decodes; empty, odd-length and non-hex text do not", () => {

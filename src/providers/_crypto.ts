@@ -127,29 +127,6 @@ export function hmacDigestsHex(
   return keys.map((key) => key.digestHex(algorithm, prefix, body));
 }
 
-/**
- * Whether any computed hex digest equals any candidate (lowercase hex, {@linkcode signatureHex}),
- * compared in constant time: every character of equal-length texts is compared (lengths are
- * public: every digest of an algorithm has the same length).
- */
-export function matchesAnyHex(
-  digests: readonly string[],
-  candidates: readonly string[],
-): boolean {
-  let matched = false;
-  for (const digest of digests) {
-    for (const candidate of candidates) {
-      if (candidate.length !== digest.length) continue;
-      let difference = 0;
-      for (let i = 0; i < digest.length; i++) {
-        difference |= digest.charCodeAt(i) ^ candidate.charCodeAt(i);
-      }
-      if (difference === 0) matched = true;
-    }
-  }
-  return matched;
-}
-
 const _HEX = /^[0-9a-fA-F]*$/;
 /**
  * The signature of a header value `<prefix><hex digest>` as lowercase hex, or undefined when
@@ -177,15 +154,40 @@ export function matchesAny(
   digests: readonly Uint8Array[],
   candidates: readonly Uint8Array[],
 ): boolean {
+  return _anyEqual(digests, candidates, timingSafeEqual);
+}
+
+/**
+ * {@linkcode matchesAny} for hex digests and candidates (lowercase, {@linkcode signatureHex}):
+ * every character of equal-length texts is compared.
+ */
+export function matchesAnyHex(
+  digests: readonly string[],
+  candidates: readonly string[],
+): boolean {
+  return _anyEqual(digests, candidates, _sameText);
+}
+
+/** Whether any pair of equal length is `equal`; every such pair is compared, matched or not. */
+function _anyEqual<T extends { length: number }>(
+  digests: readonly T[],
+  candidates: readonly T[],
+  equal: (a: T, b: T) => boolean,
+): boolean {
   let matched = false;
   for (const digest of digests) {
     for (const candidate of candidates) {
-      if (candidate.length === digest.length && timingSafeEqual(candidate, digest)) {
-        matched = true;
-      }
+      if (candidate.length === digest.length && equal(candidate, digest)) matched = true;
     }
   }
   return matched;
+}
+
+/** Whether two texts of the same length are equal, looking at every character. */
+function _sameText(a: string, b: string): boolean {
+  let difference = 0;
+  for (let i = 0; i < a.length; i++) difference |= a.charCodeAt(i) ^ b.charCodeAt(i);
+  return difference === 0;
 }
 
 /** HMAC of `content` with a text or byte key, for signing (not on the hot path). */

@@ -16,11 +16,33 @@
  * ```
  * @module
  */
-import type { Client } from "@libsql/client";
 import { UserError } from "../errors.ts";
 import { ATTEMPTS_MIGRATION_SQL } from "./attempts.ts";
 import { CONSOLE_MIGRATION_SQL } from "./console_schema.ts";
 import { ORDERING_MIGRATION_SQL } from "./ordering.ts";
+
+/** A result's rows as {@linkcode migrate} reads them: by column name. */
+interface _Rows {
+  rows: ArrayLike<Record<string, unknown>>;
+}
+
+/** A write transaction as {@linkcode migrate} uses it (`@libsql/client`'s `Transaction`). */
+export interface MigrationTransaction {
+  execute(stmt: string | { sql: string; args: (string | number)[] }): Promise<_Rows>;
+  commit(): Promise<void>;
+  rollback(): Promise<void>;
+  close(): void;
+  readonly closed: boolean;
+}
+
+/**
+ * A connection as {@linkcode migrate} uses it: `@libsql/client`'s `Client`, or the store worker's
+ * `libsql` connection (`native_engine.ts`).
+ */
+export interface MigrationTarget {
+  execute(sql: string): Promise<_Rows>;
+  transaction(mode: "write"): Promise<MigrationTransaction>;
+}
 
 /** One schema step: `version` counts up from 1 without gaps; `sql` runs in one transaction. */
 export interface Migration {
@@ -128,7 +150,7 @@ const _CREATE_VERSIONS = `CREATE TABLE IF NOT EXISTS schema_migrations (
  * transaction. Throws a {@linkcode UserError} when the database is newer than `migrations`.
  */
 export async function migrate(
-  client: Client,
+  client: MigrationTarget,
   migrations: readonly Migration[],
   now: () => number = Date.now,
 ): Promise<number> {
@@ -167,7 +189,7 @@ export async function migrate(
 
 /** The highest applied migration version (0 for an empty database). */
 async function _currentVersion(
-  db: Pick<Client, "execute">,
+  db: Pick<MigrationTarget, "execute"> | MigrationTransaction,
 ): Promise<number> {
   const rs = await db.execute("SELECT COALESCE(MAX(version), 0) AS v FROM schema_migrations");
   return Number(rs.rows[0].v);

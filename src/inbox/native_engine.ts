@@ -2,29 +2,60 @@
  * A {@linkcode SqlEngine} on the `libsql` driver itself (the better-sqlite3-like package under
  * `@libsql/client`), for a local file inside the store worker: each distinct SQL text is
  * prepared once and reused, and rows come back as plain arrays without the client's per-value
- * conversions. The database must already exist and be migrated ({@linkcode openClientEngine}).
+ * conversions. {@linkcode openMigratedNativeEngine} opens it (WAL, synchronous FULL), creating and
+ * migrating the file on that same connection.
  *
  * @example
  * ```ts
- * import { openNativeEngine } from "./native_engine.ts";
- * const engine = openNativeEngine("data/whd.db", 5000);
+ * import { openMigratedNativeEngine } from "./native_engine.ts";
+ * const engine = await openMigratedNativeEngine("file:data/whd.db", 5000);
  * await engine.execute({ sql: "SELECT COUNT(*) FROM events", args: [] });
  * engine.close();
  * ```
  * @module
  */
 import Database from "libsql";
-import type { SqlEngine, SqlResult, SqlStatement } from "./sql_engine.ts";
+import { UserError } from "../errors.ts";
+import { INBOX_MIGRATIONS, migrate, type MigrationTarget } from "./migrations.ts";
+import {
+  cannotOpen,
+  createDatabaseDir,
+  filePathOf,
+  NOT_A_WHD_DATABASE,
+  type SqlEngine,
+  type SqlResult,
+  type SqlStatement,
+} from "./sql_engine.ts";
 
 /** Most prepared statements kept (accept groups have one SQL text per group size). */
 const _CACHE_SIZE = 600;
 
 /**
- * Opens the file at `path` (WAL, synchronous FULL, `busyTimeoutMs` wait for other processes'
- * locks).
+ * Opens the `file:` database at `url` (WAL, synchronous FULL, `busyTimeoutMs` wait for other
+ * processes' locks), creating it (and its directory) and bringing its schema up to date on that
+ * same connection. Migrating through
+ * `@libsql/client` first left that client's connection open until its statements were
+ * garbage-collected, and SQLite then keeps its descriptor of the file for as long as this
+ * connection holds a lock: a second descriptor for the life of the process, which slowed the
+ * store worker's transactions (README "Performance"). Throws a {@linkcode UserError} when the
+ * file cannot be opened as a whd database.
  */
-export function openNativeEngine(path: string, busyTimeoutMs: number): SqlEngine {
-  return new _NativeEngine(path, busyTimeoutMs);
+export async function openMigratedNativeEngine(
+  url: string,
+  busyTimeoutMs: number,
+): Promise<SqlEngine> {
+  const path = filePathOf(url)!;
+  await createDatabaseDir(path);
+  let engine: _NativeEngine | undefined;
+  try {
+    engine = new _NativeEngine(path, busyTimeoutMs);
+    await migrate(engine.migrationTarget(), INBOX_MIGRATIONS);
+    return engine;
+  } catch (error) {
+    await engine?.close();
+    if (error instanceof UserError) throw error;
+    throw cannotOpen(url, error, NOT_A_WHD_DATABASE);
+  }
 }
 
 interface _Prepared {
@@ -111,12 +142,52 @@ class _NativeEngine implements SqlEngine {
     }
   }
 
+  /** This connection as {@linkcode migrate} uses it: rows by column name, one transaction. */
+  migrationTarget(): MigrationTarget {
+    const db = this.#db;
+    const run = (stmt: string | { sql: string; args: (string | number)[] }) => {
+      const { sql, args } = typeof stmt === "string" ? { sql: stmt, args: [] } : stmt;
+      const prepared = db.prepare(sql);
+      if (prepared.reader) return Promise.resolve({ rows: prepared.all(args) as _Row[] });
+      prepared.run(args);
+      return Promise.resolve({ rows: [] });
+    };
+    return {
+      execute: run,
+      transaction: () => {
+        db.exec("BEGIN IMMEDIATE");
+        let closed = false;
+        // Closed once COMMIT or ROLLBACK succeeded: after a failed COMMIT the caller rolls back.
+        const end = (sql: string) => {
+          db.exec(sql);
+          closed = true;
+          return Promise.resolve();
+        };
+        return Promise.resolve({
+          execute: run,
+          commit: () => end("COMMIT"),
+          rollback: () => end("ROLLBACK"),
+          close: () => {
+            if (!closed && db.inTransaction) db.exec("ROLLBACK");
+            closed = true;
+          },
+          get closed() {
+            return closed;
+          },
+        });
+      },
+    };
+  }
+
   close(): Promise<void> {
     this.#cache.clear();
     this.#db.close();
     return Promise.resolve();
   }
 }
+
+/** A row by column name, as the driver returns it outside raw mode. */
+type _Row = Record<string, unknown>;
 
 /** The driver's error with its SQLite code in the message (`SQLITE_BUSY: database is locked`). */
 function _withCode(error: unknown): unknown {

@@ -92,15 +92,7 @@ export function isMemoryUrl(url: string): boolean {
 export async function openClientEngine(options: EngineOptions): Promise<SqlEngine> {
   const filePath = filePathOf(options.url);
   const inMemory = isMemoryUrl(options.url);
-  if (filePath !== undefined && !inMemory) {
-    await Deno.mkdir(dirname(filePath), { recursive: true }).catch((error) => {
-      throw new UserError(
-        `cannot create the directory for the inbox database ${filePath}: ${errorMessage(error)}. ` +
-          `Fix the permissions or change database.url.`,
-        { cause: error },
-      );
-    });
-  }
+  if (filePath !== undefined && !inMemory) await createDatabaseDir(filePath);
   let client: Client;
   try {
     client = createClient({
@@ -112,12 +104,7 @@ export async function openClientEngine(options: EngineOptions): Promise<SqlEngin
       timeout: filePath === undefined ? undefined : options.busyTimeoutMs ?? 5000,
     });
   } catch (error) {
-    throw new UserError(
-      `cannot open the inbox database ${redactUrl(options.url)}: ${
-        redactUrl(errorMessage(error))
-      }. Check database.url.`,
-      { cause: error },
-    );
+    throw cannotOpen(options.url, error, "Check database.url.");
   }
   try {
     if (filePath !== undefined) {
@@ -130,15 +117,32 @@ export async function openClientEngine(options: EngineOptions): Promise<SqlEngin
   } catch (error) {
     client.close();
     if (error instanceof UserError) throw error;
-    throw new UserError(
-      `cannot open the inbox database ${redactUrl(options.url)}: ${
-        redactUrl(errorMessage(error))
-      }. Check database.url and that the file is a whd database.`,
-      { cause: error },
-    );
+    throw cannotOpen(options.url, error, NOT_A_WHD_DATABASE);
   }
   // Reconnecting would lose an in-memory database, so only real files recover that way.
   return new _ClientEngine(client, filePath !== undefined && !inMemory);
+}
+
+/** The fix named when a database opens but cannot be read or migrated as whd's. */
+export const NOT_A_WHD_DATABASE = "Check database.url and that the file is a whd database.";
+
+/** Creates the directory of a database file, or throws a {@linkcode UserError} saying why not. */
+export async function createDatabaseDir(filePath: string): Promise<void> {
+  await Deno.mkdir(dirname(filePath), { recursive: true }).catch((error) => {
+    throw new UserError(
+      `cannot create the directory for the inbox database ${filePath}: ${errorMessage(error)}. ` +
+        `Fix the permissions or change database.url.`,
+      { cause: error },
+    );
+  });
+}
+
+/** The {@linkcode UserError} for a database that could not be opened (URL credentials redacted). */
+export function cannotOpen(url: string, error: unknown, fix: string): UserError {
+  return new UserError(
+    `cannot open the inbox database ${redactUrl(url)}: ${redactUrl(errorMessage(error))}. ${fix}`,
+    { cause: error },
+  );
 }
 
 class _ClientEngine implements SqlEngine {

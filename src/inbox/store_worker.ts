@@ -8,8 +8,8 @@
 /// <reference no-default-lib="true" />
 /// <reference lib="deno.worker" />
 import { UserError } from "../errors.ts";
-import { openNativeEngine } from "./native_engine.ts";
-import { filePathOf, isMemoryUrl, openClientEngine, type SqlEngine } from "./sql_engine.ts";
+import { openMigratedNativeEngine } from "./native_engine.ts";
+import { isMemoryUrl, openClientEngine, type SqlEngine } from "./sql_engine.ts";
 import type { WorkerReply, WorkerRequest } from "./worker_protocol.ts";
 
 function _serve(scope: typeof self): void {
@@ -31,15 +31,14 @@ function _serve(scope: typeof self): void {
       try {
         switch (request.type) {
           case "open":
-            engine = await openClientEngine(request.options);
-            if (!isMemoryUrl(request.options.url) && request.options.native !== false) {
-              // Created and migrated: from now on the driver itself, with prepared statements.
-              await engine.close();
-              engine = openNativeEngine(
-                filePathOf(request.options.url)!,
+            // A file on the driver itself (prepared statements), created and migrated on the
+            // connection that then serves; `native: false` and in-memory files on the client.
+            engine = !isMemoryUrl(request.options.url) && request.options.native !== false
+              ? await openMigratedNativeEngine(
+                request.options.url,
                 request.options.busyTimeoutMs ?? 5000,
-              );
-            }
+              )
+              : await openClientEngine(request.options);
             reply({ id: request.id, ok: true, result: null });
             return;
           case "execute":

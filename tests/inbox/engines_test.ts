@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import type { OpenInboxOptions } from "../../src/inbox/libsql_inbox.ts";
-import { ev, T0, withInbox } from "./_helpers.ts";
+import { ev, INBOX_MODULE, runChild, T0, withDir, withInbox } from "./_helpers.ts";
 
 // The same contract on each way the inbox can reach SQLite: the store worker on the libsql
 // driver (default), the worker on @libsql/client, and @libsql/client on the calling thread (the
@@ -53,3 +53,28 @@ for (const [name, options] of ENGINES) {
     }, { ...options, now: () => T0 + 200 });
   });
 }
+
+Deno.test("worker + libsql driver: one descriptor of the database file, whether it created the file or not", async () => {
+  // A second connection left open by migrating through another client made the store worker's
+  // transactions slower (README "Performance"). Each open runs in a process of its own, as
+  // whd serve does, and counts the descriptors it holds on the file itself.
+  await withDir(async ({ dir, url }) => {
+    const openAndCount = (id: string) =>
+      runChild(
+        dir,
+        `import { openInbox } from ${JSON.stringify(INBOX_MODULE)};
+         const inbox = await openInbox({ url: ${JSON.stringify(url)} });
+         await inbox.accept({ provider: "stripe", id: ${JSON.stringify(id)}, webhook: "main",
+           type: "t", payload: "{}", receivedAt: Date.now(), source: "delivery" });
+         const path = Deno.realPathSync(${JSON.stringify(`${dir}/whd.db`)});
+         let count = 0;
+         for (const fd of Deno.readDirSync("/proc/self/fd")) {
+           try { if (Deno.readLinkSync("/proc/self/fd/" + fd.name) === path) count++; } catch {}
+         }
+         console.log(JSON.stringify({ count, pending: (await inbox.counts()).pending }));
+         inbox.close();`,
+      ).then((out) => JSON.parse(out));
+    assert.deepEqual(await openAndCount("created"), { count: 1, pending: 1 });
+    assert.deepEqual(await openAndCount("reopened"), { count: 1, pending: 2 });
+  });
+});

@@ -2,9 +2,10 @@
  * The connection under the inbox: runs SQL statements and write transactions, nothing more.
  *
  * {@linkcode openClientEngine} opens a database with `@libsql/client` (creating, tuning and
- * migrating it). It runs on the main thread for libSQL servers (already asynchronous) and inside
- * the store worker for `file:` databases, whose driver is synchronous. Results are plain arrays so
- * they cross a worker boundary cheaply.
+ * migrating it). It runs on the main thread for libSQL servers (already asynchronous); the store
+ * worker serves `file:` databases on the `libsql` driver itself (`native_engine.ts`), or on this
+ * client when asked (`native: false`). Results are plain arrays so they cross a worker boundary
+ * cheaply.
  *
  * @example
  * ```ts

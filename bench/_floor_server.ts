@@ -41,7 +41,8 @@ function signatureMatches(header: string, body: Uint8Array): boolean {
   return difference === 0;
 }
 
-// Create and migrate the file as whd does, then hand it to the store worker.
+// Create and migrate the file (whd's schema and migrations), then hand it to the store worker;
+// the client's connection is gone by then (the process holds one descriptor of the file).
 await (await openClientEngine({ url: `file:${dbFile}` })).close();
 const worker = new Worker(new URL("./_floor_store.ts", import.meta.url), { type: "module" });
 await new Promise((opened) => {

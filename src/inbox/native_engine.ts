@@ -33,12 +33,11 @@ const _CACHE_SIZE = 600;
 /**
  * Opens the `file:` database at `url` (WAL, synchronous FULL, `busyTimeoutMs` wait for other
  * processes' locks), creating it (and its directory) and bringing its schema up to date on that
- * same connection. Migrating through
- * `@libsql/client` first left that client's connection open until its statements were
- * garbage-collected, and SQLite then keeps its descriptor of the file for as long as this
- * connection holds a lock: a second descriptor for the life of the process, which slowed the
- * store worker's transactions (README "Performance"). Throws a {@linkcode UserError} when the
- * file cannot be opened as a whd database.
+ * same connection. (Migrating through `@libsql/client` first left that client's connection open
+ * until its statements were garbage-collected, and SQLite then kept its descriptor of the file
+ * for as long as this connection held a lock: a second descriptor for the life of the process;
+ * README "Performance".) Throws a {@linkcode UserError} when the file cannot be opened as a whd
+ * database.
  */
 export async function openMigratedNativeEngine(
   url: string,

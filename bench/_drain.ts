@@ -45,6 +45,7 @@ export async function measureDrain(o: DrainOptions): Promise<Drain> {
   let done = 0;
   let now = listenedAt;
   let peakRss = 0;
+  let peakProcesses = 0;
   try {
     while (true) {
       done = await countDone(o.dbFile);
@@ -61,6 +62,7 @@ export async function measureDrain(o: DrainOptions): Promise<Drain> {
     const peak = rss.stop();
     await o.procs.stop(whd.proc);
     peakRss = peak.peakBytes;
+    peakProcesses = peak.processes;
   }
   const end = firstKAt ?? { t: now, done };
   const seconds = (now - listenedAt) / 1000;
@@ -75,6 +77,7 @@ export async function measureDrain(o: DrainOptions): Promise<Drain> {
       : 0,
     capped: done < target,
     peakRss,
+    peakProcesses,
     statuses: await countByStatus(o.dbFile),
   };
 }

@@ -42,6 +42,8 @@ export interface Drain {
   firstK: number;
   capped: boolean;
   peakRss: number;
+  /** Processes in whd's tree when its RSS peaked (whd and the handler hosts it had started). */
+  peakProcesses: number;
   /** Rows per status after whd stopped (all rows: nothing may be missing). */
   statuses: Record<string, number>;
 }
@@ -181,7 +183,9 @@ export function renderReport(r: Report): string {
     ],
     [
       "peak RSS whd + handler hosts (load rounds; TS drain)",
-      `${mb(whd.peakRss)} (${whd.peakProcesses} proc); ${mb(r.drainTs.peakRss)}`,
+      `${mb(whd.peakRss)} (${whd.peakProcesses} proc); ${
+        mb(r.drainTs.peakRss)
+      } (${r.drainTs.peakProcesses} proc)`,
       "≤ 300 MB",
       Math.max(whd.peakRss, r.drainTs.peakRss) <= 300e6,
     ],

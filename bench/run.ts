@@ -330,7 +330,7 @@ async function main(): Promise<string[]> {
     `drain ${drainExec.backlog.toLocaleString("en-US")}, exec handler: first ${S.firstK}`,
     `${Math.round(drainExec.firstKPerSecond)} events/s; peak RSS ${
       Math.round(drainExec.peakRss / 1e6)
-    } MB`,
+    } MB (${drainExec.peakProcesses} proc)`,
   ]);
   secondary.push([
     `${drainBig.backlog.toLocaleString("en-US")} backlog, TS handler`,

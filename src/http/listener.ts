@@ -37,6 +37,7 @@ import { errorMessage } from "../errors.ts";
 import type { Logger } from "../ops/log.ts";
 import { BODY_READ, ClientGoneError } from "./body.ts";
 import { ConnectionTable, type Entry } from "./connection_table.ts";
+import { headBytes } from "./head_bytes.ts";
 import { createRefuser } from "./refuse.ts";
 import { assertConnectionServing, type ConnectionServer, serveConnection } from "./serve_http.ts";
 import { rateLimited } from "../ops/throttle.ts";
@@ -110,16 +111,6 @@ function _closing(status: number, error: string, message: string): Response {
     status,
     headers: { "content-type": "application/json", connection: "close" },
   });
-}
-
-/**
- * Header bytes as sent: request line, and for each header `name: value\r\n`. (`forEach`, not
- * `for…of`: it makes no [name, value] array per header, ~40% less time on a webhook's head.)
- */
-function _headerBytes(request: Request): number {
-  let size = request.method.length + request.url.length + 12;
-  request.headers.forEach((value, name) => size += name.length + value.length + 4);
-  return size;
 }
 
 /** Whether a request announces a body (so not reading it leaves bytes on the connection). */
@@ -322,7 +313,7 @@ export function listen(options: ListenOptions, handler: Deno.ServeHandler): List
       // The runtime creates `completed` on first access, and rejects it when the answer could
       // not be written (handled here: unhandled, it would end the process).
       currentInfo.completed.then(written, writeFailed);
-      if (_headerBytes(current) > limits.maxHeaderBytes) {
+      if (headBytes(current) > limits.maxHeaderBytes) {
         const response = closeAfter(_closing(
           431,
           "headers_too_large",

@@ -10,7 +10,7 @@
  * sizes are summed over the runtime's own list instead (`InnerRequest.headerList`, reached
  * through the `Headers` object's internal "header target", as `serve_http.ts` reaches the
  * engine): built afresh on each read and dropped at once. On a request or a Deno without it,
- * `forEach` counts the same.
+ * `forEach` counts instead (the same, but for a repeated name: its values joined in one line).
  *
  * @example
  * ```ts
@@ -30,8 +30,11 @@ let _targetKey: symbol | null | undefined;
 
 /** The `Headers` object's internal "header target" symbol; null when this Deno has none. */
 function _targetSymbol(headers: Headers): symbol | null {
-  _targetKey ??=
-    Object.getOwnPropertySymbols(headers).find((s) => s.description === "header target") ?? null;
+  if (_targetKey === undefined) {
+    _targetKey = Object.getOwnPropertySymbols(headers).find((s) =>
+      s.description === "header target"
+    ) ?? null;
+  }
   return _targetKey;
 }
 

@@ -116,6 +116,24 @@ function _startAdminListener(
   }
 }
 
+/**
+ * Starts the admin listener with `start`, and again when it was handed the webhook `port`: an
+ * admin listener asked for any free port (`admin.listen: 127.0.0.1:0`) is bound before the
+ * webhook port, and with `--workers` the supervisor has only probed that port, so the system may
+ * give it to the admin listener, and the worker could then not listen. The second listener is
+ * bound before the first is closed, so it cannot be handed the same port again.
+ */
+export async function startAdminAwayFrom(
+  port: number,
+  start: () => AdminListener,
+): Promise<AdminListener> {
+  const admin = start();
+  if (port === 0 || admin.port !== port) return admin;
+  const again = start();
+  await admin.shutdown();
+  return again;
+}
+
 /** Descriptors kept for the database, handler pipes and logs when capping connections. */
 const _RESERVED_FDS = 128;
 
@@ -217,22 +235,23 @@ export async function serve(ctx: CliContext, options: ServeOptions = {}): Promis
   let admin: AdminListener | undefined;
   if (adminConfig && (!role || role.index === 1)) {
     try {
-      admin = _startAdminListener(adminConfig, {
-        metrics,
-        handlers: handlerState,
-        store: () =>
-          "health" in inbox ? (inbox.health as () => StoreHealth)() : { available: true },
-        console: {
-          inbox: inbox as Inbox,
-          handlers: () => handlerTable(config, dispatcher ? dispatcher.registry : null),
-          scrub: (text) => log.scrub(text),
-          clock: withTimers(clock),
-          log: log.child({ component: "console" }),
-          wake: dispatcher ? () => dispatcher.notify() : wakeSupervisor,
-          // A run is recorded when it ends: within its timeout and the lease margin (≤ 10 s).
-          settleMs: config.handlers.timeout_ms + 60_000,
-        },
-      }, log);
+      admin = await startAdminAwayFrom(port, () =>
+        _startAdminListener(adminConfig, {
+          metrics,
+          handlers: handlerState,
+          store: () =>
+            "health" in inbox ? (inbox.health as () => StoreHealth)() : { available: true },
+          console: {
+            inbox: inbox as Inbox,
+            handlers: () => handlerTable(config, dispatcher ? dispatcher.registry : null),
+            scrub: (text) => log.scrub(text),
+            clock: withTimers(clock),
+            log: log.child({ component: "console" }),
+            wake: dispatcher ? () => dispatcher.notify() : wakeSupervisor,
+            // A run is recorded when it ends: within its timeout and the lease margin (≤ 10 s).
+            settleMs: config.handlers.timeout_ms + 60_000,
+          },
+        }, log));
     } catch (error) {
       releaseSignals();
       await dispatcher?.stop(0);

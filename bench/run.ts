@@ -20,7 +20,7 @@
  * @module
  */
 import { join } from "node:path";
-import { countRows, fileBytes, seedBacklog } from "./_db.ts";
+import { countDone, countRows, fileBytes, seedBacklog } from "./_db.ts";
 import { copyDb, measureDrain } from "./_drain.ts";
 import { cpuPerRequest, type CpuRole, Procs, rssSampler, treeCpuSeconds } from "./_procs.ts";
 import Stripe from "stripe";
@@ -187,7 +187,10 @@ async function main(): Promise<string[]> {
           series.peakProcesses = peak.processes;
         }
         await procs.stop(running.proc);
+        let handled = "";
         if (name !== "bare" && name !== "webhook") {
+          // Handler runs in the warm-up and the round: ingest first keeps them few under load.
+          if (name === "whd") handled = `, handler runs ${await countDone(db)}`;
           // Each pool has its own id prefix: its rows are checked against its own run's 2xx.
           const main = await countRows(db, "evt_bench_");
           const warmRows = await countRows(db, "evt_warm_");
@@ -201,7 +204,7 @@ async function main(): Promise<string[]> {
             result.p99Ms.toFixed(1)
           } ms, non-2xx ${result.non2xx}, socket errors ${result.socketErrors}, wrk CPU ${
             Math.round(result.wrkCpu * 100)
-          }%`,
+          }%${handled}`,
         );
       } finally {
         rss.stop();

@@ -94,6 +94,29 @@ Deno.test("admin: off loopback without admin.token_env is a config error (exit 2
   }
 });
 
+Deno.test("admin: an admin port in use stops whd serve with exit 1, naming the address and the fix", async () => {
+  const p = await project();
+  const held = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  try {
+    const where = `127.0.0.1:${(held.addr as Deno.NetAddr).port}`;
+    const run = await whd(["serve", "--port", "0"], {
+      cwd: p.dir,
+      env: { ...p.env, WHD_ADMIN_LISTEN: where },
+    });
+    assert.equal(run.code, 1, run.stderr);
+    assert.match(
+      run.stderr,
+      new RegExp(
+        `cannot listen on ${where} \\(admin\\):.*choose another with admin\\.listen, or admin\\.listen: off`,
+      ),
+    );
+    assert.doesNotMatch(run.stderr, /\n\s+at /);
+  } finally {
+    held.close();
+    await p.remove();
+  }
+});
+
 Deno.test("admin: with a token every request needs Authorization: Bearer; the token is never printed", async () => {
   const p = await project({ log: { level: "debug" } });
   try {

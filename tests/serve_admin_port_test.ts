@@ -20,6 +20,21 @@ Deno.test("admin port: a listener handed the webhook port is replaced by another
   assert.deepEqual(l.closed, [8123]);
 });
 
+Deno.test("admin port: when the second listener cannot start, the first is closed and the error is the caller's", async () => {
+  const closed: number[] = [];
+  let calls = 0;
+  const start = (): AdminListener => {
+    if (++calls === 2) throw new Error("cannot listen (admin)");
+    return {
+      hostname: "127.0.0.1",
+      port: 8123,
+      shutdown: () => Promise.resolve(void closed.push(8123)),
+    };
+  };
+  await assert.rejects(startAdminAwayFrom(8123, start), /cannot listen \(admin\)/);
+  assert.deepEqual(closed, [8123]);
+});
+
 Deno.test("admin port: any other port is kept as it is", async () => {
   const l = listeners([41000]);
   assert.equal((await startAdminAwayFrom(8123, l.start)).port, 41000);

@@ -121,7 +121,8 @@ function _startAdminListener(
  * admin listener asked for any free port (`admin.listen: 127.0.0.1:0`) is bound before the
  * webhook port, and with `--workers` the supervisor has only probed that port, so the system may
  * give it to the admin listener, and the worker could then not listen. The second listener is
- * bound before the first is closed, so it cannot be handed the same port again.
+ * bound before the first is closed, so it cannot be handed the same port again; the first is
+ * closed whether or not the second could start.
  */
 export async function startAdminAwayFrom(
   port: number,
@@ -129,9 +130,11 @@ export async function startAdminAwayFrom(
 ): Promise<AdminListener> {
   const admin = start();
   if (port === 0 || admin.port !== port) return admin;
-  const again = start();
-  await admin.shutdown();
-  return again;
+  try {
+    return start();
+  } finally {
+    await admin.shutdown();
+  }
 }
 
 /** Descriptors kept for the database, handler pipes and logs when capping connections. */

@@ -190,7 +190,11 @@ async function main(): Promise<string[]> {
         let handled = "";
         if (name !== "bare" && name !== "webhook") {
           // Handler runs in the warm-up and the round: ingest first keeps them few under load.
-          if (name === "whd") handled = `, handler runs ${await countDone(db)}`;
+          if (name === "whd") {
+            handled = `, handler runs ${await countDone(db)}, ${await ingestFirstChanges(
+              join(dir, "whd.log"),
+            )}`;
+          }
           // Each pool has its own id prefix: its rows are checked against its own run's 2xx.
           const main = await countRows(db, "evt_bench_");
           const warmRows = await countRows(db, "evt_warm_");
@@ -204,7 +208,7 @@ async function main(): Promise<string[]> {
             result.p99Ms.toFixed(1)
           } ms, non-2xx ${result.non2xx}, socket errors ${result.socketErrors}, wrk CPU ${
             Math.round(result.wrkCpu * 100)
-          }%${handled}`,
+          }%, peak RSS ${Math.round(peak.peakBytes / 1e6)} MB${handled}`,
         );
       } finally {
         rss.stop();
@@ -463,4 +467,13 @@ async function verifierMicroBench(): Promise<[string, string][]> {
     const at = line.lastIndexOf(": ");
     return [`verify: ${line.slice(0, at)}`, line.slice(at + 2)] as [string, string];
   });
+}
+
+/** How often ingest first limited and let go of handler runs in a whd log (its info lines). */
+async function ingestFirstChanges(logFile: string): Promise<string> {
+  const lines = (await Deno.readTextFile(logFile).catch(() => "")).split("\n");
+  const count = (text: string) => lines.filter((line) => line.includes(text)).length;
+  return `ingest first: limited ${count("ingest first: handler runs limited")}×, let go ${
+    count("ingest first: handler runs back")
+  }× (${count("the CPUs calmed down")} on calm CPUs)`;
 }

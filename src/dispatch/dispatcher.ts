@@ -42,7 +42,12 @@ import { decide, type RetryPolicy, type RunReport } from "./decide.ts";
 import { displayPath } from "./discovery.ts";
 import type { StripeOptions } from "./host_protocol.ts";
 import { createHostPool } from "./module_runner.ts";
-import { type CpuSampler, createIngestFirst, type IngestFirst } from "./ingest_first.ts";
+import {
+  type CpuSampler,
+  createIngestFirst,
+  type IngestFirst,
+  type IngestFirstChange,
+} from "./ingest_first.ts";
 import { createPoller } from "./poller.ts";
 import type { HandlerRegistry, LoadedHandler } from "./registry.ts";
 import { createRegistryWatch } from "./registry_watch.ts";
@@ -196,8 +201,10 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
     ? createIngestFirst({
       clock,
       sampleCpu: options.sampleCpu,
-      onChange: (limiting) =>
-        metrics.set("whd_handler_slots", {}, limiting ? 1 : settings.concurrency),
+      onChange: (limiting, why) => {
+        metrics.set("whd_handler_slots", {}, limiting ? 1 : settings.concurrency);
+        logIngestFirst(log, limiting, why, settings.concurrency);
+      },
     })
     : undefined;
   let handlersRunning = 0;
@@ -416,4 +423,25 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
       return result.response ? { ...result, response: result.response.clone() } : result;
     },
   };
+}
+
+/**
+ * One line per change of ingest first (README "Ingest first"): when handler runs are limited to
+ * one and when the configured concurrency comes back, with why and the CPU share behind it.
+ */
+function logIngestFirst(
+  log: Logger,
+  limiting: boolean,
+  why: IngestFirstChange,
+  concurrency: number,
+): void {
+  const cpu = why.busy === undefined ? {} : { cpu_busy: Math.round(why.busy * 100) / 100 };
+  if (limiting) {
+    log.info("ingest first: handler runs limited to 1 while deliveries arrive on busy CPUs", cpu);
+  } else {
+    log.info(`ingest first: handler runs back to ${concurrency} at once`, {
+      reason: why.reason === "quiet" ? "no delivery for a second" : "the CPUs calmed down",
+      ...cpu,
+    });
+  }
 }

@@ -265,7 +265,7 @@ Deno.test("dispatcher: deliveries arriving on saturated CPUs (ingest first) run 
   const { server, counts, dir, env } = await gateServer(() =>
     new Promise((r) => setTimeout(r, 20))
   );
-  const { dispatcher, inbox, metrics } = await setup(dir, {
+  const { dispatcher, inbox, metrics, log } = await setup(dir, {
     handlers: { concurrency: 4 },
     env,
     sampleCpu: () => 1, // the CPUs are saturated
@@ -284,8 +284,16 @@ Deno.test("dispatcher: deliveries arriving on saturated CPUs (ingest first) run 
   await waitFor(async () => (await inbox.counts()).done >= 6, 15_000, "six done in the burst");
   assert.equal(counts.max, 1, "one at a time while deliveries arrive on saturated CPUs");
   assert.equal(metrics.get("whd_handler_slots"), 1);
+  const limited = log.lines.filter((l) => l.includes("ingest first: handler runs limited to 1"));
+  assert.equal(limited.length, 1, "one line when the limit starts");
+  assert.equal(JSON.parse(limited[0]).cpu_busy, 1);
   arriving = false;
   await burst;
+  // No delivery for a second: the full concurrency comes back, and the log says so and why.
+  await waitFor(() => metrics.get("whd_handler_slots") === 4, 5_000, "slots back to 4");
+  const back = log.lines.filter((l) => l.includes("ingest first: handler runs back to 4 at once"));
+  assert.equal(back.length, 1);
+  assert.equal(JSON.parse(back[0]).reason, "no delivery for a second");
   await dispatcher.stop(1000);
   inbox.close();
   await server.shutdown();

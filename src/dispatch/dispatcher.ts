@@ -440,7 +440,7 @@ function logIngestFirst(
     log.info("ingest first: handler runs limited to 1 while deliveries arrive on busy CPUs", cpu);
   } else {
     log.info(`ingest first: handler runs back to ${concurrency} at once`, {
-      reason: why.reason === "quiet" ? "no delivery for a second" : "the CPUs calmed down",
+      reason: why.reason === "quiet" ? "deliveries stopped" : "the CPUs calmed down",
       ...cpu,
     });
   }

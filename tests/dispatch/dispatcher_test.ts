@@ -293,7 +293,7 @@ Deno.test("dispatcher: deliveries arriving on saturated CPUs (ingest first) run 
   await waitFor(() => metrics.get("whd_handler_slots") === 4, 5_000, "slots back to 4");
   const back = log.lines.filter((l) => l.includes("ingest first: handler runs back to 4 at once"));
   assert.equal(back.length, 1);
-  assert.equal(JSON.parse(back[0]).reason, "no delivery for a second");
+  assert.equal(JSON.parse(back[0]).reason, "deliveries stopped");
   await dispatcher.stop(1000);
   inbox.close();
   await server.shutdown();

@@ -131,7 +131,7 @@ export function createHostPool(options: HostPoolOptions = {}): HostPool {
     return host;
   };
 
-  const acquire = async (hash: string): Promise<HostProcess> => {
+  const acquire = async (hash: string, log: Logger): Promise<HostProcess> => {
     const ready = takeIdle(hash);
     if (ready) return ready;
     if (live().length === 0 || spawnAfterMs <= 0) return spawn();
@@ -161,7 +161,15 @@ export function createHostPool(options: HostPoolOptions = {}): HostPool {
       cancel = clock.setTimer(spawnAfterMs, expire);
       waiters.push(waiter);
     });
-    return freed ?? spawn();
+    if (freed) return freed;
+    // Each host holds ~50 MB: say why another one starts (README "Memory" has one that started
+    // in a drain of a trivial handler).
+    const busy = live().length;
+    log.info("starting another handler host: every host was busy", {
+      waited_ms: Math.round(clock.now() - since),
+      hosts: busy + 1,
+    });
+    return spawn();
   };
 
   /** A host whose run settled: to a waiting run, else idle (or stopped). */
@@ -199,7 +207,7 @@ export function createHostPool(options: HostPoolOptions = {}): HostPool {
       const hash = request.hash ?? codeHash(request.code);
       let host: HostProcess;
       try {
-        host = await acquire(hash);
+        host = await acquire(hash, request.log);
       } catch (error) {
         const failure = `cannot start a handler host: ${errorMessage(error)}`;
         return { ok: false, error: request.log.scrub(failure) };

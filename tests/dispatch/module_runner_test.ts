@@ -300,6 +300,8 @@ Deno.test("host: quick runs share a host instead of starting one each; a host st
   assert.ok(results.every((r) => r.ok));
   assert.equal(new Set(logged(log, "pid").map((l) => l.pid)).size, 1, "four runs, one host");
   assert.equal(pool.size, 1);
+  const another = "starting another handler host: every host was busy";
+  assert.deepEqual(logged(log, another), [], "the first host is no news");
 
   const gateDir = await Deno.makeTempDir();
   const gate = `${gateDir}/gate`;
@@ -311,6 +313,11 @@ Deno.test("host: quick runs share a host instead of starting one each; a host st
   clock.advance(50);
   assert.deepEqual(await next, { ok: true }, "after spawnAfterMs it got a host of its own");
   assert.equal(pool.size, 2);
+  assert.deepEqual(
+    logged(log, another).map((l) => [l.waited_ms, l.hosts]),
+    [[50, 2]],
+    "the log says another host started, after how long a wait, and how many there are now",
+  );
   await Deno.writeTextFile(gate, "");
   assert.deepEqual(await slow, { ok: true });
   await pool.close();

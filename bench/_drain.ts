@@ -78,8 +78,16 @@ export async function measureDrain(o: DrainOptions): Promise<Drain> {
     capped: done < target,
     peakRss,
     peakProcesses,
+    extraHostWaitsMs: await _extraHostWaits(whd.proc.logFile),
     statuses: await countByStatus(o.dbFile),
   };
+}
+
+/** The `waited_ms` of whd's "starting another handler host" log lines. */
+async function _extraHostWaits(logFile: string): Promise<number[]> {
+  const text = await Deno.readTextFile(logFile).catch(() => "");
+  return text.split("\n").filter((line) => line.includes("starting another handler host"))
+    .map((line) => Number(/waited_ms=(\d+)/.exec(line)?.[1] ?? NaN));
 }
 /** Copies a database file (and its WAL, if any) to `dir/whd.db`; returns the new path. */
 export async function copyDb(dbFile: string, dir: string): Promise<string> {

@@ -44,6 +44,8 @@ export interface Drain {
   peakRss: number;
   /** Processes in whd's tree when its RSS peaked (whd and the handler hosts it had started). */
   peakProcesses: number;
+  /** How long a run had waited each time whd started another handler host (its log lines). */
+  extraHostWaitsMs: number[];
   /** Rows per status after whd stopped (all rows: nothing may be missing). */
   statuses: Record<string, number>;
 }

@@ -274,7 +274,13 @@ async function main(): Promise<string[]> {
     log(
       `drain ${name}: ${result.done} done in ${result.seconds.toFixed(1)} s (${
         Math.round(result.perSecond)
-      }/s), first ${S.firstK}: ${Math.round(result.firstKPerSecond)}/s`,
+      }/s), first ${S.firstK}: ${Math.round(result.firstKPerSecond)}/s, peak RSS ${
+        Math.round(result.peakRss / 1e6)
+      } MB (${result.peakProcesses} proc), another handler host started ${result.extraHostWaitsMs.length}×${
+        result.extraHostWaitsMs.length > 0
+          ? ` (after waits of ${result.extraHostWaitsMs.join(", ")} ms)`
+          : ""
+      }`,
     );
     return result;
   };

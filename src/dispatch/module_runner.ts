@@ -164,10 +164,9 @@ export function createHostPool(options: HostPoolOptions = {}): HostPool {
     if (freed) return freed;
     // Each host holds ~50 MB: say why another one starts (README "Memory" has one that started
     // in a drain of a trivial handler).
-    const busy = live().length;
     log.info("starting another handler host: every host was busy", {
       waited_ms: Math.round(clock.now() - since),
-      hosts: busy + 1,
+      hosts: live().length + 1,
     });
     return spawn();
   };

@@ -6,7 +6,7 @@
  */
 import { join } from "node:path";
 import { countByStatus, countDone } from "./_db.ts";
-import { type Procs, rssSampler, sleep } from "./_procs.ts";
+import { logLines, type Procs, rssSampler, sleep } from "./_procs.ts";
 import type { Drain } from "./_report.ts";
 import { startWhd, writeHandlers, writeWhdConfig } from "./_systems.ts";
 
@@ -85,10 +85,10 @@ export async function measureDrain(o: DrainOptions): Promise<Drain> {
 
 /** The `waited_ms` of whd's "starting another handler host" log lines. */
 async function _extraHostWaits(logFile: string): Promise<number[]> {
-  const text = await Deno.readTextFile(logFile).catch(() => "");
-  return text.split("\n").filter((line) => line.includes("starting another handler host"))
+  return (await logLines(logFile, "starting another handler host"))
     .map((line) => Number(/waited_ms=(\d+)/.exec(line)?.[1] ?? NaN));
 }
+
 /** Copies a database file (and its WAL, if any) to `dir/whd.db`; returns the new path. */
 export async function copyDb(dbFile: string, dir: string): Promise<string> {
   const to = join(dir, "whd.db");

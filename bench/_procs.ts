@@ -128,6 +128,12 @@ export async function logTail(file: string, lines = 20): Promise<string> {
   return text.trimEnd().split("\n").slice(-lines).join("\n");
 }
 
+/** The lines of a process's log file that contain `text` (none when the file is missing). */
+export async function logLines(file: string, text: string): Promise<string[]> {
+  const log = await Deno.readTextFile(file).catch(() => "");
+  return log.split("\n").filter((line) => line.includes(text));
+}
+
 /** Resolves after `ms`. */
 export function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));

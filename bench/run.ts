@@ -22,7 +22,14 @@
 import { join } from "node:path";
 import { countDone, countRows, fileBytes, seedBacklog } from "./_db.ts";
 import { copyDb, measureDrain } from "./_drain.ts";
-import { cpuPerRequest, type CpuRole, Procs, rssSampler, treeCpuSeconds } from "./_procs.ts";
+import {
+  cpuPerRequest,
+  type CpuRole,
+  logLines,
+  Procs,
+  rssSampler,
+  treeCpuSeconds,
+} from "./_procs.ts";
 import Stripe from "stripe";
 import { eventBody, luaScript, PATH, signedHeaders, writePool } from "./_requests.ts";
 import { type Drain, type LoadSeries, median, noLoss, renderReport } from "./_report.ts";
@@ -477,9 +484,9 @@ async function verifierMicroBench(): Promise<[string, string][]> {
 
 /** How often ingest first limited and let go of handler runs in a whd log (its info lines). */
 async function ingestFirstChanges(logFile: string): Promise<string> {
-  const lines = (await Deno.readTextFile(logFile).catch(() => "")).split("\n");
+  const lines = await logLines(logFile, "ingest first: handler runs");
   const count = (text: string) => lines.filter((line) => line.includes(text)).length;
-  return `ingest first: limited ${count("ingest first: handler runs limited")}×, let go ${
-    count("ingest first: handler runs back")
-  }× (${count("the CPUs calmed down")} on calm CPUs)`;
+  return `ingest first: limited ${count("runs limited")}×, let go ${count("runs back")}× (${
+    count("the CPUs calmed down")
+  } on calm CPUs)`;
 }

@@ -220,6 +220,7 @@ async function main(): Promise<string[]> {
       } finally {
         rss.stop();
         await procs.stop(running.proc);
+        await settleDisk(dir);
       }
     }
     for (const name of SYSTEMS) {
@@ -435,6 +436,17 @@ function startSystem(name: SystemName, dir: string, db: string): Promise<Running
         });
       })();
   }
+}
+
+/**
+ * Removes a finished load round's files (a store of up to ~300 MB) and waits for `sync`, so the
+ * next system does not share the disk with this one's write-back: the kernel writes dirty pages
+ * back up to 30 s later, and a store's `fsync` then waits behind them. Deleting the files first
+ * drops their pages that are not written yet.
+ */
+async function settleDisk(dir: string): Promise<void> {
+  await Deno.remove(dir, { recursive: true }).catch(() => {});
+  await new Deno.Command("sync").output().catch(() => {});
 }
 
 async function describeMachine(): Promise<Record<string, string>> {

@@ -1,12 +1,21 @@
 import assert from "node:assert/strict";
 import { ManualClock } from "../../src/clock.ts";
-import { createIngestFirst, systemCpuSampler } from "../../src/dispatch/ingest_first.ts";
+import {
+  createIngestFirst,
+  type IngestFirstOptions,
+  systemCpuSampler,
+} from "../../src/dispatch/ingest_first.ts";
 
 /** A gate whose CPU reading the test sets. */
-function gate() {
+function gate(onChange?: IngestFirstOptions["onChange"]) {
   const clock = new ManualClock();
   let busy: number | undefined = 0.2;
-  const first = createIngestFirst({ clock, sampleCpu: () => busy });
+  const first = createIngestFirst({ clock, sampleCpu: () => busy, onChange });
+  const deliveryAt = (share: number) => {
+    busy = share;
+    first.accepted();
+    clock.advance(300);
+  };
   return {
     clock,
     gate: first,
@@ -14,10 +23,11 @@ function gate() {
       busy = share;
     },
     /** A delivery arrives with the CPUs `share` busy, then a sample interval passes. */
-    deliveryAt(share: number) {
-      busy = share;
-      first.accepted();
-      clock.advance(300);
+    deliveryAt,
+    /** A delivery, then the poller asks for its slots out of 4 (as it does after every run). */
+    step(share: number): number {
+      deliveryAt(share);
+      return first.slots(4);
     },
   };
 }
@@ -74,12 +84,7 @@ Deno.test("ingest first: the limit lifts when the CPUs stay calm for a second ev
 });
 
 Deno.test("ingest first: a calm moment inside a burst does not lift the limit (a stall, not the end)", () => {
-  const { gate: g, deliveryAt } = gate();
-  /** A delivery, then the poller asks for its slots (as it does after every run). */
-  const step = (share: number) => {
-    deliveryAt(share);
-    return g.slots(4);
-  };
+  const { step } = gate();
   assert.equal(step(0.9), 1);
   for (let i = 0; i < 10; i++) {
     step(0.3); // a stall on the disk or the machine's other tenants
@@ -91,27 +96,11 @@ Deno.test("ingest first: a calm moment inside a burst does not lift the limit (a
 });
 
 Deno.test("ingest first: each change is reported with why and the CPU share behind it", () => {
-  const clock = new ManualClock();
-  let busy = 0.9;
   const changes: unknown[] = [];
-  const g = createIngestFirst({
-    clock,
-    sampleCpu: () => busy,
-    onChange: (limiting, why) => changes.push({ limiting, ...why }),
-  });
-  g.accepted();
-  clock.advance(250);
-  g.slots(4);
-  busy = 0.2;
-  for (let i = 0; i < 5; i++) {
-    g.accepted();
-    clock.advance(250);
-    g.slots(4);
-  }
-  busy = 0.95;
-  g.accepted();
-  clock.advance(250);
-  g.slots(4);
+  const { clock, gate: g, step } = gate((limiting, why) => changes.push({ limiting, ...why }));
+  step(0.9);
+  for (let i = 0; i < 5; i++) step(0.2);
+  step(0.95);
   clock.advance(1000);
   g.slots(4);
   assert.deepEqual(changes, [

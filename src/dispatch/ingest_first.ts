@@ -1,6 +1,6 @@
 /**
  * Ingest first: while deliveries are arriving and the machine's CPUs are busy (≥ 75%), handler
- * runs are limited to one at a time, each followed by a rest nine times as long as it ran
+ * runs are limited to one at a time, each followed by a rest 29 times as long as it ran
  * (at most 1 s), so the CPU goes to verifying, storing and acknowledging
  * deliveries (what providers time out on and retry) instead of to handlers (which wait in the
  * inbox and lose nothing). When the burst passes — no delivery for `quietMs`, or the CPUs
@@ -79,8 +79,8 @@ export interface IngestFirst extends RunGate {
   /** The runs allowed at once now: 1 while limiting, else `concurrency`. */
   slots(concurrency: number): number;
   /**
-   * How long a slot rests after a run of `runMs` before the next: 9× the run while limiting
-   * (deliveries keep at least nine tenths of the time), at most 1 s; else 0.
+   * How long a slot rests after a run of `runMs` before the next: 29× the run while limiting
+   * (the one slot runs at most a thirtieth of the time), at most 1 s; else 0.
    */
   rest(runMs: number): number;
   /** True while runs are limited. */
@@ -90,10 +90,12 @@ export interface IngestFirst extends RunGate {
 /**
  * The rest after a run, as a multiple of the run, while limiting. At 3× a trivial handler ran
  * ~100–150 events/s during a saturating load and those runs (~0.5 ms of CPU each, in whd, the
- * store worker and the host) cost whd 5–8% of its deliveries a second; at 9× it runs ~45/s and
- * the deliveries got +8% (median of 5 interleaved rounds, higher in each; README "Performance").
+ * store worker and the host) cost whd 5–8% of its deliveries a second; at 9× it ran ~45/s and
+ * the deliveries got +8%; at 29× it runs ~15/s and the deliveries got another +16% (medians of
+ * 4–5 interleaved rounds, higher in each; README "Performance"). The events wait in the inbox
+ * and drain at full concurrency once the burst is over.
  */
-const _REST_FACTOR = 9;
+const _REST_FACTOR = 29;
 const _MAX_REST_MS = 1000;
 
 /** Creates the gate; it limits nothing until deliveries arrive on saturated CPUs. */

@@ -7,8 +7,8 @@
  * wait too long is given back (`release`) instead of run. A run's slot frees as soon as its
  * handler finished; recording its outcome does not hold up the next claim.
  *
- * It claims when woken ({@linkcode Poller.notify}), when runs free room after a full batch,
- * and every `pollMs` otherwise. Time and timers come from the injected clock.
+ * It claims when woken ({@linkcode Poller.notify}) with room to take more, when runs free room
+ * after a full batch or a wake-up, and every `pollMs` otherwise. Time and timers come from the injected clock.
  *
  * @example
  * ```ts ignore
@@ -61,7 +61,10 @@ export interface RunGate {
 export interface Poller {
   /** Starts the claim loop. */
   start(): void;
-  /** Wakes it now (an event was accepted, or handlers changed). */
+  /**
+   * Wakes it to claim (an event was accepted, or handlers changed); without room, the run that
+   * frees a slot wakes it.
+   */
   notify(): void;
   /** Removes a queued (claimed, not started) event and returns it, for a sync run. */
   take(key: EventKey): StoredEvent | undefined;
@@ -165,8 +168,11 @@ export function createPoller(options: PollerOptions): Poller {
       wake = done;
     });
 
+  /** Events the poller could take now: its target less those queued, running or recording. */
+  const room = () => target() - queue.length - running - recording();
+
   const claimOnce = async (): Promise<boolean> => {
-    const want = target() - queue.length - running - recording();
+    const want = room();
     if (want <= 0) return false;
     let claimed = 0;
     await options.exclusive(async () => {
@@ -209,7 +215,9 @@ export function createPoller(options: PollerOptions): Poller {
     },
     notify() {
       more = true;
-      signal();
+      // Without room the loop would only wait again, re-arming its timer once per accepted
+      // delivery; the run that frees a slot signals instead (`more` is set).
+      if (room() > 0) signal();
     },
     take(key: EventKey) {
       const k = eventKeyString(key);

@@ -30,8 +30,11 @@ function stored(id: string): StoredEvent {
 }
 
 /** A poller over an in-memory backlog whose runs finish when the test says so. */
-function harness(backlogSize: number, options: Partial<PollerOptions> = {}) {
-  const clock = new ManualClock();
+function harness(
+  backlogSize: number,
+  options: Partial<Omit<PollerOptions, "clock">> & { clock?: ManualClock } = {},
+) {
+  const clock = options.clock ?? new ManualClock();
   const backlog = Array.from({ length: backlogSize }, (_, i) => stored(`e${i}`));
   const claims: number[] = [];
   const released: string[] = [];
@@ -83,6 +86,35 @@ Deno.test("poller: the first claim asks for the free slots; never more than conc
   h.poller.notify();
   await settle();
   assert.equal(h.poller.running, 2, "a wake-up while full starts nothing more");
+  await h.poller.stop();
+});
+
+Deno.test("poller: deliveries accepted while every slot is taken leave the loop asleep; the run that frees a slot claims them", async () => {
+  let armed = 0;
+  const clock = new ManualClock();
+  const setTimer = clock.setTimer.bind(clock);
+  clock.setTimer = (ms, fn) => (armed++, setTimer(ms, fn));
+  const h = harness(0, { concurrency: 1, clock });
+  h.poller.start();
+  await settle();
+  h.backlog.push(stored("a"));
+  h.poller.notify();
+  await settle();
+  assert.deepEqual(h.started, ["a"]);
+  const timers = armed;
+  const claims = h.claims.length;
+  for (let i = 0; i < 50; i++) {
+    h.backlog.push(stored(`b${i}`));
+    h.poller.notify();
+  }
+  await settle();
+  assert.equal(h.claims.length, claims, "no claim without room");
+  assert.equal(armed, timers, "the poll timer was not re-armed per delivery");
+  h.finishAll();
+  await settle();
+  assert.equal(h.claims.length, claims + 1, "the freed slot claims at once, before pollMs");
+  assert.equal(h.started[1], "b0");
+  h.finishAll();
   await h.poller.stop();
 });
 

@@ -51,7 +51,7 @@ export class Deadlines<T extends { readonly settled: boolean }> {
 
   /** Drops settled calls from the front of every lane (call it after settling calls). */
   settled(): void {
-    if (this.#expiring) return;
+    if (this.#expiring || this.#lanes.size === 0) return;
     for (const [afterMs, lane] of this.#lanes) {
       this.#dropSettled(lane);
       if (lane.head === lane.items.length) {

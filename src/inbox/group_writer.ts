@@ -15,21 +15,63 @@ import { Deadlines } from "./deadlines.ts";
 import { insertSql, PROBE } from "./inbox_sql.ts";
 import type { InboxStats } from "./write_stats.ts";
 import type { OrderOf } from "./ordering.ts";
-import type { SqlEngine, SqlResult, SqlStatement } from "./sql_engine.ts";
+import type { SqlEngine, SqlResult, SqlStatement, SqlValue } from "./sql_engine.ts";
 import { type AcceptResult, eventKeyString, type EventStatus, StoreUnavailable } from "./types.ts";
 
-/** A call waiting for the next grouped write. */
-export interface Waiting {
-  /** Set once the caller's promise settled (answered, failed or timed out). */
-  settled: boolean;
-  resolve(value: unknown): void;
-  reject(error: unknown): void;
+/** What a call waiting for the next grouped write carries. */
+interface CallFields {
   /** An accept, or a statement whose result `map` turns into the answer. */
   accept?: { event: IncomingEvent; status: "pending" | "ignored"; order?: OrderPlace };
   stmt?: SqlStatement;
   map?(result: SqlResult): unknown;
   /** The probe write: its DELETE follows its INSERT in the same transaction. */
   probe?: boolean;
+}
+
+/**
+ * A call waiting for the next grouped write (or for a statement run outside the group): its
+ * caller's promise, settled once, and its deadline, dropped when it settles. A class, not an
+ * object of closures: one is made per delivery.
+ */
+class Waiting implements CallFields {
+  /** Set once the caller's promise settled (answered, failed or timed out). */
+  settled = false;
+  accept?: CallFields["accept"];
+  stmt?: SqlStatement;
+  map?(result: SqlResult): unknown;
+  probe?: boolean;
+  #resolve: (value: never) => void;
+  #reject: (error: unknown) => void;
+  #deadlines: Deadlines<Waiting>;
+
+  constructor(
+    resolve: (value: never) => void,
+    reject: (error: unknown) => void,
+    deadlines: Deadlines<Waiting>,
+    fields: CallFields,
+  ) {
+    this.#resolve = resolve;
+    this.#reject = reject;
+    this.#deadlines = deadlines;
+    this.accept = fields.accept;
+    this.stmt = fields.stmt;
+    this.map = fields.map;
+    this.probe = fields.probe;
+  }
+
+  resolve(value: unknown): void {
+    if (this.settled) return;
+    this.settled = true;
+    this.#deadlines.settled();
+    this.#resolve(value as never);
+  }
+
+  reject(error: unknown): void {
+    if (this.settled) return;
+    this.settled = true;
+    this.#deadlines.settled();
+    this.#reject(error);
+  }
 }
 
 /** The lock wait of a store whose calls have `deadlineMs`: 3/4 of it, at most 5000 ms. */
@@ -68,6 +110,7 @@ export class GroupWriter {
   #now: () => number;
   #log?: Logger;
   #queue: Waiting[] = [];
+  #insertSqls = new Map<number, string>();
   #deadlines = new Deadlines<Waiting>((w, afterMs) => this.#expire(w, afterMs));
   #writing = false;
   #closed = false;
@@ -143,24 +186,9 @@ export class GroupWriter {
   #waiting(
     resolve: (value: never) => void,
     reject: (error: unknown) => void,
-    fields: Partial<Waiting>,
+    fields: CallFields,
   ): Waiting {
-    const w: Waiting = {
-      settled: false,
-      resolve: (value) => {
-        if (w.settled) return;
-        w.settled = true;
-        this.#deadlines.settled();
-        resolve(value as never);
-      },
-      reject: (error) => {
-        if (w.settled) return;
-        w.settled = true;
-        this.#deadlines.settled();
-        reject(error);
-      },
-      ...fields,
-    };
+    const w = new Waiting(resolve, reject, this.#deadlines, fields);
     // While the store is known to be unavailable, calls wait 3/4 of the deadline: the answer
     // (503) comes sooner, and a call queued behind another's lock wait still gets one in time.
     this.#deadlines.add(
@@ -183,7 +211,7 @@ export class GroupWriter {
     if (this.#closed) return Promise.reject(new Error("the inbox is closed"));
     return new Promise<T>((resolve, reject) => {
       const w = this.#waiting(resolve, reject, {});
-      op().then(w.resolve, w.reject);
+      op().then((value) => w.resolve(value), (error) => w.reject(error));
     });
   }
 
@@ -192,7 +220,7 @@ export class GroupWriter {
   }
 
   /** Queues a call for the next grouped write transaction. */
-  #enqueue<T>(fields: Partial<Waiting>): Promise<T> {
+  #enqueue<T>(fields: CallFields): Promise<T> {
     if (this.#closed) return Promise.reject(new Error("the inbox is closed"));
     return new Promise<T>((resolve, reject) => {
       this.#queue.push(this.#waiting(resolve, reject, fields));
@@ -251,36 +279,52 @@ export class GroupWriter {
 
   /** Builds one transaction for `group` (its accepts in one INSERT) and hands it to the engine. */
   #send(group: Waiting[]): SentGroup {
-    const accepts = group.filter((w) => w.accept !== undefined);
-    const others = group.filter((w) => w.accept === undefined);
+    const accepts: Waiting[] = [];
+    const others: Waiting[] = [];
+    // The accepts' rows, in the column order of `insertSql`, gathered in the same pass.
+    const args: SqlValue[] = [];
+    for (const w of group) {
+      const accept = w.accept;
+      if (accept === undefined) {
+        others.push(w);
+        continue;
+      }
+      accepts.push(w);
+      const e = accept.event;
+      args.push(
+        e.provider,
+        e.id,
+        e.webhook,
+        e.type,
+        e.payload,
+        e.receivedAt,
+        e.source,
+        accept.status,
+        accept.order?.key ?? null,
+        accept.order?.at ?? null,
+        e.headers ?? null,
+      );
+    }
     const stmts: SqlStatement[] = [];
     if (accepts.length > 0) {
       this.#stats.acceptTransactions++;
       this.#stats.largestBatch = Math.max(this.#stats.largestBatch, accepts.length);
-      stmts.push({
-        sql: insertSql(accepts.length, this.#retentionMs),
-        args: accepts.flatMap(({ accept }) => {
-          const e = accept!.event;
-          return [
-            e.provider,
-            e.id,
-            e.webhook,
-            e.type,
-            e.payload,
-            e.receivedAt,
-            e.source,
-            accept!.status,
-            accept!.order?.key ?? null,
-            accept!.order?.at ?? null,
-            e.headers ?? null,
-          ];
-        }),
-      });
+      stmts.push({ sql: this.#insertSql(accepts.length), args });
     }
     for (const w of others) stmts.push(w.stmt!);
     if (others.some((w) => w.probe)) stmts.push(PROBE[1]);
     this.#stats.writeTransactions++;
     return { group, accepts, others, results: this.#engine.batch(stmts) };
+  }
+
+  /** The INSERT of `rows` accepts, built once per group size. */
+  #insertSql(rows: number): string {
+    let sql = this.#insertSqls.get(rows);
+    if (sql === undefined) {
+      sql = insertSql(rows, this.#retentionMs);
+      this.#insertSqls.set(rows, sql);
+    }
+    return sql;
   }
 
   /** Answers the callers of a group once its transaction committed or failed. */

@@ -8,7 +8,8 @@
  * handler finished; recording its outcome does not hold up the next claim.
  *
  * It claims when woken ({@linkcode Poller.notify}) with room to take more, when runs free room
- * after a full batch or a wake-up, and every `pollMs` otherwise. Time and timers come from the injected clock.
+ * after a full batch or a wake-up, and every `pollMs` otherwise. Time and timers come from the
+ * injected clock.
  *
  * @example
  * ```ts ignore
